@@ -1,0 +1,220 @@
+"""The one narrow storage interface the engine talks to.
+
+Every time value is passed in by the caller (the engine owns the clock), so storage never reads wall
+time and tests can skip time. Every write the runner makes is *fenced*: it takes the :class:`Lease`
+and succeeds only while the stored lease epoch still equals ``lease.epoch``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from durable_core.types import (
+    AttemptState,
+    CancelOutcome,
+    ClaimedInstance,
+    CreateResult,
+    ErrorInfo,
+    FinishRequest,
+    HistoryEntry,
+    InstanceProgress,
+    InstanceQuery,
+    InstanceRecord,
+    InstanceStatus,
+    Lease,
+    NewInstance,
+    RecordOutcome,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRenewal:
+    """Result of a batched lease renewal.
+
+    Attributes:
+        held: ids whose lease this owner still holds (now extended).
+        cancel_requested: subset of ``held`` whose cancellation was requested meanwhile.
+    """
+
+    held: frozenset[str]
+    cancel_requested: frozenset[str]
+
+
+class UserTransaction(abc.ABC):
+    """An open database transaction that an activity writes user rows into via ``session``.
+
+    The history entry of the activity is written into the same transaction by
+    :meth:`Storage.record_step` (``tx=``), which also commits it.
+    """
+
+    @property
+    @abc.abstractmethod
+    def session(self) -> AsyncSession:
+        """The SQLAlchemy ``AsyncSession`` bound to this transaction's connection."""
+
+    @property
+    def used(self) -> bool:
+        """Whether ``session`` was accessed (only then must the step be recorded through it)."""
+        return True
+
+    async def close(self) -> None:  # noqa: B027 - optional override; the default holds nothing
+        """Roll back unless committed, and return the connection. Idempotent."""
+
+
+class Storage(abc.ABC):
+    """Abstract storage. One SQL implementation serves SQLite, PostgreSQL and MySQL."""
+
+    dialect_name: str  # "sqlite" | "postgresql" | "mysql"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def initialize(self, *, auto_migrate: bool = True) -> None:
+        """Connect, verify the database answers, and apply pending migrations under a lock."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Dispose of connections. Idempotent."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations under a database lock; return the versions applied now."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The highest applied migration version (0 for an empty database)."""
+
+    @abc.abstractmethod
+    def migration_sql(self) -> str:
+        """The full DDL of every migration for this dialect, for teams that manage schema themselves."""
+
+    # -- instances -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_instance(self, new: NewInstance) -> CreateResult:
+        """Insert a PENDING instance; if the id exists, return the stored one with ``created=False``."""
+
+    @abc.abstractmethod
+    async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One instance, or None."""
+
+    @abc.abstractmethod
+    async def list_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """Instances matching ``query``, newest first, at most ``query.limit``."""
+
+    @abc.abstractmethod
+    async def load_history(self, instance_id: str) -> list[HistoryEntry]:
+        """All history entries of an instance, ordered by position, in one query."""
+
+    @abc.abstractmethod
+    async def get_entry(self, instance_id: str, position: int) -> HistoryEntry | None:
+        """One history entry (used to adopt an entry someone else recorded)."""
+
+    @abc.abstractmethod
+    async def get_progress(self, instance_id: str) -> InstanceProgress:
+        """Number of recorded steps and the name of the last one."""
+
+    @abc.abstractmethod
+    async def load_attempts(self, instance_id: str) -> dict[int, AttemptState]:
+        """Durable attempt counters by position."""
+
+    # -- leases ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def claim_instance(
+        self, instance_id: str, owner: str, now: datetime, lease_ttl: timedelta
+    ) -> ClaimedInstance | None:
+        """Claim one instance if it is runnable and its lease is free or expired.
+
+        Runnable: status PENDING/RUNNING/COMPENSATING, or WAITING with ``wake_at <= now``, or any
+        unfinished, non-blocked status with ``cancel_requested``. Claiming bumps the epoch, sets
+        ``lease_owner``/``lease_expires_at``, turns PENDING/WAITING into RUNNING, and when the previous
+        lease had an owner (it expired without release) increments ``crash_count`` and reports
+        ``took_over_crashed``.
+        """
+
+    @abc.abstractmethod
+    async def claim_runnable(
+        self,
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        limit: int,
+        workflow_names: frozenset[str],
+    ) -> list[ClaimedInstance]:
+        """Claim up to ``limit`` runnable instances of the given workflows (SKIP LOCKED where possible)."""
+
+    @abc.abstractmethod
+    async def renew_leases(
+        self, owner: str, instance_ids: Sequence[str], now: datetime, lease_ttl: timedelta
+    ) -> LeaseRenewal:
+        """Extend every listed lease this owner still holds, in one statement."""
+
+    @abc.abstractmethod
+    async def release_lease(self, lease: Lease) -> bool:
+        """Give the lease up (fenced) so any worker may claim the instance at once."""
+
+    @abc.abstractmethod
+    async def lease_owners(self) -> list[str]:
+        """Distinct owners currently holding leases (bounded)."""
+
+    @abc.abstractmethod
+    async def expire_leases_of(self, owners: Sequence[str], now: datetime) -> int:
+        """Mark every lease of these (known dead) owners as expired; return how many."""
+
+    # -- recording (fenced) ------------------------------------------------------------------
+    @abc.abstractmethod
+    async def record_step(
+        self, lease: Lease, entry: HistoryEntry, *, tx: UserTransaction | None = None
+    ) -> RecordOutcome:
+        """Insert ``entry`` in one transaction (``tx``'s, when given, which is then committed).
+
+        Returns LEASE_LOST (nothing written) when the epoch moved on, CONFLICT (nothing written) when
+        the position is already recorded.
+        """
+
+    @abc.abstractmethod
+    async def record_attempt(
+        self, lease: Lease, position: int, attempts: int, last_error: ErrorInfo | None
+    ) -> RecordOutcome:
+        """Upsert the durable attempt counter of a step (fenced)."""
+
+    @abc.abstractmethod
+    async def set_status(self, lease: Lease, status: InstanceStatus, now: datetime) -> bool:
+        """Change the status of an instance this lease holds (fenced); False if the lease is lost."""
+
+    @abc.abstractmethod
+    async def finish(self, lease: Lease, request: FinishRequest, now: datetime) -> bool:
+        """Write the final (or BLOCKED) state and release the lease, fenced. False if the lease is lost."""
+
+    @abc.abstractmethod
+    def user_transaction(self) -> AbstractAsyncContextManager[UserTransaction]:
+        """Open a transaction for an activity's ``ctx.session``; rolled back unless ``record_step`` commits it."""
+
+    def begin_user_transaction(self) -> UserTransaction:
+        """Create a lazy user transaction: no connection is taken until ``session`` is first used.
+
+        The caller must ``await tx.close()``. Used by the engine for every activity attempt, so an
+        activity that never touches ``ctx.session`` costs nothing extra.
+        """
+        raise NotImplementedError
+
+    # -- control -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def request_cancel(
+        self, instance_id: str, reason: str, cancelled_by: str, now: datetime
+    ) -> CancelOutcome:
+        """Flag an unfinished instance for cancellation and make it runnable (wake_at = now)."""
+
+    @abc.abstractmethod
+    async def resume_blocked(self, instance_id: str, now: datetime) -> bool:
+        """Turn a BLOCKED instance back into RUNNING (runnable); False if it was not blocked."""
+
+    @abc.abstractmethod
+    async def purge_finished(self, finished_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished instances (and their history) older than the cut-off."""

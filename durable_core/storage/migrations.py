@@ -1,0 +1,153 @@
+"""Versioned schema migrations, applied under a database-wide lock.
+
+Version 1 is the initial schema. A migration is a version number, a description and a function that
+returns the DDL statements for a SQLAlchemy dialect, so the same list is applied by
+:meth:`SqlStorage.migrate` and printed by :func:`migration_sql` for teams that manage schema themselves.
+
+Adding a migration: append ``(2, "...", builder)`` to :data:`MIGRATIONS`. Version 1 is built from
+:data:`~durable_core.storage.schema.V1_TABLES`; when a later migration changes one of those tables, first
+freeze version 1 by building it from a copy of the v1 table definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from sqlalchemy import Table, func, insert, inspect, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
+
+from durable_core.errors import MigrationError
+from durable_core.storage.dialects import ErrorKind, SqlDialect
+from durable_core.storage.schema import SCHEMA_VERSION, V1_TABLES
+from durable_core.types import MigrationStep
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "apply_pending",
+    "migration_sql",
+    "migration_steps",
+    "read_version",
+]
+
+DdlBuilder = Callable[[Dialect], list[DDLElement]]
+
+
+def _create_tables(dialect: Dialect, tables: Sequence[Table]) -> list[DDLElement]:
+    mysql = dialect.name in ("mysql", "mariadb")
+    statements: list[DDLElement] = []
+    for table in tables:
+        statements.append(CreateTable(table, if_not_exists=True))
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            # MySQL 8 has no CREATE INDEX IF NOT EXISTS; "duplicate key name" is tolerated instead
+            statements.append(CreateIndex(index, if_not_exists=not mysql))
+    return statements
+
+
+def _v1(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, V1_TABLES)
+
+
+#: (version, description, DDL builder), ascending.
+MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
+    (1, "initial schema: instances, history, attempts", _v1),
+)
+LATEST_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def _compile(element: DDLElement, dialect: Dialect) -> str:
+    return str(element.compile(dialect=dialect)).strip()
+
+
+def migration_steps(dialect: Dialect) -> list[MigrationStep]:
+    """Every migration with its DDL compiled for ``dialect``.
+
+    Args:
+        dialect: the SQLAlchemy dialect of the target database.
+    """
+    return [
+        MigrationStep(version, description, tuple(_compile(s, dialect) for s in build(dialect)))
+        for version, description, build in MIGRATIONS
+    ]
+
+
+def migration_sql(dialect: Dialect) -> str:
+    """The full, printable DDL of every migration (plus the version table) for ``dialect``.
+
+    Args:
+        dialect: the SQLAlchemy dialect of the target database.
+    """
+    table = SCHEMA_VERSION.name
+    parts = [
+        f"-- Edda MCP schema for {dialect.name}, migrations 1..{LATEST_VERSION}",
+        _compile(CreateTable(SCHEMA_VERSION, if_not_exists=True), dialect) + ";",
+    ]
+    for step in migration_steps(dialect):
+        parts.append(f"\n-- v{step.version}: {step.description}")
+        parts.extend(f"{statement};" for statement in step.statements)
+        description = step.description.replace("'", "''")
+        parts.append(
+            f"INSERT INTO {table} (version, description, applied_at) "
+            f"VALUES ({step.version}, '{description}', CURRENT_TIMESTAMP);"
+        )
+    return "\n".join(parts) + "\n"
+
+
+async def read_version(conn: AsyncConnection) -> int:
+    """Highest applied version on ``conn``'s database; 0 when the version table does not exist."""
+
+    def has_table(sync_conn: Connection) -> bool:
+        return bool(inspect(sync_conn).has_table(SCHEMA_VERSION.name))
+
+    if not await conn.run_sync(has_table):
+        return 0
+    return int((await conn.execute(select(func.max(SCHEMA_VERSION.c.version)))).scalar() or 0)
+
+
+async def _execute_ddl(conn: AsyncConnection, dialect: SqlDialect, element: DDLElement) -> None:
+    if dialect.transactional_ddl:
+        await conn.execute(element)
+        return
+    try:
+        await conn.execute(element)
+    except DBAPIError as exc:  # non-transactional DDL: a half-applied earlier run left this behind
+        if dialect.classify(exc) is not ErrorKind.ALREADY_EXISTS:
+            raise
+
+
+async def apply_pending(conn: AsyncConnection, dialect: SqlDialect) -> list[int]:
+    """Apply every pending migration on ``conn`` (the caller holds the migration lock and commits).
+
+    Returns:
+        The versions applied now (empty when the schema was current).
+
+    Raises:
+        MigrationError: the database has a newer schema than this code knows.
+    """
+    await conn.execute(CreateTable(SCHEMA_VERSION, if_not_exists=True))
+    current = int((await conn.execute(select(func.max(SCHEMA_VERSION.c.version)))).scalar() or 0)
+    if current > LATEST_VERSION:
+        raise MigrationError(
+            f"The {dialect.label} database schema is at version {current}, newer than this code knows "
+            f"(latest {LATEST_VERSION}); upgrade edda-mcp, or point it at another database."
+        )
+    applied: list[int] = []
+    sa_dialect = conn.dialect
+    for version, description, build in MIGRATIONS:
+        if version <= current:
+            continue
+        for element in build(sa_dialect):
+            await _execute_ddl(conn, dialect, element)
+        await conn.execute(
+            insert(SCHEMA_VERSION).values(
+                version=version, description=description, applied_at=func.current_timestamp()
+            )
+        )
+        if not dialect.transactional_ddl:
+            await conn.commit()
+        applied.append(version)
+    return applied

@@ -1,0 +1,60 @@
+"""Read queries that need more than one line: instance listing with filters and keyset pagination."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
+
+from durable_core.storage.dialects import SqlDialect
+from durable_core.storage.schema import INSTANCES
+from durable_core.types import InstanceQuery, PayloadEncoding
+
+__all__ = ["MAX_LIST_LIMIT", "list_instances_select"]
+
+MAX_LIST_LIMIT: Final = 1000
+_I = INSTANCES.c
+
+
+def _validate(query: InstanceQuery) -> None:
+    if type(query.limit) is not int:
+        raise ValueError(f"InstanceQuery.limit must be an int, got {query.limit!r}")
+    if not 1 <= query.limit <= MAX_LIST_LIMIT:
+        raise ValueError(f"InstanceQuery.limit must be between 1 and {MAX_LIST_LIMIT}, got {query.limit}")
+
+
+def list_instances_select(query: InstanceQuery, dialect: SqlDialect) -> Select[Any]:
+    """``SELECT`` of full instance rows matching ``query``, newest first, at most ``query.limit``.
+
+    Raises:
+        ValueError: invalid limit, cursor or ``input_equals`` field/value.
+    """
+    _validate(query)
+    conditions: list[ColumnElement[bool]] = []
+    if query.statuses is not None:
+        if not query.statuses:
+            conditions.append(_I.instance_id.is_(None))  # empty set: nothing matches
+        conditions.append(_I.status.in_(sorted(s.value for s in query.statuses)))
+    if query.workflow_name is not None:
+        conditions.append(_I.workflow_name == query.workflow_name)
+    if query.created_after is not None:
+        conditions.append(_I.created_at >= query.created_after)
+    if query.created_before is not None:
+        conditions.append(_I.created_at < query.created_before)
+    if query.input_equals:
+        conditions.append(_I.input_encoding == PayloadEncoding.JSON.value)
+        for key, value in query.input_equals:
+            conditions.append(dialect.json_field_equals(_I.input_json, key, value))
+    if query.before is not None:
+        created, instance_id = query.before
+        conditions.append(
+            or_(_I.created_at < created, and_(_I.created_at == created, _I.instance_id < instance_id))
+        )
+    return (
+        select(INSTANCES)
+        .where(*conditions)
+        .order_by(_I.created_at.desc(), _I.instance_id.desc())
+        .limit(query.limit)
+    )

@@ -1,0 +1,198 @@
+"""The tables, declared once with SQLAlchemy Core (every name is prefixed ``edda_``).
+
+Column types that differ per dialect are expressed here as variants, so queries never care:
+
+* datetimes are :class:`UTCDateTime` - ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL, ``DATETIME(6)`` on
+  MySQL/MariaDB (naive UTC), ISO text on SQLite - always microsecond precision, always returned as
+  aware UTC datetimes;
+* JSON is ``JSONB`` on PostgreSQL, ``JSON`` elsewhere; SQL NULL for ``None``;
+* bytes are ``BYTEA`` / ``LONGBLOB`` / ``BLOB`` and stay bytes.
+
+Every id column is ``VARCHAR(255)`` with a binary (case-sensitive) collation on MySQL, so indexed keys
+fit the InnoDB limit with ``utf8mb4``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "ATTEMPTS",
+    "HISTORY",
+    "INSTANCES",
+    "INSTANCE_CHILD_TABLES",
+    "METADATA",
+    "SCHEMA_VERSION",
+    "V1_TABLES",
+    "UTCDateTime",
+]
+
+ID_LENGTH: Final = 255
+
+_MYSQL_TABLE_ARGS: Final[dict[str, Any]] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime with microsecond precision on every dialect.
+
+    Naive datetimes passed in are taken to be UTC; aware ones are converted to UTC. Values read back are
+    always aware UTC datetimes.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Pick the column type of ``dialect``."""
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True, precision=6))
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalize to UTC; naive for dialects whose column has no time zone."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "postgresql":
+            return aware
+        return aware.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"unexpected datetime value from the database: {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> TypeEngine[Any]:
+    return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+
+
+def _blob() -> TypeEngine[Any]:
+    return LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+def _id(name: str, *args: Any, **kw: Any) -> Column[Any]:
+    return Column(name, String(ID_LENGTH), *args, **kw)
+
+
+def _payload_columns(prefix: str) -> list[Column[Any]]:
+    return [
+        Column(f"{prefix}_encoding", String(16), nullable=False, default="none"),
+        Column(f"{prefix}_json", _json(), nullable=True),
+        Column(f"{prefix}_blob", _blob(), nullable=True),
+    ]
+
+
+METADATA: Final = MetaData()
+
+SCHEMA_VERSION: Final = Table(
+    "edda_schema_version",
+    METADATA,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(255), nullable=False),
+    Column("applied_at", UTCDateTime(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+
+INSTANCES: Final = Table(
+    "edda_instances",
+    METADATA,
+    _id("instance_id", primary_key=True),
+    Column("workflow_name", String(ID_LENGTH), nullable=False),
+    Column("service_name", String(ID_LENGTH), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    *_payload_columns("input"),
+    Column("input_hash", String(128), nullable=False),
+    *_payload_columns("output"),
+    Column("error", _json(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("deadline_at", UTCDateTime(), nullable=True),
+    Column("wake_at", UTCDateTime(), nullable=True),
+    _id("lease_owner", nullable=True),
+    Column("lease_epoch", BigInteger, nullable=False, default=0),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("cancel_reason", Text, nullable=True),
+    _id("cancelled_by", nullable=True),
+    Column("blocked_reason", Text, nullable=True),
+    Column("crash_count", Integer, nullable=False, default=0),
+    # runnable scans: PENDING/RUNNING/COMPENSATING by lease expiry, WAITING by wake time
+    Index("ix_edda_instances_status_lease", "status", "lease_expires_at"),
+    Index("ix_edda_instances_status_wake", "status", "wake_at"),
+    # listing (newest first, keyset on created_at + instance_id)
+    Index("ix_edda_instances_created", "created_at", "instance_id"),
+    Index("ix_edda_instances_workflow_created", "workflow_name", "created_at"),
+    Index("ix_edda_instances_status_created", "status", "created_at"),
+    # retention and dead-owner recovery
+    Index("ix_edda_instances_finished", "finished_at"),
+    Index("ix_edda_instances_lease_owner", "lease_owner"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+HISTORY: Final = Table(
+    "edda_history",
+    METADATA,
+    _id("instance_id", ForeignKey("edda_instances.instance_id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("args_hash", String(128), nullable=False),
+    Column("outcome", String(8), nullable=False),
+    *_payload_columns("result"),
+    Column("error", _json(), nullable=True),
+    Column("retry", _json(), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+
+ATTEMPTS: Final = Table(
+    "edda_attempts",
+    METADATA,
+    _id("instance_id", ForeignKey("edda_instances.instance_id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", _json(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: Tables created by migration v1 (the version table is bootstrapped separately).
+V1_TABLES: Final[tuple[Table, ...]] = (INSTANCES, HISTORY, ATTEMPTS)
+
+#: Tables keyed by ``instance_id`` whose rows are deleted with their instance (children first).
+#: Later migrations that add such tables append them here.
+INSTANCE_CHILD_TABLES: Final[list[Table]] = [HISTORY, ATTEMPTS]

@@ -1,0 +1,497 @@
+"""``SqlStorage``: the one SQL implementation of :class:`Storage` for SQLite, PostgreSQL and MySQL.
+
+Queries are written once with SQLAlchemy Core; what differs per database lives in
+:mod:`durable_core.storage.dialects`. Hot path: :meth:`SqlStorage.record_step` is one fenced
+``INSERT ... SELECT`` and a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.sql.selectable import Select
+
+from durable_core.errors import MigrationError, StorageUnavailableError
+from durable_core.storage import leases, migrations, records
+from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction
+from durable_core.storage.connections import Connections, guarded
+from durable_core.storage.dialects import ErrorKind, dialect_for
+from durable_core.storage.queries import list_instances_select
+from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES
+from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
+from durable_core.types import (
+    FINISHED_STATUSES,
+    AttemptState,
+    CancelOutcome,
+    ClaimedInstance,
+    CreateResult,
+    ErrorInfo,
+    FinishRequest,
+    HistoryEntry,
+    InstanceProgress,
+    InstanceQuery,
+    InstanceRecord,
+    InstanceStatus,
+    Lease,
+    NewInstance,
+    RecordOutcome,
+)
+
+__all__ = ["SqlStorage"]
+
+_I = INSTANCES.c
+_H = HISTORY.c
+_A = ATTEMPTS.c
+ID_CHUNK: Final = 500
+PURGE_BATCH: Final = 200
+LEASE_OWNERS_LIMIT: Final = 1000
+_FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
+
+
+def _chunks(items: Sequence[str]) -> list[list[str]]:
+    unique = list(dict.fromkeys(items))
+    return [unique[i : i + ID_CHUNK] for i in range(0, len(unique), ID_CHUNK)]
+
+
+def _positive(name: str, value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+class SqlStorage(Storage):
+    """Storage on SQLAlchemy Core: SQLite (file or ``:memory:``), PostgreSQL, MySQL/MariaDB.
+
+    Args:
+        url: any accepted database URL (see :func:`durable_core.storage.urls.normalize_url`).
+        pool_size: connection pool size (SQLAlchemy's default when None).
+        max_overflow: extra connections above ``pool_size`` (SQLAlchemy's default when None).
+        echo: log every statement (SQLAlchemy ``echo``).
+
+    Raises:
+        InvalidDatabaseURLError: the URL is not accepted.
+        DriverNotInstalledError: the driver for the URL is missing.
+    """
+
+    def __init__(
+        self, url: str, *, pool_size: int | None = None, max_overflow: int | None = None, echo: bool = False
+    ) -> None:
+        normalized = normalize_url(url)
+        dialect = dialect_for(backend_of(normalized), normalized, memory=is_memory_sqlite(normalized))
+        self.dialect_name = dialect.name
+        engine = create_async_engine(normalized, **dialect.engine_kwargs(pool_size, max_overflow, echo))
+        dialect.install_events(engine)
+        self._dialect = dialect
+        self._conns = Connections(engine, dialect, mask_url(url))
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SqlStorage({self._conns.display_url!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @guarded()
+    async def initialize(self, *, auto_migrate: bool = True) -> None:
+        """Connect, verify the database answers, and apply pending migrations under a lock.
+
+        Raises:
+            StorageUnavailableError: the database cannot be reached.
+            MigrationError: the schema is newer than this code, or (``auto_migrate=False``) not current.
+        """
+        problem = self._dialect.preflight()
+        if problem is not None:
+            raise StorageUnavailableError(
+                f"Cannot open the {self._dialect.label} database {self._conns.display_url}: {problem}"
+            )
+        async with self._conns.read() as conn:
+            await conn.execute(select(literal(1)))
+        if auto_migrate:
+            await self.migrate()
+            return
+        version = await self.schema_version()
+        if version != migrations.LATEST_VERSION:
+            raise MigrationError(
+                f"The {self._dialect.label} database {self._conns.display_url} has schema version {version}; "
+                f"this code needs {migrations.LATEST_VERSION}. Run `edda-mcp migrate` or start with "
+                "auto_migrate=True."
+            )
+
+    async def close(self) -> None:
+        """Dispose of the connection pool. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._conns.engine.dispose()
+
+    @guarded()
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations under the database's migration lock; return the versions applied."""
+        # closing the connection without a commit rolls back
+        async with self._conns.raw(write=True) as conn, self._dialect.migration_lock(conn):
+            applied = await migrations.apply_pending(conn, self._dialect)
+            await conn.commit()
+        return applied
+
+    @guarded()
+    async def schema_version(self) -> int:
+        """The highest applied migration version (0 for an empty database)."""
+        async with self._conns.read() as conn:
+            return await migrations.read_version(conn)
+
+    def migration_sql(self) -> str:
+        """The full DDL of every migration for this database's dialect."""
+        return migrations.migration_sql(self._conns.engine.dialect)
+
+    # -- instances -------------------------------------------------------------------------------------
+    @guarded()
+    async def create_instance(self, new: NewInstance) -> CreateResult:
+        """Insert a PENDING instance; if the id exists, return the stored one with ``created=False``."""
+        for _ in range(3):
+            try:
+                async with self._conns.write() as conn:
+                    await conn.execute(insert(INSTANCES).values(**records.new_instance_values(new)))
+                return CreateResult(created=True, instance=records.new_instance_record(new))
+            except IntegrityError as exc:
+                if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
+                    raise
+            existing = await self.get_instance(new.instance_id)
+            if existing is not None:
+                return CreateResult(created=False, instance=existing)
+        raise RuntimeError(f"instance {new.instance_id!r} kept appearing and disappearing while creating it")
+
+    @guarded()
+    async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        """One instance, or None."""
+        async with self._conns.read() as conn:
+            row = (await conn.execute(select(INSTANCES).where(_I.instance_id == instance_id))).first()
+        return None if row is None else records.instance_from_row(row._mapping)
+
+    @guarded()
+    async def list_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """Instances matching ``query``, newest first, at most ``query.limit`` (1..1000).
+
+        Raises:
+            ValueError: the limit is out of range or an ``input_equals`` pair is invalid.
+        """
+        stmt = list_instances_select(query, self._dialect)
+        async with self._conns.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [records.instance_from_row(row._mapping) for row in rows]
+
+    @guarded()
+    async def load_history(self, instance_id: str) -> list[HistoryEntry]:
+        """All history entries of an instance, ordered by position, in one query."""
+        stmt = select(HISTORY).where(_H.instance_id == instance_id).order_by(_H.position)
+        async with self._conns.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [records.history_from_row(row._mapping) for row in rows]
+
+    @guarded()
+    async def get_entry(self, instance_id: str, position: int) -> HistoryEntry | None:
+        """One history entry, or None."""
+        stmt = select(HISTORY).where(_H.instance_id == instance_id, _H.position == position)
+        async with self._conns.read() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else records.history_from_row(row._mapping)
+
+    @guarded()
+    async def get_progress(self, instance_id: str) -> InstanceProgress:
+        """Number of recorded steps and the name of the last one, in one query."""
+        mine = _H.instance_id == instance_id
+        count = select(func.count()).select_from(HISTORY).where(mine).scalar_subquery()
+        last = select(_H.name).where(mine).order_by(_H.position.desc()).limit(1).scalar_subquery()
+        async with self._conns.read() as conn:
+            row = (await conn.execute(select(count, last))).one()
+        return InstanceProgress(steps_completed=int(row[0] or 0), last_step=row[1])
+
+    @guarded()
+    async def load_attempts(self, instance_id: str) -> dict[int, AttemptState]:
+        """Durable attempt counters by position."""
+        async with self._conns.read() as conn:
+            rows = (await conn.execute(select(ATTEMPTS).where(_A.instance_id == instance_id))).all()
+        states = (records.attempt_from_row(row._mapping) for row in rows)
+        return {state.position: state for state in states}
+
+    # -- leases ----------------------------------------------------------------------------------------
+    def _lock_rows(self, stmt: Select[Any], *, skip_locked: bool) -> Select[Any]:
+        if self._dialect.name == "sqlite":  # BEGIN IMMEDIATE already excludes every other writer
+            return stmt
+        skip = skip_locked and self._dialect.skip_locked(self._conns.engine.dialect)
+        return stmt.with_for_update(skip_locked=skip)
+
+    async def _claim(
+        self, conn: AsyncConnection, stmt: Select[Any], owner: str, now: datetime, lease_ttl: timedelta
+    ) -> list[ClaimedInstance]:
+        rows = (await conn.execute(stmt)).all()
+        if not rows:
+            return []
+        ids = [row._mapping["instance_id"] for row in rows]
+        await conn.execute(leases.claim_update(ids, owner, now, lease_ttl))
+        return [leases.claimed(row, owner, now, lease_ttl) for row in rows]
+
+    @guarded()
+    async def claim_instance(
+        self, instance_id: str, owner: str, now: datetime, lease_ttl: timedelta
+    ) -> ClaimedInstance | None:
+        """Claim one instance if it is runnable and its lease is free or expired (see :class:`Storage`)."""
+        stmt = self._lock_rows(
+            leases.claim_select(now).where(_I.instance_id == instance_id), skip_locked=False
+        )
+        async with self._conns.write() as conn:
+            claimed = await self._claim(conn, stmt, owner, now, lease_ttl)
+        return claimed[0] if claimed else None
+
+    @guarded()
+    async def claim_runnable(
+        self,
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        limit: int,
+        workflow_names: frozenset[str],
+    ) -> list[ClaimedInstance]:
+        """Claim up to ``limit`` runnable instances of ``workflow_names``, oldest first.
+
+        PostgreSQL and MySQL 8 / MariaDB 10.6+ use ``FOR UPDATE SKIP LOCKED`` so concurrent claimers get
+        disjoint sets without waiting; SQLite runs it as its single writer.
+        """
+        _positive("limit", limit)
+        if not workflow_names:
+            return []
+        stmt = (
+            leases.claim_select(now)
+            .where(_I.workflow_name.in_(sorted(workflow_names)))
+            .order_by(_I.created_at, _I.instance_id)
+            .limit(limit)
+        )
+        async with self._conns.write() as conn:
+            return await self._claim(conn, self._lock_rows(stmt, skip_locked=True), owner, now, lease_ttl)
+
+    @guarded()
+    async def renew_leases(
+        self, owner: str, instance_ids: Sequence[str], now: datetime, lease_ttl: timedelta
+    ) -> LeaseRenewal:
+        """Extend every listed lease ``owner`` still holds (one UPDATE per 500 ids) and report cancels."""
+        held: set[str] = set()
+        cancel: set[str] = set()
+        if not instance_ids:
+            return LeaseRenewal(held=frozenset(), cancel_requested=frozenset())
+        async with self._conns.write() as conn:
+            for chunk in _chunks(instance_ids):
+                mine = (_I.lease_owner == owner, _I.instance_id.in_(chunk))
+                await conn.execute(update(INSTANCES).where(*mine).values(lease_expires_at=now + lease_ttl))
+                rows = (await conn.execute(select(_I.instance_id, _I.cancel_requested).where(*mine))).all()
+                held.update(row[0] for row in rows)
+                cancel.update(row[0] for row in rows if row[1])
+        return LeaseRenewal(held=frozenset(held), cancel_requested=frozenset(cancel))
+
+    @guarded()
+    async def release_lease(self, lease: Lease) -> bool:
+        """Give the lease up (fenced) so any worker may claim the instance at once."""
+        stmt = update(INSTANCES).where(leases.fence(lease)).values(lease_owner=None, lease_expires_at=None)
+        async with self._conns.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    @guarded()
+    async def lease_owners(self) -> list[str]:
+        """Distinct owners currently holding leases (at most 1000)."""
+        stmt = select(_I.lease_owner).where(_I.lease_owner.is_not(None)).distinct().limit(LEASE_OWNERS_LIMIT)
+        async with self._conns.read() as conn:
+            return sorted(str(row[0]) for row in (await conn.execute(stmt)).all())
+
+    @guarded()
+    async def expire_leases_of(self, owners: Sequence[str], now: datetime) -> int:
+        """Expire (as of ``now``) every unexpired lease held by these dead owners; return how many."""
+        total = 0
+        async with self._conns.write() as conn:
+            for chunk in _chunks(owners):
+                stmt = (
+                    update(INSTANCES)
+                    .where(_I.lease_owner.in_(chunk), _I.lease_expires_at > now)
+                    .values(lease_expires_at=now)
+                )
+                total += (await conn.execute(stmt)).rowcount
+        return total
+
+    # -- recording (fenced) ----------------------------------------------------------------------------
+    def _record_statement(self, lease: Lease, entry: HistoryEntry) -> Any:
+        if entry.instance_id != lease.instance_id:
+            raise ValueError(
+                f"entry of {entry.instance_id!r} recorded with the lease of {lease.instance_id!r}"
+            )
+        values = records.history_values(entry)
+        source = leases.fence_select(lease).with_only_columns(
+            *[literal(value, HISTORY.c[name].type) for name, value in values.items()]
+        )
+        if self._dialect.lock_fence_row:  # serialize against a concurrent claim's UPDATE of the row
+            source = source.with_for_update(read=True)
+        return insert(HISTORY).from_select(list(values), source)
+
+    async def record_step(
+        self, lease: Lease, entry: HistoryEntry, *, tx: UserTransaction | None = None
+    ) -> RecordOutcome:
+        """Insert ``entry`` with one fenced ``INSERT ... SELECT`` and commit (``tx``'s, when given).
+
+        Returns:
+            RECORDED; LEASE_LOST when the epoch/owner moved on; CONFLICT when the position exists. In
+            the last two cases nothing is written and ``tx`` (if any) is rolled back.
+
+        Raises:
+            StorageUnavailableError: the database cannot be reached (``tx`` is rolled back).
+        """
+        stmt = self._record_statement(lease, entry)
+        if tx is not None:
+            outcome = await self._record_in_user_transaction(tx, stmt)
+            if outcome is not None:
+                return outcome
+        return await self._record(stmt)
+
+    @guarded(retry_deadlocks=False, operation="record_step")
+    async def _record_in_user_transaction(self, tx: UserTransaction, stmt: Any) -> RecordOutcome | None:
+        return await self._conns.record_in(tx, stmt)
+
+    @guarded(operation="record_step")
+    async def _record(self, stmt: Any) -> RecordOutcome:
+        try:
+            async with self._conns.write() as conn:
+                inserted = (await conn.execute(stmt)).rowcount
+        except IntegrityError as exc:
+            if self._dialect.classify(exc) is ErrorKind.UNIQUE_VIOLATION:
+                return RecordOutcome.CONFLICT
+            raise
+        return RecordOutcome.RECORDED if inserted == 1 else RecordOutcome.LEASE_LOST
+
+    @guarded()
+    async def record_attempt(
+        self, lease: Lease, position: int, attempts: int, last_error: ErrorInfo | None
+    ) -> RecordOutcome:
+        """Upsert the durable attempt counter of a step (fenced)."""
+        values = {
+            "instance_id": lease.instance_id,
+            "position": position,
+            "attempts": attempts,
+            "last_error": records.error_to_json(last_error),
+        }
+        async with self._conns.write() as conn:
+            ok = await self._dialect.upsert_attempt(conn, leases.fence_select(lease), values)
+        return RecordOutcome.RECORDED if ok else RecordOutcome.LEASE_LOST
+
+    @guarded()
+    async def set_status(self, lease: Lease, status: InstanceStatus, now: datetime) -> bool:
+        """Change the status of an instance this lease holds (fenced); False if the lease is lost."""
+        stmt = update(INSTANCES).where(leases.fence(lease)).values(status=status.value, updated_at=now)
+        async with self._conns.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    @guarded()
+    async def finish(self, lease: Lease, request: FinishRequest, now: datetime) -> bool:
+        """Write the final (or BLOCKED/parked) state and release the lease, fenced."""
+        stmt = (
+            update(INSTANCES)
+            .where(leases.fence(lease))
+            .values(
+                status=request.status.value,
+                **records.payload_values("output", request.output),
+                error=records.error_to_json(request.error),
+                blocked_reason=request.blocked_reason,
+                finished_at=now if request.status.is_finished else None,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+        async with self._conns.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    def user_transaction(self) -> AbstractAsyncContextManager[UserTransaction]:
+        """Open a transaction for an activity's ``ctx.session``; rolled back unless ``record_step`` commits it.
+
+        The connection is taken lazily, when ``session`` is first used.
+        """
+        return self._user_transaction()
+
+    @asynccontextmanager
+    async def _user_transaction(self) -> AsyncIterator[UserTransaction]:
+        tx = self._conns.begin_user_transaction()
+        try:
+            yield tx
+        finally:
+            await tx.close()
+
+    def begin_user_transaction(self) -> UserTransaction:
+        """Create a lazy user transaction: no connection is taken until ``session`` is first used.
+
+        The caller must ``await tx.close()`` (after ``record_step(tx=...)`` it is already closed).
+        """
+        return self._conns.begin_user_transaction()
+
+    # -- control ---------------------------------------------------------------------------------------
+    @guarded()
+    async def request_cancel(
+        self, instance_id: str, reason: str, cancelled_by: str, now: datetime
+    ) -> CancelOutcome:
+        """Flag an unfinished instance for cancellation and make it runnable (``wake_at = now``).
+
+        A BLOCKED instance becomes RUNNING so that its next run cancels it (compensations included).
+        """
+        probe = self._lock_rows(
+            select(_I.status, _I.cancel_requested).where(_I.instance_id == instance_id), skip_locked=False
+        )
+        async with self._conns.write() as conn:
+            row = (await conn.execute(probe)).first()
+            if row is None:
+                return CancelOutcome.NOT_FOUND
+            status, already = InstanceStatus(row[0]), bool(row[1])
+            if status.is_finished:
+                return CancelOutcome.ALREADY_FINISHED
+            if already and status is not InstanceStatus.BLOCKED:
+                return CancelOutcome.ALREADY_REQUESTED
+            values: dict[str, Any] = {"cancel_requested": True, "wake_at": now, "updated_at": now}
+            if not already:
+                values.update(cancel_reason=reason, cancelled_by=cancelled_by)
+            if status is InstanceStatus.BLOCKED:
+                values.update(status=InstanceStatus.RUNNING.value, blocked_reason=None)
+            await conn.execute(update(INSTANCES).where(_I.instance_id == instance_id).values(**values))
+        return CancelOutcome.ALREADY_REQUESTED if already else CancelOutcome.REQUESTED
+
+    @guarded()
+    async def resume_blocked(self, instance_id: str, now: datetime) -> bool:
+        """Turn a BLOCKED instance back into RUNNING (runnable); False if it was not blocked."""
+        stmt = (
+            update(INSTANCES)
+            .where(_I.instance_id == instance_id, _I.status == InstanceStatus.BLOCKED.value)
+            .values(status=InstanceStatus.RUNNING.value, blocked_reason=None, wake_at=None, updated_at=now)
+        )
+        async with self._conns.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    @guarded(retry_deadlocks=False)  # earlier batches are committed: a re-run could exceed ``limit``
+    async def purge_finished(self, finished_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished instances older than the cut-off, with their history.
+
+        Works in batches of 200 instances, one transaction each.
+        """
+        _positive("limit", limit)
+        purged = 0
+        while purged < limit:
+            batch = min(PURGE_BATCH, limit - purged)
+            stmt = (
+                select(_I.instance_id)
+                .where(_I.status.in_(_FINISHED), _I.finished_at < finished_before)
+                .order_by(_I.finished_at, _I.instance_id)
+                .limit(batch)
+            )
+            async with self._conns.write() as conn:
+                ids = [row[0] for row in (await conn.execute(self._lock_rows(stmt, skip_locked=True))).all()]
+                if not ids:
+                    break
+                for table in INSTANCE_CHILD_TABLES:
+                    await conn.execute(delete(table).where(table.c.instance_id.in_(ids)))
+                await conn.execute(delete(INSTANCES).where(_I.instance_id.in_(ids)))
+            purged += len(ids)
+            if len(ids) < batch:
+                break
+        return purged

@@ -1,0 +1,166 @@
+"""Database URL parsing: one accepted spelling per backend, clear errors for everything else.
+
+Users write the URL they know (``postgres://...``, ``mysql://...``, ``sqlite:///app.db``); storage always
+runs the async driver, so :func:`normalize_url` rewrites the URL to the ``+asyncpg`` / ``+aiomysql`` /
+``+aiosqlite`` form and checks that the driver is importable.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Final
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError
+
+__all__ = [
+    "ACCEPTED_FORMS",
+    "backend_of",
+    "is_memory_sqlite",
+    "mask_url",
+    "normalize_url",
+]
+
+ACCEPTED_FORMS: Final[tuple[str, ...]] = (
+    "sqlite:///path/to/file.db",
+    "sqlite+aiosqlite:///path/to/file.db",
+    "sqlite:///:memory:",
+    "postgresql://user:password@host:5432/dbname",
+    "postgres://user:password@host:5432/dbname",
+    "postgresql+asyncpg://user:password@host:5432/dbname",
+    "mysql://user:password@host:3306/dbname",
+    "mysql+aiomysql://user:password@host:3306/dbname",
+    "mariadb://user:password@host:3306/dbname",
+)
+
+# scheme (before "+") -> (backend, async driver name, accepted explicit drivers)
+_SCHEMES: Final[dict[str, tuple[str, str, frozenset[str]]]] = {
+    "sqlite": ("sqlite", "aiosqlite", frozenset({"", "aiosqlite"})),
+    "postgresql": ("postgresql", "asyncpg", frozenset({"", "asyncpg"})),
+    "postgres": ("postgresql", "asyncpg", frozenset({"", "asyncpg"})),
+    "mysql": ("mysql", "aiomysql", frozenset({"", "aiomysql"})),
+    "mariadb": ("mysql", "aiomysql", frozenset({"", "aiomysql"})),
+}
+
+_INSTALL_HINTS: Final[dict[str, str]] = {
+    "sqlite": "pip install aiosqlite  (it is a core dependency of edda-mcp; reinstall edda-mcp)",
+    "postgresql": "pip install 'edda-mcp[postgresql]'",
+    "mysql": "pip install 'edda-mcp[mysql]'",
+}
+
+_PASSWORD_RE: Final = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (works on unparsable strings too).
+
+    Args:
+        url: a database URL, valid or not.
+
+    Returns:
+        The URL, safe to print in logs and error messages.
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return _PASSWORD_RE.sub(r"\1***@", str(url))
+
+
+def _invalid(url: str, why: str) -> InvalidDatabaseURLError:
+    forms = "\n  ".join(ACCEPTED_FORMS)
+    return InvalidDatabaseURLError(
+        f"Invalid database URL {mask_url(url)!r}: {why}.\nAccepted forms:\n  {forms}"
+    )
+
+
+def _module_available(module: str) -> bool:
+    """True when ``module`` can be imported (patched in tests to simulate a missing driver)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def _parse(url: str) -> URL:
+    if type(url) is not str or not url.strip():
+        raise _invalid(str(url), "the URL is empty")
+    try:
+        return make_url(url.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise _invalid(url, f"it could not be parsed ({exc})") from None
+
+
+def backend_of(url: str) -> str:
+    """The backend family of an accepted URL: ``"sqlite"``, ``"postgresql"`` or ``"mysql"``.
+
+    Args:
+        url: any accepted URL (normalized or not).
+
+    Raises:
+        InvalidDatabaseURLError: the scheme is not one of the accepted forms.
+    """
+    parsed = _parse(url)
+    scheme, _, driver = parsed.drivername.partition("+")
+    spec = _SCHEMES.get(scheme.lower())
+    if spec is None:
+        raise _invalid(url, f"unknown database scheme {parsed.drivername!r}")
+    backend, _async_driver, drivers = spec
+    if driver.lower() not in drivers:
+        raise _invalid(
+            url, f"driver {driver!r} is not supported for {backend} (use the plain {scheme}:// form)"
+        )
+    return backend
+
+
+def is_memory_sqlite(url: str) -> bool:
+    """True for an in-memory SQLite URL (``sqlite://`` or ``sqlite:///:memory:``).
+
+    Args:
+        url: an accepted URL.
+    """
+    parsed = _parse(url)
+    if not parsed.drivername.lower().startswith("sqlite"):
+        return False
+    return parsed.database in (None, "", ":memory:")
+
+
+def normalize_url(url: str) -> str:
+    """Rewrite an accepted database URL to the async-driver form SQLAlchemy runs.
+
+    ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (``sslmode=`` is renamed to
+    asyncpg's ``ssl=``); ``mysql://`` and ``mariadb://`` become ``mysql+aiomysql://`` with
+    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``.
+
+    Args:
+        url: the URL the user configured.
+
+    Returns:
+        The normalized URL (passwords kept: it is meant for the engine, not for logs).
+
+    Raises:
+        InvalidDatabaseURLError: the URL is empty, unparsable or of an unknown scheme/driver.
+        DriverNotInstalledError: the async driver for the backend is not installed.
+    """
+    backend = backend_of(url)
+    parsed = _parse(url)
+    _scheme, async_driver, _drivers = _SCHEMES[parsed.drivername.partition("+")[0].lower()]
+    if backend == "sqlite":
+        if parsed.host or parsed.username or parsed.port:
+            raise _invalid(url, "a SQLite URL has no host; use sqlite:///relative.db or sqlite:////abs.db")
+        database = parsed.database if parsed.database not in (None, "") else ":memory:"
+        parsed = parsed.set(drivername=f"sqlite+{async_driver}", database=database)
+    elif backend == "postgresql":
+        query = dict(parsed.query)
+        if "sslmode" in query and "ssl" not in query:
+            query["ssl"] = query.pop("sslmode")
+        parsed = parsed.set(drivername=f"postgresql+{async_driver}", query=query)
+    else:
+        query = dict(parsed.query)
+        query.setdefault("charset", "utf8mb4")
+        parsed = parsed.set(drivername=f"mysql+{async_driver}", query=query)
+    if not _module_available(async_driver):
+        raise DriverNotInstalledError(
+            f"The {backend} database URL {mask_url(url)!r} needs the {async_driver!r} driver, which is "
+            f"not installed. Install it with: {_INSTALL_HINTS[backend]}"
+        )
+    return parsed.render_as_string(hide_password=False)

@@ -1,0 +1,55 @@
+"""Shared fixtures: ``backend`` / ``db_url`` parametrised over SQLite, PostgreSQL and MySQL, and ``storage``.
+
+Every test gets its own freshly created database (see :mod:`tests.backends`), so tests can run in
+parallel under pytest-xdist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from durable_core.storage.sql import SqlStorage
+from tests.backends import (
+    BACKENDS,
+    backends_required,
+    create_database,
+    drop_database,
+    missing_backend_message,
+    server_url,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test; server backends without an env URL skip (or fail when required)."""
+    name: str = request.param
+    if name != "sqlite" and server_url(name) is None:
+        message = missing_backend_message(name)
+        if backends_required():
+            pytest.fail(f"{message} (EDDA_TEST_REQUIRE_BACKENDS=1 makes every backend mandatory)")
+        pytest.skip(message)
+    return name
+
+
+@pytest.fixture
+async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """URL of a fresh, empty database on ``backend``, dropped after the test."""
+    url = await create_database(backend, tmp_path)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@pytest.fixture
+async def storage(db_url: str) -> AsyncIterator[SqlStorage]:
+    """An initialized (migrated) :class:`SqlStorage` on ``db_url``, closed after the test."""
+    store = SqlStorage(db_url)
+    await store.initialize()
+    try:
+        yield store
+    finally:
+        await store.close()

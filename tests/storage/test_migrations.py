@@ -1,0 +1,121 @@
+"""Versioned migrations: concurrent start-up, version checks, printable DDL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from durable_core.errors import MigrationError
+from durable_core.storage import migrations
+from durable_core.storage.schema import SCHEMA_VERSION
+from durable_core.storage.sql import SqlStorage
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = 10
+
+
+async def _spawn(url: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-W",
+        "error",
+        "-m",
+        "tests.storage.init_worker",
+        url,
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_concurrent_initialize_from_many_processes(db_url: str) -> None:
+    procs = [await _spawn(db_url) for _ in range(WORKERS)]
+    try:
+        for proc in procs:  # every worker imported and built its storage
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line.strip() == b"ready", line
+        results = await asyncio.wait_for(asyncio.gather(*(p.communicate(b"go\n") for p in procs)), 120)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    applied = []
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err.decode()
+        applied.append(out.decode().strip())
+    assert sorted(applied) == ["applied"] * (WORKERS - 1) + ["applied 1"]
+    storage = SqlStorage(db_url)
+    try:
+        assert await storage.schema_version() == migrations.LATEST_VERSION
+        async with storage._conns.read() as conn:
+            count = (await conn.execute(select(func.count()).select_from(SCHEMA_VERSION))).scalar()
+        assert count == 1
+    finally:
+        await storage.close()
+
+
+async def test_fresh_database_versions(db_url: str) -> None:
+    storage = SqlStorage(db_url)
+    try:
+        assert await storage.schema_version() == 0
+        with pytest.raises(MigrationError, match="schema version 0"):
+            await storage.initialize(auto_migrate=False)
+        assert await storage.migrate() == [1]
+        assert await storage.migrate() == []
+        await storage.initialize(auto_migrate=False)
+        await storage.initialize()
+        assert await storage.schema_version() == migrations.LATEST_VERSION
+    finally:
+        await storage.close()
+
+
+async def test_newer_database_is_refused(storage: SqlStorage, db_url: str) -> None:
+    async with storage._conns.write() as conn:
+        await conn.execute(
+            insert(SCHEMA_VERSION).values(version=migrations.LATEST_VERSION + 1, description="future")
+        )
+    newer = SqlStorage(db_url)
+    try:
+        with pytest.raises(MigrationError, match="newer than this code"):
+            await newer.initialize()
+        with pytest.raises(MigrationError):
+            await newer.initialize(auto_migrate=False)
+    finally:
+        await newer.close()
+
+
+async def test_migration_sql_is_printable_ddl(storage: SqlStorage) -> None:
+    ddl = storage.migration_sql()
+    for table in ("edda_schema_version", "edda_instances", "edda_history", "edda_attempts"):
+        assert f"CREATE TABLE IF NOT EXISTS {table}" in ddl
+    assert "CREATE INDEX" in ddl and "ix_edda_instances_status_lease" in ddl
+    assert "INSERT INTO edda_schema_version" in ddl
+    if storage.dialect_name == "mysql":
+        assert "DATETIME(6)" in ddl and "LONGBLOB" in ddl and "utf8mb4" in ddl
+    if storage.dialect_name == "postgresql":
+        assert "JSONB" in ddl and "BYTEA" in ddl and "TIMESTAMP WITH TIME ZONE" in ddl
+
+
+@pytest.mark.parametrize("dialect_url", ["sqlite:///x.db", "postgresql://u@h/d", "mysql://u@h/d"])
+async def test_migration_sql_needs_no_connection(dialect_url: str) -> None:
+    storage = SqlStorage(dialect_url)
+    try:
+        ddl = storage.migration_sql()
+    finally:
+        await storage.close()
+    assert ddl.count("CREATE TABLE") == 4
+    step = migrations.migration_steps(storage._conns.engine.dialect)[0]
+    assert step.version == 1 and all(s.startswith("CREATE") for s in step.statements)
