@@ -1,0 +1,33 @@
+"""The authoring API: decorators and the context that user code sees. No storage, no SQLAlchemy."""
+
+from durable_core.authoring.activity import Activity, activity
+from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
+from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
+from durable_core.authoring.saga import (
+    Compensation,
+    CompensationCall,
+    compensation,
+    on_failure,
+    register_compensation,
+)
+from durable_core.authoring.workflow import BoundWorkflow, Workflow, WorkflowStarter, workflow
+
+__all__ = [
+    "DEFAULT_CATALOG",
+    "Activity",
+    "ActivityScope",
+    "BoundWorkflow",
+    "Catalog",
+    "Compensation",
+    "CompensationCall",
+    "Workflow",
+    "WorkflowContext",
+    "WorkflowRuntime",
+    "WorkflowStarter",
+    "activity",
+    "compensation",
+    "on_failure",
+    "register_compensation",
+    "workflow",
+]

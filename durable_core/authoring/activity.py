@@ -1,0 +1,118 @@
+"""``@activity``: a unit of work whose outcome is recorded once and replayed afterwards."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+
+from durable_core.authoring._signature import FunctionShape
+from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.saga import Compensation, compensation_of
+from durable_core.errors import ConfigurationError
+from durable_core.retry import RetryPolicy
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Activity(Generic[P, R]):
+    """A decorated activity. Call it from a workflow as ``await act(ctx, ...)``.
+
+    The history position is taken when the call is made (not when awaited), so ``asyncio.gather``
+    of several activities is deterministic without manual ids. Sync functions run in a thread.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[Concatenate[WorkflowContext, P], Any],
+        *,
+        name: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        compensation: Compensation | None = None,
+    ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError(f"activity timeout must be > 0 seconds, got {timeout}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.retry_policy = retry_policy
+        self.timeout = timeout
+        self.compensation = compensation or compensation_of(fn)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.shape = FunctionShape(fn, "activity")
+        self.__doc__ = fn.__doc__
+        self.__name__ = self.name
+        self.__wrapped__ = fn
+
+    def __call__(self, ctx: WorkflowContext, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        """Schedule the activity at the next history position; await the result."""
+        if not isinstance(ctx, WorkflowContext):
+            raise TypeError(
+                f"activity {self.name} must be called with the WorkflowContext as first argument, "
+                f"got {type(ctx).__name__}"
+            )
+        activity_id = kwargs.pop("activity_id", None)
+        if activity_id is not None and not isinstance(activity_id, str):
+            raise TypeError(f"activity_id must be a str, got {type(activity_id).__name__}")
+        if ctx.in_activity:
+            # Called from inside another activity: plain call, part of the outer activity's attempt.
+            return self._call_inline(ctx, args, kwargs)
+        position = ctx._runtime.next_position()
+        return ctx._runtime.run_activity(position, self, args, kwargs, activity_id)
+
+    async def _call_inline(self, ctx: WorkflowContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        result = self.fn(ctx, *args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<activity {self.name}>"
+
+
+class _ActivityDecorator(Protocol):
+    """Type of ``activity(...)`` with options: keeps the decorated function's parameters and result."""
+
+    @overload
+    def __call__(
+        self, fn: Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]], /
+    ) -> Activity[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[Concatenate[WorkflowContext, P], R], /) -> Activity[P, R]: ...
+
+
+@overload
+def activity(fn: Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]], /) -> Activity[P, R]: ...
+@overload
+def activity(fn: Callable[Concatenate[WorkflowContext, P], R], /) -> Activity[P, R]: ...
+@overload
+def activity(
+    *,
+    name: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    timeout: float | None = None,
+) -> _ActivityDecorator: ...
+def activity(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Declare an activity (``@activity`` or ``@activity(retry_policy=..., timeout=...)``).
+
+    Args:
+        fn: the function; its first parameter receives the :class:`WorkflowContext`.
+        name: name recorded in history (defaults to the function name); keep it stable across deploys.
+        retry_policy: overrides the app's default retry policy.
+        timeout: seconds one attempt may take; a timed-out attempt counts as a retryable failure.
+    """
+    if fn is not None:
+        return Activity(fn)
+
+    def wrap(f: Callable[..., Any]) -> Activity[Any, Any]:
+        return Activity(f, name=name, retry_policy=retry_policy, timeout=timeout)
+
+    return wrap

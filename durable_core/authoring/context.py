@@ -1,0 +1,96 @@
+"""``WorkflowContext``: the first argument of every workflow, activity and compensation."""
+
+from __future__ import annotations
+
+import random as _random
+import uuid as _uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
+
+from durable_core.errors import EddaError
+from durable_core.types import StepKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
+
+
+class WorkflowContext:
+    """Handle to the running instance.
+
+    In a workflow body, ``now()``, ``uuid()`` and ``random()`` are durable: each takes the next history
+    position and returns the recorded value on replay. Inside an activity, ``session`` is a SQLAlchemy
+    ``AsyncSession`` whose writes commit atomically with the activity's history entry.
+    """
+
+    __slots__ = ("_runtime", "_scope")
+
+    def __init__(self, runtime: WorkflowRuntime, scope: ActivityScope | None = None) -> None:
+        self._runtime = runtime
+        self._scope = scope
+
+    @property
+    def instance_id(self) -> str:
+        """Id of the workflow instance."""
+        return self._runtime.instance_id
+
+    @property
+    def workflow_name(self) -> str:
+        """Registered name of the workflow."""
+        return self._runtime.workflow_name
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the workflow re-executes already recorded positions."""
+        return self._runtime.is_replaying
+
+    @property
+    def in_activity(self) -> bool:
+        """True when this context was handed to an activity or compensation."""
+        return self._scope is not None
+
+    @property
+    def activity_id(self) -> str | None:
+        """``name:position`` of the running activity (None in a workflow body)."""
+        return self._scope.activity_id if self._scope is not None else None
+
+    @property
+    def attempt(self) -> int:
+        """1-based attempt number of the running activity (0 in a workflow body)."""
+        return self._scope.attempt if self._scope is not None else 0
+
+    @property
+    def session(self) -> AsyncSession:
+        """The activity's transactional ``AsyncSession`` (only inside activities and compensations).
+
+        Raises:
+            EddaError: when used in a workflow body, where database writes would not be replay-safe.
+        """
+        if self._scope is None:
+            raise EddaError("ctx.session is only available inside an activity or compensation")
+        return self._scope.session
+
+    def now(self) -> datetime:
+        """Durable current time (aware UTC): recorded once, the same on every replay."""
+        self._require_workflow_body("now")
+        runtime = self._runtime
+        raw = runtime.side_effect(StepKind.NOW, lambda: runtime.clock_now().isoformat())
+        return datetime.fromisoformat(cast(str, raw))
+
+    def uuid(self) -> _uuid.UUID:
+        """Durable random UUID4: recorded once, the same on every replay."""
+        self._require_workflow_body("uuid")
+        return _uuid.UUID(cast(str, self._runtime.side_effect(StepKind.UUID, lambda: str(_uuid.uuid4()))))
+
+    def random(self) -> float:
+        """Durable random float in [0, 1): recorded once, the same on every replay."""
+        self._require_workflow_body("random")
+        return cast(float, self._runtime.side_effect(StepKind.RANDOM, _random.random))
+
+    def _require_workflow_body(self, what: str) -> None:
+        if self._scope is not None:
+            raise EddaError(f"ctx.{what}() is for workflow bodies; inside an activity use ordinary Python")
+
+    def _for_activity(self, scope: ActivityScope) -> WorkflowContext:
+        return WorkflowContext(self._runtime, scope)

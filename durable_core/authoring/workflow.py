@@ -1,0 +1,239 @@
+"""``@workflow``: an async orchestration function that is replayed from its history on every resume."""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+
+from pydantic import ValidationError
+
+from durable_core.authoring._signature import FunctionShape
+from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
+from durable_core.authoring.context import WorkflowContext
+from durable_core.errors import AppNotBoundError, ConfigurationError, InputValidationError
+from durable_core.serialization import convert, to_json_value
+from durable_core.types import JsonValue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WorkflowStarter(Protocol):
+    """What a workflow needs from an app to start itself (implemented by ``EddaApp``)."""
+
+    async def start(
+        self,
+        workflow: Workflow[Any, Any] | str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        instance_id: str | None = None,
+    ) -> str:
+        """Durably create an instance and return its id."""
+        ...
+
+    async def wait_result(self, instance_id: str, timeout: float | None = None) -> Any:
+        """Wait for an instance to finish and return its typed result."""
+        ...
+
+
+class Workflow(Generic[P, R]):
+    """A decorated workflow.
+
+    ``await wf.start(**kwargs)`` stores a new instance and returns its id at once; the body runs in the
+    background. Inputs are validated from the type hints (pydantic) before anything is stored.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]],
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        if not inspect.iscoroutinefunction(fn):
+            raise ConfigurationError(f"workflow {fn.__qualname__} must be an async function")
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError(f"workflow timeout must be > 0 seconds, got {timeout}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.timeout = timeout
+        self.shape = FunctionShape(fn, "workflow")
+        for param in self.shape.params:
+            if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                raise ConfigurationError(
+                    f"workflow {self.name}: *args/**kwargs parameters are not supported; name each input"
+                )
+        self._apps: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.__doc__ = fn.__doc__
+        self.__name__ = self.name
+        self.__wrapped__ = fn
+
+    # -- inputs and outputs --------------------------------------------------------------------
+    def encode_arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, JsonValue]:
+        """Bind and validate call arguments into the JSON input that is stored.
+
+        Raises:
+            InputValidationError: naming the missing, unexpected or invalid field.
+        """
+        try:
+            bound = self.shape.signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise InputValidationError(f"workflow {self.name}: {exc}") from None
+        bound.apply_defaults()
+        encoded: dict[str, JsonValue] = {}
+        for param in self.shape.params:
+            value = bound.arguments[param.name]
+            encoded[param.name] = self._validate_field(param.name, value)
+        return encoded
+
+    def _validate_field(self, field: str, value: Any) -> JsonValue:
+        try:
+            typed = convert(value, self.shape.annotation(field))
+            return to_json_value(typed)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in (field, *err['loc']))}: {err['msg']}" for err in exc.errors()
+            )
+            raise InputValidationError(f"workflow {self.name}: invalid input {details}") from None
+        except TypeError as exc:
+            raise InputValidationError(f"workflow {self.name}: input {field!r}: {exc}") from None
+
+    def decode_arguments(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """Rebuild typed keyword arguments from the stored JSON input."""
+        names = {p.name for p in self.shape.params}
+        unknown = set(stored) - names
+        if unknown:
+            raise InputValidationError(
+                f"workflow {self.name}: stored input has unknown fields {sorted(unknown)}"
+            )
+        return {name: convert(value, self.shape.annotation(name)) for name, value in stored.items()}
+
+    def encode_result(self, value: Any) -> Any:
+        """Validate the body's return value against the return annotation (bytes pass through)."""
+        annotation = self.shape.return_annotation
+        if isinstance(value, bytes | bytearray) or annotation is Any:
+            return value
+        try:
+            return convert(value, annotation)
+        except ValidationError as exc:
+            raise InputValidationError(f"workflow {self.name} returned an invalid result: {exc}") from None
+
+    def decode_result(self, stored: Any) -> R:
+        """Rebuild the typed result from the stored JSON (or bytes)."""
+        return convert(stored, self.shape.return_annotation)  # type: ignore[no-any-return]
+
+    # -- starting ------------------------------------------------------------------------------
+    def _bind_app(self, app: WorkflowStarter) -> None:
+        self._apps.add(app)
+
+    def _unbind_app(self, app: WorkflowStarter) -> None:
+        self._apps.discard(app)
+
+    def _resolve_app(self, app: WorkflowStarter | None) -> WorkflowStarter:
+        if app is not None:
+            return app
+        apps = list(self._apps)
+        if len(apps) == 1:
+            return apps[0]  # type: ignore[no-any-return]
+        if not apps:
+            raise AppNotBoundError(
+                f"workflow {self.name} is not served by an initialized EddaApp; call `await app.initialize()` "
+                "first or use wf.with_options(app=app)"
+            )
+        raise AppNotBoundError(
+            f"workflow {self.name} is served by {len(apps)} apps; choose one with wf.with_options(app=app)"
+        )
+
+    async def start(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Durably create an instance and return its id; the body runs in the background."""
+        return await self.with_options().start(*args, **kwargs)
+
+    async def start_and_wait(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Start an instance and wait (without a time limit) for its typed result."""
+        return await self.with_options().start_and_wait(*args, **kwargs)
+
+    def with_options(
+        self,
+        *,
+        app: WorkflowStarter | None = None,
+        instance_id: str | None = None,
+        wait_timeout: float | None = None,
+    ) -> BoundWorkflow[P, R]:
+        """Start options that cannot be keyword arguments of the workflow itself.
+
+        Args:
+            app: the app to start on (required when several apps serve this workflow).
+            instance_id: caller-chosen id, also the idempotency key: starting again with the same id
+                and the same input returns the existing instance; different input raises
+                ``InstanceConflictError``.
+            wait_timeout: seconds ``start_and_wait`` waits before raising ``ResultTimeoutError``.
+        """
+        return BoundWorkflow(self, app, instance_id, wait_timeout)
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+
+class BoundWorkflow(Generic[P, R]):
+    """A workflow plus start options; see :meth:`Workflow.with_options`."""
+
+    def __init__(
+        self,
+        workflow: Workflow[P, R],
+        app: WorkflowStarter | None,
+        instance_id: str | None,
+        wait_timeout: float | None,
+    ) -> None:
+        self._workflow = workflow
+        self._app = app
+        self._instance_id = instance_id
+        self._wait_timeout = wait_timeout
+
+    async def start(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Durably create an instance and return its id."""
+        wf = self._workflow
+        app = wf._resolve_app(self._app)
+        arguments = wf.encode_arguments(args, kwargs)
+        return await app.start(wf, arguments, instance_id=self._instance_id)
+
+    async def start_and_wait(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Start and wait for the typed result (``wait_timeout`` bounds the wait)."""
+        wf = self._workflow
+        app = wf._resolve_app(self._app)
+        instance_id = await app.start(wf, wf.encode_arguments(args, kwargs), instance_id=self._instance_id)
+        return await app.wait_result(instance_id, timeout=self._wait_timeout)  # type: ignore[no-any-return]
+
+
+@overload
+def workflow(fn: Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
+@overload
+def workflow(
+    *, name: str | None = None, timeout: float | None = None, catalog: Catalog | None = None
+) -> Callable[[Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]]], Workflow[P, R]]: ...
+def workflow(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    catalog: Catalog | None = None,
+) -> Any:
+    """Declare a workflow (``@workflow`` or ``@workflow(name=..., timeout=...)``).
+
+    Args:
+        fn: async function whose first parameter is the :class:`WorkflowContext`.
+        name: stable name stored with instances (defaults to the function name).
+        timeout: seconds from start after which the instance fails with ``WorkflowTimeoutError``.
+        catalog: where to register it (defaults to the process-wide catalog of definitions).
+    """
+
+    def wrap(f: Callable[..., Any]) -> Workflow[Any, Any]:
+        wf: Workflow[Any, Any] = Workflow(f, name=name, timeout=timeout)
+        (catalog if catalog is not None else DEFAULT_CATALOG).add(wf)
+        return wf
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap

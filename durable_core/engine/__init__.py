@@ -1,0 +1,6 @@
+"""The engine: starts, dispatches, resumes and cancels instances; owns storage, clock and catalog."""
+
+from durable_core.engine.app import EddaApp
+from durable_core.engine.handle import WorkflowHandle
+
+__all__ = ["EddaApp", "WorkflowHandle"]

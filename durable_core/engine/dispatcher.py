@@ -1,0 +1,203 @@
+"""One dispatcher per app: a bounded pool of runs fed by local hints and a fallback poll.
+
+Claims go through storage (``SKIP LOCKED`` where the dialect has it). A background renewer extends
+every held lease in one batched statement and tells runs when their lease is gone or their
+instance was cancelled elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from durable_core.engine.control import RunControl
+from durable_core.engine.runner import InstanceRunner
+from durable_core.engine.services import EngineServices
+from durable_core.errors import StorageUnavailableError
+from durable_core.types import ClaimedInstance, InstanceStatus
+
+logger = logging.getLogger("durable_core.engine")
+
+
+class Dispatcher:
+    """Claims runnable instances and runs them, at most ``max_concurrent`` at a time."""
+
+    def __init__(
+        self,
+        services: EngineServices,
+        *,
+        max_concurrent: int,
+        poll_interval: float,
+        on_run_finished: Callable[[str, InstanceStatus | None], None],
+    ) -> None:
+        self._s = services
+        self._max = max_concurrent
+        self._poll_interval = poll_interval
+        self._on_run_finished = on_run_finished
+        self._hints: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._runs: dict[str, tuple[asyncio.Task[None], RunControl]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._background: set[asyncio.Task[bool]] = set()
+
+    # -- public ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the claim loop and the lease renewer."""
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="edda-dispatcher"),
+            asyncio.create_task(self._renew_loop(), name="edda-lease-renewer"),
+        ]
+
+    def hint(self, instance_id: str) -> None:
+        """Tell the dispatcher an instance became runnable (local start, cancel, resume)."""
+        self._hints.append(instance_id)
+        self._wakeup.set()
+
+    def request_cancel(self, instance_id: str) -> bool:
+        """Flag a locally running instance for cancellation; False if it is not running here."""
+        run = self._runs.get(instance_id)
+        if run is None:
+            return False
+        run[1].cancel_requested = True
+        return True
+
+    @property
+    def running(self) -> frozenset[str]:
+        """Ids of instances running in this process."""
+        return frozenset(self._runs)
+
+    async def stop(self, timeout: float) -> None:
+        """Stop claiming, let running instances finish for up to ``timeout`` s, then cancel the rest.
+
+        Cancelled runs release their leases so another worker can continue at once.
+        """
+        self._stopping = True
+        self._wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runs = [task for task, _ in self._runs.values()]
+        if runs:
+            _, pending = await asyncio.wait(runs, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # -- claiming --------------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
+        backoff = 0.05
+        while not self._stopping:
+            try:
+                await self._claim_hinted()
+                if loop.time() >= next_poll and self._free_slots() > 0:
+                    await self._claim_polled()
+                    next_poll = loop.time() + self._poll_interval
+                backoff = 0.05
+            except StorageUnavailableError as exc:
+                logger.warning(
+                    "storage unavailable while claiming work (%s); retrying in %.2fs", exc, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._poll_interval)
+                continue
+            timeout = max(0.0, next_poll - loop.time())
+            if self._hints and self._free_slots() > 0:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def _free_slots(self) -> int:
+        return self._max - len(self._runs)
+
+    async def _claim_hinted(self) -> None:
+        while self._hints and self._free_slots() > 0:
+            instance_id = self._hints.popleft()
+            if instance_id in self._runs:
+                continue
+            claimed = await self._s.storage.claim_instance(
+                instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl
+            )
+            if claimed is not None:
+                self._spawn(claimed)
+
+    async def _claim_polled(self) -> None:
+        names = self._s.catalog.names()
+        if not names:
+            return
+        claimed_list = await self._s.storage.claim_runnable(
+            self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, self._free_slots(), names
+        )
+        for claimed in claimed_list:
+            self._spawn(claimed)
+
+    def _spawn(self, claimed: ClaimedInstance) -> None:
+        instance_id = claimed.lease.instance_id
+        if claimed.instance.workflow_name not in self._s.catalog:
+            # Claimed by id (hint) but this process does not have the code: give it back.
+            logger.warning(
+                "instance %s runs unknown workflow %r here; releasing",
+                instance_id,
+                claimed.instance.workflow_name,
+            )
+            release = asyncio.create_task(self._s.storage.release_lease(claimed.lease))
+            self._background.add(release)
+            release.add_done_callback(self._background.discard)
+            return
+        control = RunControl()
+        task = asyncio.create_task(self._run(claimed, control), name=f"edda-run-{instance_id}")
+        self._runs[instance_id] = (task, control)
+
+    async def _run(self, claimed: ClaimedInstance, control: RunControl) -> None:
+        instance_id = claimed.lease.instance_id
+        runner = InstanceRunner(self._s, claimed, control)
+        try:
+            await runner.run()
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._s.storage.release_lease(claimed.lease))
+            raise
+        except StorageUnavailableError as exc:
+            logger.warning("storage unavailable while running %s (%s); it will be resumed", instance_id, exc)
+        except Exception:
+            logger.exception("engine error while running %s; releasing it for a retry", instance_id)
+            with contextlib.suppress(Exception):
+                await self._s.storage.release_lease(claimed.lease)
+        finally:
+            self._runs.pop(instance_id, None)
+            self._wakeup.set()
+            self._on_run_finished(instance_id, runner.final_status)
+
+    # -- leases ----------------------------------------------------------------------------
+    async def _renew_loop(self) -> None:
+        interval = max(0.05, self._s.lease_ttl.total_seconds() / 3)
+        while not self._stopping:
+            await asyncio.sleep(interval)
+            ids = list(self._runs)
+            if not ids:
+                continue
+            try:
+                renewal = await self._s.storage.renew_leases(
+                    self._s.worker_id, ids, self._s.clock.now(), self._s.lease_ttl
+                )
+            except StorageUnavailableError as exc:
+                logger.warning("could not renew leases: %s", exc)
+                continue
+            for instance_id in ids:
+                run = self._runs.get(instance_id)
+                if run is None:
+                    continue
+                if instance_id not in renewal.held:
+                    run[1].lease_lost = True
+                elif instance_id in renewal.cancel_requested:
+                    run[1].cancel_requested = True

@@ -1,0 +1,317 @@
+"""Live execution of activities and compensations: attempts, retries, timeouts, fenced recording."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.runtime import ActivityScope
+from durable_core.clock import monotonic
+from durable_core.engine.control import RunControl
+from durable_core.engine.services import EngineServices
+from durable_core.errors import (
+    ActivityTimeoutError,
+    RetryExhaustedError,
+    StorageUnavailableError,
+    TerminalError,
+)
+from durable_core.replay.session import ReplaySession
+from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation
+from durable_core.retry import RetryPolicy
+from durable_core.serialization import error_to_info
+from durable_core.signals import EddaSignal, LeaseLostSignal
+from durable_core.storage.base import UserTransaction
+from durable_core.types import (
+    AttemptState,
+    ErrorInfo,
+    HistoryEntry,
+    Lease,
+    RecordOutcome,
+    RetryInfo,
+    StepKind,
+    StepOutcome,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+logger = logging.getLogger("durable_core.engine")
+
+_MAX_RECORDED_ERRORS = 10
+T = TypeVar("T")
+
+
+class StorageLostSignal(EddaSignal):
+    """The database failed while the engine read or wrote the run's state: stop the run.
+
+    A ``BaseException`` so that neither the activity retry loop nor the user's workflow code treats the
+    outage as their own failure; the runner re-raises :attr:`error` and the instance is resumed later.
+    """
+
+    def __init__(self, error: StorageUnavailableError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _stored(call: Awaitable[T]) -> T:
+    """Await a storage call made on behalf of the run, turning an outage into :class:`StorageLostSignal`."""
+    try:
+        return await call
+    except StorageUnavailableError as exc:
+        raise StorageLostSignal(exc) from exc
+
+
+class _UnrecordableResult(TerminalError):
+    """The activity returned a value that cannot be stored; retrying would not help."""
+
+
+class _Scope(ActivityScope):
+    def __init__(self, activity_id: str, attempt: int, tx: UserTransaction) -> None:
+        self.activity_id = activity_id
+        self.attempt = attempt
+        self.tx = tx
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.tx.session
+
+
+class StepExecutor(LiveExecutor):
+    """Executes the live steps of one run while holding ``lease``."""
+
+    def __init__(
+        self,
+        services: EngineServices,
+        lease: Lease,
+        control: RunControl,
+        *,
+        charge_crash: bool,
+        attempts_known_empty: bool,
+    ) -> None:
+        self._s = services
+        self._lease = lease
+        self._control = control
+        self._charge_crash = charge_crash
+        self._attempts: dict[int, AttemptState] | None = {} if attempts_known_empty else None
+
+    # -- LiveExecutor --------------------------------------------------------------------------
+    def check_interrupts(self) -> None:
+        """Raise a signal if the run must stop before starting new work."""
+        self._control.check(self._s.clock.now())
+
+    async def flush(self, entries: Sequence[HistoryEntry]) -> None:
+        """Record buffered side-effect values."""
+        for entry in entries:
+            await self._record(entry, None)
+
+    async def on_replayed_activity(self, instance_id: str, activity_id: str, name: str, result: Any) -> None:
+        """Hooks for a cache hit."""
+        await self._s.hooks.call("on_activity_complete", instance_id, activity_id, name, result, True)
+
+    async def execute_activity(self, session: ReplaySession, step: PlannedActivity) -> HistoryEntry:
+        """Run the activity with its retry policy and record its final outcome."""
+        act = step.activity
+
+        def invoke(ctx: WorkflowContext) -> Any:
+            if act.is_async:
+                return act.fn(ctx, *step.args, **step.kwargs)
+            return asyncio.to_thread(act.fn, ctx, *step.args, **step.kwargs)
+
+        return await self._run_with_retries(
+            session,
+            position=step.position,
+            kind=StepKind.ACTIVITY,
+            name=act.name,
+            args_hash=step.args_hash,
+            activity_id=step.activity_id,
+            policy=act.retry_policy or self._s.default_retry_policy,
+            timeout=act.timeout,
+            invoke=invoke,
+        )
+
+    async def execute_compensation(self, session: ReplaySession, step: PlannedCompensation) -> HistoryEntry:
+        """Run a compensation with retries and record it (a final failure is recorded, not raised)."""
+        comp = step.call.compensation
+        kwargs = dict(step.call.kwargs)
+        if comp.wants_result:
+            kwargs["result"] = step.result
+
+        def invoke(ctx: WorkflowContext) -> Any:
+            if comp.is_async:
+                return comp.fn(ctx, *step.call.args, **kwargs)
+            return asyncio.to_thread(comp.fn, ctx, *step.call.args, **kwargs)
+
+        entry = await self._run_with_retries(
+            session,
+            position=step.position,
+            kind=StepKind.COMPENSATION,
+            name=comp.name,
+            args_hash="",
+            activity_id=step.activity_id,
+            policy=comp.retry_policy or self._s.default_retry_policy,
+            timeout=None,
+            invoke=invoke,
+        )
+        if entry.outcome is StepOutcome.ERROR and entry.error is not None:
+            logger.error(
+                "compensation %s of instance %s failed for good: %s",
+                comp.name,
+                session.instance_id,
+                entry.error.message,
+            )
+        return entry
+
+    # -- attempts ------------------------------------------------------------------------------
+    async def _run_with_retries(
+        self,
+        session: ReplaySession,
+        *,
+        position: int,
+        kind: StepKind,
+        name: str,
+        args_hash: str,
+        activity_id: str,
+        policy: RetryPolicy,
+        timeout: float | None,
+        invoke: Callable[[WorkflowContext], Any],
+    ) -> HistoryEntry:
+        attempt = await self._prior_attempts(position)
+        started = monotonic()
+        errors: list[ErrorInfo] = []
+        iid = session.instance_id
+        while True:
+            attempt += 1
+            await self._s.hooks.call("on_activity_start", iid, activity_id, name, False)
+            tx = self._s.storage.begin_user_transaction()
+            try:
+                ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx))
+                result = await self._call(invoke(ctx), timeout, name)
+                try:
+                    payload = self._s.serializer.encode(result)
+                except TypeError as exc:
+                    raise _UnrecordableResult(
+                        f"{kind.value} {name} returned a value that cannot be stored: {exc}"
+                    ) from None
+                entry = self._entry(
+                    iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, errors
+                )
+                entry = _with_result(entry, payload)
+                recorded = await self._record(entry, tx if tx.used else None)
+                await self._s.hooks.call("on_activity_complete", iid, activity_id, name, result, False)
+                return recorded
+            except LeaseLostSignal:
+                raise
+            except Exception as exc:
+                await tx.close()  # roll back the attempt's user writes before writing anything else
+                errors.append(error_to_info(exc))
+                del errors[:-_MAX_RECORDED_ERRORS]
+                retryable = policy.is_retryable(exc)
+                delay = policy.delay_before(attempt)
+                if retryable and policy.allows_another(attempt, monotonic() - started, delay):
+                    await self._s.hooks.call("on_activity_retry", iid, activity_id, name, exc, attempt, delay)
+                    await self._count_attempt(position, attempt, errors[-1])
+                    await self._s.clock.sleep(delay)
+                    self._control.check_lease()
+                    continue
+                final = exc
+                if retryable:
+                    final = RetryExhaustedError(
+                        f"{kind.value} {name} failed after {attempt} attempt(s): {type(exc).__name__}: {exc}",
+                        f"{type(exc).__module__}:{type(exc).__qualname__}",
+                        attempt,
+                    )
+                    final.__cause__ = exc
+                await self._s.hooks.call("on_activity_failed", iid, activity_id, name, final)
+                entry = self._entry(
+                    iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors
+                )
+                entry = _with_error(entry, error_to_info(final), exhausted=retryable)
+                return await self._record(entry, None)
+            finally:
+                await tx.close()
+
+    async def _call(self, awaitable: Any, timeout: float | None, name: str) -> Any:
+        if timeout is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise ActivityTimeoutError(f"{name} did not finish within {timeout} s") from None
+
+    async def _prior_attempts(self, position: int) -> int:
+        """Attempts already made at this position in earlier runs (survives crashes)."""
+        if self._attempts is None:
+            self._attempts = await _stored(self._s.storage.load_attempts(self._lease.instance_id))
+        state = self._attempts.get(position)
+        prior = state.attempts if state is not None else 0
+        if self._charge_crash:
+            # The previous owner died while running this run's first new step: that attempt counts.
+            self._charge_crash = False
+            prior += 1
+            await self._count_attempt(position, prior, state.last_error if state is not None else None)
+        return prior
+
+    async def _count_attempt(self, position: int, attempts: int, last_error: ErrorInfo | None) -> None:
+        outcome = await _stored(self._s.storage.record_attempt(self._lease, position, attempts, last_error))
+        if outcome is RecordOutcome.LEASE_LOST:
+            self._control.lease_lost = True
+            raise LeaseLostSignal()
+
+    def _entry(
+        self,
+        instance_id: str,
+        position: int,
+        kind: StepKind,
+        name: str,
+        args_hash: str,
+        outcome: StepOutcome,
+        started: float,
+        attempt: int,
+        errors: list[ErrorInfo],
+    ) -> HistoryEntry:
+        retry = None
+        if attempt > 1 or errors:
+            retry = RetryInfo(attempt, int((monotonic() - started) * 1000), False, tuple(errors))
+        return HistoryEntry(
+            instance_id=instance_id,
+            position=position,
+            kind=kind,
+            name=name,
+            args_hash=args_hash,
+            outcome=outcome,
+            retry=retry,
+            recorded_at=self._s.clock.now(),
+        )
+
+    async def _record(self, entry: HistoryEntry, tx: UserTransaction | None) -> HistoryEntry:
+        outcome = await _stored(self._s.storage.record_step(self._lease, entry, tx=tx))
+        if outcome is RecordOutcome.RECORDED:
+            return entry
+        if outcome is RecordOutcome.LEASE_LOST:
+            self._control.lease_lost = True
+            raise LeaseLostSignal()
+        stored = await _stored(self._s.storage.get_entry(entry.instance_id, entry.position))
+        if stored is None:  # pragma: no cover - a conflict implies the row exists
+            raise LeaseLostSignal()
+        logger.info(
+            "position %s of %s was recorded by another worker; adopting it", entry.position, entry.instance_id
+        )
+        return stored
+
+
+def _with_result(entry: HistoryEntry, payload: Any) -> HistoryEntry:
+    from dataclasses import replace
+
+    return replace(entry, result=payload)
+
+
+def _with_error(entry: HistoryEntry, error: ErrorInfo, *, exhausted: bool) -> HistoryEntry:
+    from dataclasses import replace
+
+    retry = entry.retry
+    if retry is not None:
+        retry = replace(retry, exhausted=exhausted)
+    return replace(entry, error=error, retry=retry)

@@ -1,0 +1,169 @@
+"""Runs one claimed instance to its next resting point: completed, failed, cancelled or blocked."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any
+
+from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.workflow import Workflow
+from durable_core.engine.control import RunControl
+from durable_core.engine.executor import StepExecutor, StorageLostSignal
+from durable_core.engine.services import EngineServices
+from durable_core.errors import EddaError, NonDeterminismError, WorkflowTimeoutError
+from durable_core.replay.session import ReplaySession
+from durable_core.replay.steps import ReplayMode
+from durable_core.serialization import error_to_info
+from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal, ReplayEndSignal
+from durable_core.types import ClaimedInstance, FinishRequest, InstanceStatus
+
+logger = logging.getLogger("durable_core.engine")
+
+
+class RunEnd(enum.Enum):
+    """How a run ended."""
+
+    FINISHED = "finished"  # completed, failed, cancelled or blocked: state written
+    LEASE_LOST = "lease-lost"  # another worker owns it now; nothing more written
+
+
+class InstanceRunner:
+    """Replays and continues one instance while holding its lease."""
+
+    def __init__(self, services: EngineServices, claimed: ClaimedInstance, control: RunControl) -> None:
+        self._s = services
+        self._claimed = claimed
+        self._lease = claimed.lease
+        self._instance = claimed.instance
+        self._control = control
+        self.final_status: InstanceStatus | None = None
+        # Epoch 1 is the first claim ever made on the instance: nothing can have been recorded yet.
+        self._is_first_run = claimed.lease.epoch == 1
+
+    async def run(self) -> RunEnd:
+        """Run until the instance finishes (or this worker loses its lease)."""
+        inst = self._instance
+        wf = self._s.catalog.get(inst.workflow_name)
+        history = await self._s.storage.load_history(inst.instance_id)
+        self._control.deadline = inst.deadline_at
+        self._control.cancel_requested = self._control.cancel_requested or inst.cancel_requested
+        unwinding = self._control.cancel_requested or inst.status is InstanceStatus.COMPENSATING
+        executor = StepExecutor(
+            self._s,
+            self._lease,
+            self._control,
+            charge_crash=self._claimed.took_over_crashed,
+            attempts_known_empty=self._is_first_run,
+        )
+        session = ReplaySession(
+            instance_id=inst.instance_id,
+            workflow_name=wf.name,
+            history=history,
+            serializer=self._s.serializer,
+            clock_now=self._s.clock.now,
+            executor=executor,
+            mode=ReplayMode.UNWIND if unwinding else ReplayMode.LIVE,
+        )
+        try:
+            if self._control.cancel_requested and not history:
+                # Cancelled before it did anything: there is nothing to compensate or replay.
+                return await self._unwind(session, InstanceStatus.CANCELLED, None)
+            return await self._run_body(wf, session)
+        except LeaseLostSignal:
+            logger.warning("lost the lease of %s to another worker; stopping this run", inst.instance_id)
+            return RunEnd.LEASE_LOST
+        except StorageLostSignal as lost:
+            raise lost.error from lost.error.__cause__  # the dispatcher logs it; the instance resumes later
+
+    async def _run_body(self, wf: Workflow[Any, Any], session: ReplaySession) -> RunEnd:
+        inst = self._instance
+        input_data = self._s.serializer.decode(inst.input)
+        if self._is_first_run:
+            await self._s.hooks.call("on_workflow_start", inst.instance_id, wf.name, input_data)
+        try:
+            kwargs = wf.decode_arguments(input_data)
+            result = await wf.fn(WorkflowContext(session), **kwargs)
+        except CancelSignal:
+            if self._control.cancel_requested:
+                return await self._unwind(session, InstanceStatus.CANCELLED, None)
+            if self._past_deadline():  # resumed mid-compensation after a deadline failure
+                return await self._unwind(session, InstanceStatus.FAILED, self._timeout_error(wf))
+            return await self._block(session, _diverged(session, "stopped before a recorded step"))
+        except DeadlineSignal:
+            return await self._unwind(session, InstanceStatus.FAILED, self._timeout_error(wf))
+        except ReplayEndSignal:  # pragma: no cover - only DRY sessions raise it
+            raise
+        except Exception as exc:
+            if session.nondeterminism is not None:
+                return await self._block(session, session.nondeterminism)
+            return await self._unwind(session, InstanceStatus.FAILED, exc)
+        if session.nondeterminism is not None:
+            return await self._block(session, session.nondeterminism)
+        if session.unconsumed_history:
+            return await self._block(
+                session, _diverged(session, "returned before reaching every recorded step")
+            )
+        return await self._complete(wf, session, result)
+
+    def _past_deadline(self) -> bool:
+        deadline = self._instance.deadline_at
+        return deadline is not None and self._s.clock.now() >= deadline
+
+    def _timeout_error(self, wf: Workflow[Any, Any]) -> WorkflowTimeoutError:
+        return WorkflowTimeoutError(f"workflow {wf.name} passed its deadline {self._instance.deadline_at}")
+
+    async def _complete(self, wf: Workflow[Any, Any], session: ReplaySession, result: Any) -> RunEnd:
+        try:
+            output = self._s.serializer.encode(wf.encode_result(result))
+        except (EddaError, TypeError) as exc:
+            return await self._unwind(session, InstanceStatus.FAILED, exc)
+        await session.flush()
+        await self._finish(FinishRequest(InstanceStatus.COMPLETED, output=output))
+        await self._s.hooks.call("on_workflow_complete", self._instance.instance_id, wf.name, result)
+        return RunEnd.FINISHED
+
+    async def _unwind(
+        self, session: ReplaySession, status: InstanceStatus, error: Exception | None
+    ) -> RunEnd:
+        """Run compensations (journaled) and write the final FAILED/CANCELLED state."""
+        inst = self._instance
+        await session.flush()
+        if session.has_compensations:
+            if inst.status is not InstanceStatus.COMPENSATING and not await self._s.storage.set_status(
+                self._lease, InstanceStatus.COMPENSATING, self._s.clock.now()
+            ):
+                raise LeaseLostSignal()
+            try:
+                failures = await session.run_compensations()
+            except NonDeterminismError as exc:
+                return await self._block(session, exc)
+            if failures:
+                logger.error("%d compensation(s) of %s failed; see its history", failures, inst.instance_id)
+        info = error_to_info(error) if error is not None else None
+        await self._finish(FinishRequest(status, error=info))
+        if status is InstanceStatus.CANCELLED:
+            await self._s.hooks.call("on_workflow_cancelled", inst.instance_id, inst.workflow_name)
+        elif error is not None:
+            await self._s.hooks.call("on_workflow_failed", inst.instance_id, inst.workflow_name, error)
+        return RunEnd.FINISHED
+
+    async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
+        logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
+        await self._finish(FinishRequest(InstanceStatus.BLOCKED, blocked_reason=str(error)))
+        return RunEnd.FINISHED
+
+    async def _finish(self, request: FinishRequest) -> None:
+        if not await self._s.storage.finish(self._lease, request, self._s.clock.now()):
+            raise LeaseLostSignal()
+        self.final_status = request.status
+
+
+def _diverged(session: ReplaySession, what: str) -> NonDeterminismError:
+    error = NonDeterminismError(
+        f"workflow {session.workflow_name!r} instance {session.instance_id}: the code {what} "
+        f"(used {session.positions_used} positions; {session.unconsumed_history} recorded positions were "
+        "not reached). Revert or fix the workflow code, then resume the instance."
+    )
+    session.nondeterminism = error
+    return error

@@ -1,0 +1,125 @@
+"""Errors raised by Edda MCP, all deriving from :class:`EddaError`.
+
+Suspension signals (waiting, cancellation, lease loss) are *not* here: they derive from
+``BaseException`` and live in :mod:`durable_core.signals` so a user's ``except Exception:``
+cannot swallow them.
+"""
+
+from __future__ import annotations
+
+
+class EddaError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class ConfigurationError(EddaError):
+    """The application was configured wrongly (bad URL, missing driver, bad option)."""
+
+
+class InvalidDatabaseURLError(ConfigurationError):
+    """A database URL could not be understood."""
+
+
+class DriverNotInstalledError(ConfigurationError):
+    """The database driver for a URL is not installed; the message names the extra to install."""
+
+
+class StorageUnavailableError(EddaError):
+    """The database could not be reached (down, refused, timed out). Safe to retry later."""
+
+
+class MigrationError(EddaError):
+    """The schema could not be migrated, or the database is newer than this code."""
+
+
+class WorkflowNotFoundError(EddaError):
+    """No workflow with the given name is registered with this app."""
+
+
+class InstanceNotFoundError(EddaError):
+    """No workflow instance with the given id exists."""
+
+
+class InstanceConflictError(EddaError):
+    """An instance id / idempotency key was reused with a different workflow or different input."""
+
+
+class InputValidationError(EddaError):
+    """Workflow or activity arguments did not validate; nothing was stored."""
+
+
+class AppNotBoundError(EddaError):
+    """A workflow was started without an app and no single app serves it."""
+
+
+class TerminalError(EddaError):
+    """Raise from an activity to fail it at once, without retries."""
+
+
+class RetryExhaustedError(EddaError):
+    """An activity failed on every attempt its retry policy allowed.
+
+    The last underlying error is available as ``__cause__`` and :attr:`last_error_type`.
+    """
+
+    def __init__(self, message: str, last_error_type: str = "", attempts: int = 0) -> None:
+        # All constructor arguments go into ``args`` so the error is rebuilt exactly on replay.
+        super().__init__(message, last_error_type, attempts)
+        self.message = message
+        self.last_error_type = last_error_type
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ActivityTimeoutError(EddaError):
+    """One attempt of an activity ran longer than its timeout."""
+
+
+class WorkflowTimeoutError(EddaError):
+    """A workflow ran past its deadline."""
+
+
+class RecordedError(EddaError):
+    """Fallback for a recorded error whose original type cannot be rebuilt on replay.
+
+    Attributes:
+        type_name: ``module.QualName`` of the original exception.
+    """
+
+    def __init__(self, message: str, type_name: str = "") -> None:
+        super().__init__(message, type_name)
+        self.message = message
+        self.type_name = type_name
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NonDeterminismError(EddaError):
+    """Replayed workflow code asked for a different operation than the history recorded."""
+
+
+class WorkflowFailedError(EddaError):
+    """Raised by ``result()`` when the instance failed; the cause carries the recorded error."""
+
+    def __init__(self, message: str, type_name: str = "") -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class WorkflowCancelledError(EddaError):
+    """Raised by ``result()`` when the instance was cancelled."""
+
+
+class WorkflowBlockedError(EddaError):
+    """Raised by ``result()`` when the instance is blocked by a determinism failure."""
+
+
+class ResultTimeoutError(EddaError, TimeoutError):
+    """``result(timeout=...)`` gave up before the instance finished (the instance keeps running)."""
+
+
+class LeaseLostError(EddaError):
+    """A storage write was refused because this worker no longer holds the instance's lease."""

@@ -1,0 +1,15 @@
+"""Deterministic replay: matching workflow operations to recorded history positions."""
+
+from durable_core.replay.checker import ReplayReport, replay_instance
+from durable_core.replay.session import ReplaySession
+from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+
+__all__ = [
+    "LiveExecutor",
+    "PlannedActivity",
+    "PlannedCompensation",
+    "ReplayMode",
+    "ReplayReport",
+    "ReplaySession",
+    "replay_instance",
+]

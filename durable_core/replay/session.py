@@ -1,0 +1,226 @@
+"""``ReplaySession``: the runtime a workflow body runs against, matching operations to history positions.
+
+Each durable operation takes the next position. If that position is recorded, the recorded outcome is
+returned after checking that the kind, name and argument hash match (else ``NonDeterminismError`` and
+the session is poisoned: nothing more executes). Otherwise the operation runs live through the engine's
+:class:`LiveExecutor` - or, in UNWIND/DRY mode, the body is stopped with a signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from durable_core.authoring.activity import Activity
+from durable_core.authoring.runtime import WorkflowRuntime
+from durable_core.authoring.saga import CompensationCall
+from durable_core.errors import NonDeterminismError
+from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
+from durable_core.signals import CancelSignal, ReplayEndSignal
+from durable_core.types import HistoryEntry, JsonValue, StepKind, StepOutcome
+
+
+class ReplaySession(WorkflowRuntime):
+    """Runtime of one run of one instance."""
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        workflow_name: str,
+        history: list[HistoryEntry],
+        serializer: Serializer,
+        clock_now: Callable[[], datetime],
+        executor: LiveExecutor | None,
+        mode: ReplayMode = ReplayMode.LIVE,
+    ) -> None:
+        self.instance_id = instance_id
+        self.workflow_name = workflow_name
+        self.mode = mode
+        self._recorded = {entry.position: entry for entry in history}
+        self._last_recorded = max(self._recorded, default=-1)
+        self._serializer = serializer
+        self._clock_now = clock_now
+        self._executor = executor
+        self._next = 0
+        self._pending: list[HistoryEntry] = []
+        self._compensations: list[tuple[CompensationCall, Any, str]] = []
+        self.nondeterminism: NonDeterminismError | None = None
+        self.live_steps = 0
+
+    # -- WorkflowRuntime -------------------------------------------------------------------
+    @property
+    def is_replaying(self) -> bool:
+        """True while the next position still has a recorded outcome."""
+        return self._next <= self._last_recorded
+
+    def clock_now(self) -> datetime:
+        """The engine clock's time."""
+        return self._clock_now()
+
+    def next_position(self) -> int:
+        """Reserve the next position."""
+        position = self._next
+        self._next += 1
+        return position
+
+    @property
+    def positions_used(self) -> int:
+        """How many positions the code has taken so far."""
+        return self._next
+
+    @property
+    def unconsumed_history(self) -> int:
+        """Recorded positions the code has not reached (non-zero after completion means divergence)."""
+        return sum(1 for p in self._recorded if p >= self._next)
+
+    async def run_activity(
+        self,
+        position: int,
+        activity: Activity[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        activity_id: str | None,
+    ) -> Any:
+        """Serve the activity from history or execute it live."""
+        self._raise_if_poisoned()
+        digest = args_hash(_arguments_json(args, kwargs))
+        aid = activity_id or f"{activity.name}:{position}"
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            self._verify(position, StepKind.ACTIVITY, activity.name, digest, recorded)
+            value = self._outcome(recorded, activity)
+            if self._executor is not None:
+                await self._executor.on_replayed_activity(self.instance_id, aid, activity.name, value)
+        else:
+            executor = self._require_live()
+            await self._flush()
+            step = PlannedActivity(position, activity, args, kwargs, digest, aid)
+            recorded = await executor.execute_activity(self, step)
+            self._recorded[position] = recorded
+            self.live_steps += 1
+            value = self._outcome(recorded, activity)
+        if activity.compensation is not None:
+            call = CompensationCall(activity.compensation, args, dict(kwargs))
+            self._compensations.append((call, value, aid))
+        return value
+
+    def side_effect(self, kind: StepKind, produce: Callable[[], JsonValue]) -> JsonValue:
+        """Serve a recorded ``now``/``uuid``/``random`` value or produce and buffer a new one."""
+        self._raise_if_poisoned()
+        position = self.next_position()
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            self._verify(position, kind, kind.value, "", recorded)
+            return self._serializer.decode(recorded.result)  # type: ignore[no-any-return]
+        self._require_live()
+        value = produce()
+        entry = HistoryEntry(
+            instance_id=self.instance_id,
+            position=position,
+            kind=kind,
+            name=kind.value,
+            args_hash="",
+            outcome=StepOutcome.OK,
+            result=self._serializer.encode(value),
+        )
+        self._recorded[position] = entry
+        self._pending.append(entry)
+        return value
+
+    def register_compensation(self, call: CompensationCall) -> None:
+        """Remember a compensation registered from the body."""
+        self._compensations.append((call, None, f"{call.compensation.name}:{self._next}"))
+
+    # -- used by the engine's runner ---------------------------------------------------------
+    async def flush(self) -> None:
+        """Record buffered side-effect values now (before finishing or before a live activity)."""
+        await self._flush()
+
+    @property
+    def has_compensations(self) -> bool:
+        """Whether any compensation was registered."""
+        return bool(self._compensations)
+
+    async def run_compensations(self) -> int:
+        """Run registered compensations in reverse order; already journaled ones are skipped.
+
+        Returns:
+            How many compensations ended in failure (each failure is recorded, the rest still run).
+        """
+        failures = 0
+        for call, result, aid in reversed(self._compensations):
+            position = self.next_position()
+            name = call.compensation.name
+            recorded = self._recorded.get(position)
+            if recorded is None:
+                if self._executor is None or self.mode is ReplayMode.DRY:
+                    raise ReplayEndSignal()
+                await self._flush()
+                recorded = await self._executor.execute_compensation(
+                    self, PlannedCompensation(position, call, result, aid)
+                )
+                self._recorded[position] = recorded
+            else:
+                self._verify(position, StepKind.COMPENSATION, name, "", recorded)
+            failures += recorded.outcome is StepOutcome.ERROR
+        self._compensations.clear()
+        return failures
+
+    # -- internals -------------------------------------------------------------------------
+    def _require_live(self) -> LiveExecutor:
+        if self._executor is None or self.mode is ReplayMode.DRY:
+            raise ReplayEndSignal()
+        if self.mode is ReplayMode.UNWIND:
+            raise CancelSignal()
+        self._executor.check_interrupts()
+        return self._executor
+
+    async def _flush(self) -> None:
+        if self._pending and self._executor is not None:
+            pending, self._pending = self._pending, []
+            await self._executor.flush(pending)
+
+    def _raise_if_poisoned(self) -> None:
+        if self.nondeterminism is not None:
+            raise self.nondeterminism
+
+    def _verify(self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry) -> None:
+        if recorded.kind is kind and recorded.name == name and (not digest or recorded.args_hash == digest):
+            return
+        asked = f"{kind.value} {name!r}" + (f" with arguments #{digest}" if digest else "")
+        found = f"{recorded.kind.value} {recorded.name!r}" + (
+            f" with arguments #{recorded.args_hash}" if recorded.args_hash else ""
+        )
+        self.nondeterminism = NonDeterminismError(
+            f"workflow {self.workflow_name!r} instance {self.instance_id}: at history position {position} "
+            f"the code asked for {asked} but the history recorded {found}. Revert or fix the workflow code "
+            "(new code paths must not change already-recorded steps), then resume the instance."
+        )
+        raise self.nondeterminism
+
+    def _outcome(self, entry: HistoryEntry, activity: Activity[Any, Any]) -> Any:
+        if entry.outcome is StepOutcome.ERROR and entry.error is not None:
+            raise info_to_exception(entry.error)
+        value = self._serializer.decode(entry.result)
+        return convert(value, activity.shape.return_annotation)
+
+
+def _arguments_json(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> JsonValue:
+    """JSON form of activity arguments for hashing; unserializable values hash by type name only."""
+    try:
+        return to_json_value({"args": list(args), "kwargs": dict(kwargs)})
+    except TypeError:
+        return {
+            "args": [_stable_repr(a) for a in args],
+            "kwargs": {k: _stable_repr(v) for k, v in sorted(kwargs.items())},
+        }
+
+
+def _stable_repr(value: Any) -> JsonValue:
+    try:
+        return to_json_value(value)
+    except TypeError:
+        return f"<{type(value).__module__}.{type(value).__qualname__}>"

@@ -1,0 +1,265 @@
+"""Enums and frozen dataclasses that cross layers (storage <-> replay <-> engine <-> users).
+
+Nothing here does I/O. Rows never travel as ``dict[str, Any]``: storage converts them to these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Union
+
+JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
+JsonValue = Union[JsonScalar, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007
+
+
+class InstanceStatus(enum.StrEnum):
+    """Lifecycle state of a workflow instance."""
+
+    PENDING = "pending"  # committed, never run yet
+    RUNNING = "running"  # being run (or runnable again after a crash / release)
+    WAITING = "waiting"  # suspended on a timer, event or message; holds no worker
+    COMPENSATING = "compensating"  # running compensations after failure or cancel
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    BLOCKED = "blocked"  # replay hit non-determinism; resumable after a code fix
+
+    @property
+    def is_finished(self) -> bool:
+        """True for states that never change again."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED})
+FINISHED_STATUSES: frozenset[InstanceStatus] = _FINISHED
+ACTIVE_STATUSES: frozenset[InstanceStatus] = frozenset(
+    {InstanceStatus.PENDING, InstanceStatus.RUNNING, InstanceStatus.COMPENSATING}
+)
+
+
+class StepKind(enum.StrEnum):
+    """Kind of durable operation recorded at a history position."""
+
+    ACTIVITY = "activity"
+    COMPENSATION = "compensation"
+    NOW = "now"
+    UUID = "uuid"
+    RANDOM = "random"
+
+
+class StepOutcome(enum.StrEnum):
+    """Whether a recorded step returned or raised."""
+
+    OK = "ok"
+    ERROR = "error"
+
+
+class PayloadEncoding(enum.StrEnum):
+    """How a :class:`Payload` is stored."""
+
+    NONE = "none"  # no value (SQL NULL)
+    JSON = "json"  # plain JSON in the JSON column
+    BYTES = "bytes"  # raw bytes in the binary column
+    CODEC_JSON = "codec-json"  # JSON text passed through the app's payload codec, in the binary column
+    CODEC_BYTES = "codec-bytes"  # raw bytes passed through the payload codec, in the binary column
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A stored value: JSON in ``json_value`` or bytes in ``blob``, as ``encoding`` says."""
+
+    encoding: PayloadEncoding
+    json_value: JsonValue = None
+    blob: bytes | None = None
+
+
+NO_PAYLOAD = Payload(PayloadEncoding.NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A recorded exception: enough to re-raise the same type on replay.
+
+    Attributes:
+        type_name: ``module:QualName`` of the exception class.
+        message: ``str(exc)``.
+        args: the exception's args when they are JSON-serializable, else ``None``.
+        traceback: formatted traceback text (for humans; never parsed).
+        cause: the recorded ``__cause__``, if any.
+    """
+
+    type_name: str
+    message: str
+    args: JsonValue = None
+    traceback: str = ""
+    cause: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryInfo:
+    """Retry metadata recorded with an activity's final outcome."""
+
+    total_attempts: int
+    total_duration_ms: int
+    exhausted: bool = False
+    errors: tuple[ErrorInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One recorded durable operation at ``position`` of an instance's history."""
+
+    instance_id: str
+    position: int
+    kind: StepKind
+    name: str
+    args_hash: str
+    outcome: StepOutcome
+    result: Payload = NO_PAYLOAD
+    error: ErrorInfo | None = None
+    retry: RetryInfo | None = None
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Proof that ``owner`` may run ``instance_id`` while the stored epoch equals ``epoch``."""
+
+    instance_id: str
+    owner: str
+    epoch: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """A workflow instance as stored."""
+
+    instance_id: str
+    workflow_name: str
+    status: InstanceStatus
+    input: Payload
+    input_hash: str
+    created_at: datetime
+    updated_at: datetime
+    output: Payload = NO_PAYLOAD
+    error: ErrorInfo | None = None
+    finished_at: datetime | None = None
+    deadline_at: datetime | None = None
+    wake_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_epoch: int = 0
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None
+    blocked_reason: str | None = None
+    service_name: str = ""
+    crash_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewInstance:
+    """What ``start()`` stores for a new instance."""
+
+    instance_id: str
+    workflow_name: str
+    input: Payload
+    input_hash: str
+    service_name: str
+    now: datetime
+    deadline_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """Outcome of :meth:`Storage.create_instance`: ``created`` is False when the id existed."""
+
+    created: bool
+    instance: InstanceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedInstance:
+    """An instance this worker now holds the lease of, with the instance as it was claimed."""
+
+    lease: Lease
+    instance: InstanceRecord
+    took_over_crashed: bool = False  # the previous owner's lease expired without a release
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceQuery:
+    """Filter for listing instances; newest first, bounded by ``limit``.
+
+    Attributes:
+        statuses: only these statuses (None: any).
+        workflow_name: only this workflow.
+        created_after / created_before: half-open time range on creation time.
+        input_equals: pairs of (top-level input field, JSON scalar) that must all match.
+        limit: at most this many rows (1..1000).
+        before: keyset cursor ``(created_at, instance_id)`` from the last row of the previous page.
+    """
+
+    statuses: frozenset[InstanceStatus] | None = None
+    workflow_name: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    input_equals: tuple[tuple[str, JsonScalar], ...] = ()
+    limit: int = 100
+    before: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRequest:
+    """Final state written by the runner when an instance ends or parks."""
+
+    status: InstanceStatus
+    output: Payload = NO_PAYLOAD
+    error: ErrorInfo | None = None
+    blocked_reason: str | None = None
+
+
+class CancelOutcome(enum.StrEnum):
+    """What :meth:`Storage.request_cancel` did."""
+
+    REQUESTED = "requested"
+    ALREADY_REQUESTED = "already-requested"
+    ALREADY_FINISHED = "already-finished"
+    NOT_FOUND = "not-found"
+
+
+class RecordOutcome(enum.StrEnum):
+    """What :meth:`Storage.record_step` did."""
+
+    RECORDED = "recorded"
+    CONFLICT = "conflict"  # the position was already recorded by someone else: adopt the stored entry
+    LEASE_LOST = "lease-lost"  # the epoch moved on: this worker must stop
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProgress:
+    """Derived progress of an instance: steps recorded and the last step's name."""
+
+    steps_completed: int
+    last_step: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptState:
+    """Durable attempt counter of one step (survives crashes)."""
+
+    position: int
+    attempts: int
+    last_error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStep:
+    """One schema migration: version number, description and the DDL for a dialect."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...] = field(default_factory=tuple)

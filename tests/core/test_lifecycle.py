@@ -1,0 +1,134 @@
+"""Workflow timeouts, cancelling before a run, client-only apps, payload codecs, purging."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import timedelta
+
+import pytest
+
+from durable_core import (
+    Catalog,
+    EddaApp,
+    FakeClock,
+    InstanceStatus,
+    WorkflowCancelledError,
+    WorkflowContext,
+    WorkflowFailedError,
+    WorkflowTimeoutError,
+    activity,
+    workflow,
+)
+
+
+async def test_workflow_timeout_fails_it_at_the_next_step(make_app, catalog: Catalog) -> None:
+    clock = FakeClock()
+    reached = asyncio.Event()
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    @activity
+    async def slow(ctx: WorkflowContext) -> None:
+        reached.set()
+        await release.wait()
+
+    @activity
+    async def later(ctx: WorkflowContext) -> None:
+        ran.append("later")
+
+    @workflow(catalog=catalog, timeout=60)
+    async def bounded(ctx: WorkflowContext) -> None:
+        await slow(ctx)
+        await later(ctx)
+
+    app = await make_app(clock=clock)
+    iid = await bounded.start()
+    await asyncio.wait_for(reached.wait(), 10)
+    clock.advance(61)
+    release.set()
+    with pytest.raises(WorkflowFailedError) as info:
+        await app.handle(iid).result(timeout=10)
+    assert isinstance(info.value.__cause__, WorkflowTimeoutError)
+    assert ran == []
+
+
+async def test_cancel_before_first_run_and_cancel_of_finished(db_url: str, catalog: Catalog) -> None:
+    ran: list[str] = []
+
+    @workflow(catalog=catalog)
+    async def job(ctx: WorkflowContext) -> None:
+        ran.append("ran")
+
+    # A client-only app stores instances but never runs them (e.g. an API process).
+    async with EddaApp(db_url, workflows=list(catalog), run_workers=False) as client:
+        iid = await job.start()
+        assert (await client.get_instance(iid)).status is InstanceStatus.PENDING
+        assert (await client.cancel(iid, reason="not needed")).value == "requested"
+        done = await job.start()
+    async with EddaApp(db_url, workflows=list(catalog), poll_interval=0.1) as worker:
+        with pytest.raises(WorkflowCancelledError, match="not needed"):
+            await worker.handle(iid).result(timeout=10)
+        assert await worker.handle(done).result(timeout=10) is None
+        assert (await worker.cancel(done)).value == "already-finished"
+    assert ran == ["ran"]
+
+
+class ZlibCodec:
+    def encode(self, data: bytes) -> bytes:
+        return zlib.compress(data)
+
+    def decode(self, data: bytes) -> bytes:
+        return zlib.decompress(data)
+
+
+async def test_payload_codec_and_bytes_round_trip(make_app, catalog: Catalog) -> None:
+    blob = bytes(range(256))
+
+    @activity
+    async def echo_bytes(ctx: WorkflowContext, data: bytes) -> bytes:
+        return data[::-1]
+
+    @workflow(catalog=catalog)
+    async def wf(ctx: WorkflowContext, text: str) -> bytes:
+        return await echo_bytes(ctx, blob)
+
+    app = await make_app(payload_codec=ZlibCodec())
+    iid = await wf.start(text="secret " * 50)
+    assert await app.handle(iid).result(timeout=10) == blob[::-1]
+    record = await app.get_instance(iid)
+    assert record.input.json_value is None and record.input.blob is not None
+    assert b"secret" not in record.input.blob  # stored compressed, not as plain JSON
+    (entry,) = await app.get_history(iid)
+    assert entry.result.blob is not None and entry.result.blob != blob[::-1]
+
+
+async def test_purge_removes_only_old_finished_instances(make_app, catalog: Catalog) -> None:
+    clock = FakeClock()
+    gate = asyncio.Event()
+
+    @workflow(catalog=catalog)
+    async def quick(ctx: WorkflowContext) -> int:
+        return 1
+
+    @activity
+    async def wait_gate(ctx: WorkflowContext) -> None:
+        await gate.wait()
+
+    @workflow(catalog=catalog)
+    async def slow(ctx: WorkflowContext) -> None:
+        await wait_gate(ctx)
+
+    app = await make_app(clock=clock)
+    old = await quick.start()
+    await app.handle(old).result(timeout=10)
+    running = await slow.start()
+    clock.advance(3 * 86400)
+    recent = await quick.start()
+    await app.handle(recent).result(timeout=10)
+    assert await app.purge(older_than=timedelta(days=1)) == 1
+    remaining = {r.instance_id for r in await app.list_instances()}
+    assert remaining == {running, recent}
+    assert await app.get_history(recent) == []
+    gate.set()
+    await app.handle(running).result(timeout=10)
