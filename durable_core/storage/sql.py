@@ -13,18 +13,20 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
 from durable_core.errors import MigrationError, StorageUnavailableError
+from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records
 from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.dialects import ErrorKind, dialect_for
+from durable_core.storage.dialects import SqlDialect, dialect_for
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES
 from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
+from durable_core.storage.writer import DuplicateKey, FastWriter, SqliteThreadWriter, TransactionWriter
 from durable_core.types import (
     FINISHED_STATUSES,
     AttemptState,
@@ -88,6 +90,7 @@ class SqlStorage(Storage):
         dialect.install_events(engine)
         self._dialect = dialect
         self._conns = Connections(engine, dialect, mask_url(url))
+        self._writer = _make_writer(normalized, dialect, self._conns)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -116,14 +119,15 @@ class SqlStorage(Storage):
         if version != migrations.LATEST_VERSION:
             raise MigrationError(
                 f"The {self._dialect.label} database {self._conns.display_url} has schema version {version}; "
-                f"this code needs {migrations.LATEST_VERSION}. Run `edda-mcp migrate` or start with "
-                "auto_migrate=True."
+                f"this code needs {migrations.LATEST_VERSION}. Apply the migrations (`await storage.migrate()`, or "
+                "print them with `storage.migration_sql()`), or start with auto_migrate=True."
             )
 
     async def close(self) -> None:
         """Dispose of the connection pool. Idempotent."""
         if not self._closed:
             self._closed = True
+            await self._writer.close()
             await self._conns.engine.dispose()
 
     @guarded()
@@ -151,12 +155,10 @@ class SqlStorage(Storage):
         """Insert a PENDING instance; if the id exists, return the stored one with ``created=False``."""
         for _ in range(3):
             try:
-                async with self._conns.write() as conn:
-                    await conn.execute(insert(INSTANCES).values(**records.new_instance_values(new)))
+                await self._writer.execute(hot.INSTANCE_INSERT, hot.instance_params(new))
                 return CreateResult(created=True, instance=records.new_instance_record(new))
-            except IntegrityError as exc:
-                if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
-                    raise
+            except DuplicateKey:
+                pass
             existing = await self.get_instance(new.instance_id)
             if existing is not None:
                 return CreateResult(created=False, instance=existing)
@@ -342,26 +344,23 @@ class SqlStorage(Storage):
         Raises:
             StorageUnavailableError: the database cannot be reached (``tx`` is rolled back).
         """
-        stmt = self._record_statement(lease, entry)
         if tx is not None:
-            outcome = await self._record_in_user_transaction(tx, stmt)
+            outcome = await self._record_in_user_transaction(tx, self._record_statement(lease, entry))
             if outcome is not None:
                 return outcome
-        return await self._record(stmt)
+        return await self._record(lease, entry)
 
     @guarded(retry_deadlocks=False, operation="record_step")
     async def _record_in_user_transaction(self, tx: UserTransaction, stmt: Any) -> RecordOutcome | None:
         return await self._conns.record_in(tx, stmt)
 
     @guarded(operation="record_step")
-    async def _record(self, stmt: Any) -> RecordOutcome:
+    async def _record(self, lease: Lease, entry: HistoryEntry) -> RecordOutcome:
+        stmt = hot.HISTORY_INSERT_LOCKED if self._dialect.lock_fence_row else hot.HISTORY_INSERT
         try:
-            async with self._conns.write() as conn:
-                inserted = (await conn.execute(stmt)).rowcount
-        except IntegrityError as exc:
-            if self._dialect.classify(exc) is ErrorKind.UNIQUE_VIOLATION:
-                return RecordOutcome.CONFLICT
-            raise
+            inserted = await self._writer.execute(stmt, hot.history_params(lease, entry))
+        except DuplicateKey:
+            return RecordOutcome.CONFLICT
         return RecordOutcome.RECORDED if inserted == 1 else RecordOutcome.LEASE_LOST
 
     @guarded()
@@ -389,22 +388,7 @@ class SqlStorage(Storage):
     @guarded()
     async def finish(self, lease: Lease, request: FinishRequest, now: datetime) -> bool:
         """Write the final (or BLOCKED/parked) state and release the lease, fenced."""
-        stmt = (
-            update(INSTANCES)
-            .where(leases.fence(lease))
-            .values(
-                status=request.status.value,
-                **records.payload_values("output", request.output),
-                error=records.error_to_json(request.error),
-                blocked_reason=request.blocked_reason,
-                finished_at=now if request.status.is_finished else None,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-        async with self._conns.write() as conn:
-            return (await conn.execute(stmt)).rowcount == 1
+        return await self._writer.execute(hot.FINISH_UPDATE, hot.finish_params(lease, request, now)) == 1
 
     def user_transaction(self) -> AbstractAsyncContextManager[UserTransaction]:
         """Open a transaction for an activity's ``ctx.session``; rolled back unless ``record_step`` commits it.
@@ -495,3 +479,10 @@ class SqlStorage(Storage):
             if len(ids) < batch:
                 break
         return purged
+
+
+def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWriter:
+    """The cheapest correct way to run the hot-path writes on this database (see :mod:`writer`)."""
+    if dialect.name == "sqlite" and not dialect.single_connection:
+        return SqliteThreadWriter(make_url(url).database or "", conns.engine.dialect, conns.display_url)
+    return TransactionWriter(conns, autocommit=dialect.name == "postgresql")
