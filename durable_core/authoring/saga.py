@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -103,10 +103,24 @@ def compensation_of(fn: Callable[..., Any]) -> Compensation | None:
     return value if isinstance(value, Compensation) else None
 
 
+class Registered:
+    """Returned by :func:`register_compensation`; awaiting it is optional (the seed's API was async)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # pragma: no cover - makes this a generator
+
+
 def register_compensation(
     ctx: WorkflowContext, comp: Compensation | Callable[..., Any], /, *args: Any, **kwargs: Any
-) -> None:
-    """Register a compensation from a workflow body, called with ``args``/``kwargs`` if the workflow fails."""
+) -> Registered:
+    """Register a compensation from a workflow body, called with ``args``/``kwargs`` if the workflow fails.
+
+    It takes effect immediately; ``await register_compensation(...)`` (the seed's form) works too.
+    """
     if ctx.in_activity:
         raise EddaError("register_compensation() must be called from the workflow body, not an activity")
     ctx._runtime.register_compensation(CompensationCall(as_compensation(comp), args, dict(kwargs)))
+    return Registered()

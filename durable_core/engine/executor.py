@@ -109,6 +109,7 @@ class StepExecutor(LiveExecutor):
 
     async def on_replayed_activity(self, instance_id: str, activity_id: str, name: str, result: Any) -> None:
         """Hooks for a cache hit."""
+        await self._s.hooks.call("on_activity_start", instance_id, activity_id, name, True)
         await self._s.hooks.call("on_activity_complete", instance_id, activity_id, name, result, True)
 
     async def execute_activity(self, session: ReplaySession, step: PlannedActivity) -> HistoryEntry:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Coroutine
 import logging
 from typing import Any
 
@@ -83,7 +85,7 @@ class InstanceRunner:
             await self._s.hooks.call("on_workflow_start", inst.instance_id, wf.name, input_data)
         try:
             kwargs = wf.decode_arguments(input_data)
-            result = await wf.fn(WorkflowContext(session), **kwargs)
+            result = await self._invoke_with_deadline(wf.fn(WorkflowContext(session), **kwargs))
         except CancelSignal:
             if self._control.cancel_requested:
                 return await self._unwind(session, InstanceStatus.CANCELLED, None)
@@ -105,6 +107,32 @@ class InstanceRunner:
                 session, _diverged(session, "returned before reaching every recorded step")
             )
         return await self._complete(wf, session, result)
+
+    async def _invoke_with_deadline(self, body: Coroutine[Any, Any, Any]) -> Any:
+        """Await the body; at the deadline, interrupt it (even mid-activity) with ``DeadlineSignal``."""
+        deadline = self._instance.deadline_at
+        if deadline is None:
+            return await body
+        task = asyncio.ensure_future(body)
+        expired = False
+
+        async def watchdog() -> None:
+            nonlocal expired
+            await self._s.clock.sleep((deadline - self._s.clock.now()).total_seconds())
+            expired = True
+            task.cancel()
+
+        guard = asyncio.ensure_future(watchdog())
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if expired and not (current is not None and current.cancelling()):
+                raise DeadlineSignal() from None
+            task.cancel()
+            raise
+        finally:
+            guard.cancel()
 
     def _past_deadline(self) -> bool:
         deadline = self._instance.deadline_at

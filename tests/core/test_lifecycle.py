@@ -18,6 +18,7 @@ from durable_core import (
     WorkflowFailedError,
     WorkflowTimeoutError,
     activity,
+    register_compensation,
     workflow,
 )
 
@@ -132,3 +133,37 @@ async def test_purge_removes_only_old_finished_instances(make_app, catalog: Cata
     assert await app.get_history(recent) == []
     gate.set()
     await app.handle(running).result(timeout=10)
+
+
+async def test_workflow_timeout_interrupts_a_running_activity(make_app, catalog: Catalog) -> None:
+    clock = FakeClock()
+    reached = asyncio.Event()
+    undone: list[str] = []
+
+    async def undo(ctx: WorkflowContext) -> None:
+        undone.append("undo")
+
+    @activity
+    async def quick(ctx: WorkflowContext) -> None:
+        return None
+
+    @activity
+    async def hangs(ctx: WorkflowContext) -> None:
+        reached.set()
+        await asyncio.Event().wait()
+
+    @workflow(catalog=catalog, timeout=30)
+    async def bounded(ctx: WorkflowContext) -> None:
+        await quick(ctx)
+        register_compensation(ctx, undo)
+        await hangs(ctx)
+
+    app = await make_app(clock=clock)
+    iid = await bounded.start()
+    await asyncio.wait_for(reached.wait(), 10)
+    await clock.wait_for_sleepers(1)  # the deadline watchdog
+    clock.advance(31)
+    with pytest.raises(WorkflowFailedError) as info:
+        await app.handle(iid).result(timeout=10)
+    assert isinstance(info.value.__cause__, WorkflowTimeoutError)
+    assert undone == ["undo"]

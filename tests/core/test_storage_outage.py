@@ -85,17 +85,17 @@ class TcpProxy:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        pair = [writer]
         self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.add(up_writer)
-        try:
+            pair.append(up_writer)
+            self._writers.add(up_writer)
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except OSError:
+            pass  # the target refused: the client sees its connection dropped
         finally:
-            for w in (writer, up_writer):
+            for w in pair:
                 self._writers.discard(w)
                 w.transport.abort()
             self._handlers.discard(task)
@@ -174,7 +174,7 @@ async def test_initialize_while_down_then_again_once_up(backend: str, db_url: st
         expected = str(folder / "edda.db")
         tcp = None
     else:
-        tcp = TcpProxy(make_url(db_url).host or "", make_url(db_url).port or 0)
+        tcp = TcpProxy(make_url(db_url).host or "127.0.0.1", make_url(db_url).port or 0)
         await tcp.start()
         await tcp.cut()
         url = tcp.url_for(db_url)
