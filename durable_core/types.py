@@ -171,6 +171,8 @@ class NewInstance:
     service_name: str
     now: datetime
     deadline_at: datetime | None = None
+    lease_owner: str | None = None  # create it already claimed by this worker (epoch 1, RUNNING)
+    lease_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

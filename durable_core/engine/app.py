@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -35,12 +36,14 @@ from durable_core.storage.base import Storage
 from durable_core.types import (
     FINISHED_STATUSES,
     CancelOutcome,
+    ClaimedInstance,
     HistoryEntry,
     InstanceProgress,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
+    Lease,
     NewInstance,
 )
 
@@ -207,6 +210,10 @@ class EddaApp:
             now=now,
             deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,
         )
+        adopt = self._run_workers and self._dispatcher.has_capacity()
+        if adopt:
+            ttl = self._services.lease_ttl
+            new = dataclasses.replace(new, lease_owner=self.worker_id, lease_expires_at=now + ttl)
         created = await self._storage.create_instance(new)
         if not created.created:
             existing = created.instance
@@ -217,7 +224,11 @@ class EddaApp:
                     "use a new id or the same input"
                 )
             return iid
-        if self._run_workers:
+        if adopt:
+            record = created.instance
+            lease = Lease(iid, self.worker_id, record.lease_epoch, record.lease_expires_at or now)
+            self._dispatcher.adopt(ClaimedInstance(lease, record))
+        elif self._run_workers:
             self._dispatcher.hint(iid)
         return iid
 
@@ -239,16 +250,18 @@ class EddaApp:
     async def wait_result(self, instance_id: str, timeout: float | None = None) -> Any:
         """Wait for an instance to finish; return its typed result or raise why it did not complete."""
         self._require_initialized()
-        record = await self._waiters.wait_finished(self._storage, instance_id, timeout)
+        running_here = self._run_workers and instance_id in self._dispatcher.running
+        record = await self._waiters.wait_finished(
+            self._storage, instance_id, timeout, running_here=running_here
+        )
         return self._result_of(record)
 
     def _result_of(self, record: InstanceRecord) -> Any:
         wf = self._catalog.get(record.workflow_name) if record.workflow_name in self._catalog else None
         return result_or_raise(record, wf, self._services.serializer)
 
-    def _run_finished(self, instance_id: str, status: InstanceStatus | None) -> None:
-        if status is not None:
-            self._waiters.notify(instance_id)
+    def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
+        self._waiters.notify(instance_id, record)
 
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:

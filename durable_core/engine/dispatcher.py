@@ -17,7 +17,7 @@ from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
 from durable_core.engine.services import EngineServices
 from durable_core.errors import StorageUnavailableError
-from durable_core.types import ClaimedInstance, InstanceStatus
+from durable_core.types import ClaimedInstance, InstanceRecord
 
 logger = logging.getLogger("durable_core.engine")
 
@@ -31,7 +31,7 @@ class Dispatcher:
         *,
         max_concurrent: int,
         poll_interval: float,
-        on_run_finished: Callable[[str, InstanceStatus | None], None],
+        on_run_finished: Callable[[str, InstanceRecord | None], None],
     ) -> None:
         self._s = services
         self._max = max_concurrent
@@ -56,6 +56,15 @@ class Dispatcher:
         """Tell the dispatcher an instance became runnable (local start, cancel, resume)."""
         self._hints.append(instance_id)
         self._wakeup.set()
+
+    def has_capacity(self) -> bool:
+        """Whether a new run can start now without exceeding the concurrency limit."""
+        return not self._stopping and self._free_slots() > 0
+
+    def adopt(self, claimed: ClaimedInstance) -> None:
+        """Run an instance this worker created already leased (a local start)."""
+        if claimed.lease.instance_id not in self._runs:
+            self._spawn(claimed)
 
     def request_cancel(self, instance_id: str) -> bool:
         """Flag a locally running instance for cancellation; False if it is not running here."""
@@ -176,7 +185,7 @@ class Dispatcher:
         finally:
             self._runs.pop(instance_id, None)
             self._wakeup.set()
-            self._on_run_finished(instance_id, runner.final_status)
+            self._on_run_finished(instance_id, runner.final_record)
 
     # -- leases ----------------------------------------------------------------------------
     async def _renew_loop(self) -> None:

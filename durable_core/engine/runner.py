@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
-from collections.abc import Coroutine
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from durable_core.authoring.context import WorkflowContext
@@ -18,7 +19,7 @@ from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import error_to_info
 from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal, ReplayEndSignal
-from durable_core.types import ClaimedInstance, FinishRequest, InstanceStatus
+from durable_core.types import ClaimedInstance, FinishRequest, InstanceRecord, InstanceStatus
 
 logger = logging.getLogger("durable_core.engine")
 
@@ -39,7 +40,7 @@ class InstanceRunner:
         self._lease = claimed.lease
         self._instance = claimed.instance
         self._control = control
-        self.final_status: InstanceStatus | None = None
+        self.final_record: InstanceRecord | None = None
         # Epoch 1 is the first claim ever made on the instance: nothing can have been recorded yet.
         self._is_first_run = claimed.lease.epoch == 1
 
@@ -47,7 +48,8 @@ class InstanceRunner:
         """Run until the instance finishes (or this worker loses its lease)."""
         inst = self._instance
         wf = self._s.catalog.get(inst.workflow_name)
-        history = await self._s.storage.load_history(inst.instance_id)
+        # Epoch 1 is the first claim ever made: nothing can be recorded yet, so skip the read.
+        history = [] if self._is_first_run else await self._s.storage.load_history(inst.instance_id)
         self._control.deadline = inst.deadline_at
         self._control.cancel_requested = self._control.cancel_requested or inst.cancel_requested
         unwinding = self._control.cancel_requested or inst.status is InstanceStatus.COMPENSATING
@@ -182,9 +184,22 @@ class InstanceRunner:
         return RunEnd.FINISHED
 
     async def _finish(self, request: FinishRequest) -> None:
-        if not await self._s.storage.finish(self._lease, request, self._s.clock.now()):
+        now = self._s.clock.now()
+        if not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
-        self.final_status = request.status
+        if request.status is InstanceStatus.CANCELLED:
+            return  # who cancelled and why were written by someone else: waiters read the row
+        self.final_record = dataclasses.replace(
+            self._instance,
+            status=request.status,
+            output=request.output,
+            error=request.error,
+            blocked_reason=request.blocked_reason,
+            finished_at=now if request.status.is_finished else None,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
 
 
 def _diverged(session: ReplaySession, what: str) -> NonDeterminismError:

@@ -12,17 +12,24 @@ from durable_core.types import InstanceRecord, InstanceStatus
 _MAX_POLL = 1.0
 
 
+def _settled(record: InstanceRecord | None) -> bool:
+    return record is not None and (record.status.is_finished or record.status is InstanceStatus.BLOCKED)
+
+
 class ResultWaiters:
-    """Futures per instance id, resolved when a local run of that instance ends."""
+    """Futures per instance id, resolved when a local run of that instance ends.
+
+    A local run hands over its final record, so a waiter in the same process needs no read at all.
+    """
 
     def __init__(self) -> None:
-        self._futures: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._futures: defaultdict[str, set[asyncio.Future[InstanceRecord | None]]] = defaultdict(set)
 
-    def notify(self, instance_id: str) -> None:
-        """Wake everyone waiting on ``instance_id``."""
+    def notify(self, instance_id: str, record: InstanceRecord | None) -> None:
+        """Wake everyone waiting on ``instance_id`` (``record``: its final state, if the run wrote one)."""
         for future in self._futures.pop(instance_id, ()):
             if not future.done():
-                future.set_result(None)
+                future.set_result(record)
 
     def fail_all(self, error: Exception) -> None:
         """Wake every waiter with ``error`` (the app is shutting down)."""
@@ -33,9 +40,16 @@ class ResultWaiters:
         self._futures.clear()
 
     async def wait_finished(
-        self, storage: Storage, instance_id: str, timeout: float | None
+        self, storage: Storage, instance_id: str, timeout: float | None, *, running_here: bool = False
     ) -> InstanceRecord:
         """Return the record once it is finished or blocked.
+
+        Args:
+            storage: where to read the instance when its end is not pushed.
+            instance_id: the instance.
+            timeout: seconds to wait at most (None: no limit).
+            running_here: the instance runs in this process, so its end will be pushed; skip the
+                first read.
 
         Raises:
             InstanceNotFoundError: unknown id.
@@ -44,28 +58,36 @@ class ResultWaiters:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         poll = 0.02
+        skip_read = running_here
         while True:
-            future: asyncio.Future[None] = loop.create_future()
+            future: asyncio.Future[InstanceRecord | None] = loop.create_future()
             self._futures[instance_id].add(future)
             try:
-                record = await storage.get_instance(instance_id)
-                if record is None:
-                    raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
-                if record.status.is_finished or record.status is InstanceStatus.BLOCKED:
-                    return record
+                record = None
+                if not skip_read:
+                    record = await storage.get_instance(instance_id)
+                    if record is None:
+                        raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
+                    if _settled(record):
+                        return record
+                skip_read = False
                 wait = poll
                 if deadline is not None:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
+                        status = record.status.value if record is not None else "running"
                         raise ResultTimeoutError(
-                            f"instance {instance_id} is still {record.status.value} after {timeout} s "
+                            f"instance {instance_id} is still {status} after {timeout} s "
                             "(it keeps running; ask again later)"
                         )
                     wait = min(poll, remaining)
                 try:
-                    await asyncio.wait_for(asyncio.shield(future), wait)
+                    pushed = await asyncio.wait_for(asyncio.shield(future), wait)
                 except TimeoutError:
                     poll = min(poll * 2, _MAX_POLL)
+                    continue
+                if pushed is not None and _settled(pushed):
+                    return pushed
             finally:
                 self._futures[instance_id].discard(future)
                 if not self._futures[instance_id]:

@@ -98,7 +98,11 @@ class Storage(abc.ABC):
     # -- instances -------------------------------------------------------------------------
     @abc.abstractmethod
     async def create_instance(self, new: NewInstance) -> CreateResult:
-        """Insert a PENDING instance; if the id exists, return the stored one with ``created=False``."""
+        """Insert a PENDING instance; if the id exists, return the stored one with ``created=False``.
+
+        With ``new.lease_owner`` set, the instance is created RUNNING and already leased to that owner
+        (epoch 1), so a local start needs no separate claim.
+        """
 
     @abc.abstractmethod
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
