@@ -101,7 +101,10 @@ def main() -> int:
             print(f"     {step:<16} ran {lines.count(step)} time(s)")
         completed_twice = [s for s in STEPS[:2] if lines.count(s) > 1]
         ok = code == 0 and not completed_twice and all(lines.count(s) >= 1 for s in STEPS)
-        print("   " + ("OK: completed steps were replayed from history, not re-run." if ok else "UNEXPECTED result"))
+        print(
+            "   "
+            + ("OK: completed steps were replayed from history, not re-run." if ok else "UNEXPECTED result")
+        )
         return 0 if ok else 1
 
 
