@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
@@ -42,7 +43,7 @@ class Dispatcher:
         self._runs: dict[str, tuple[asyncio.Task[None], RunControl]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._background: set[asyncio.Task[bool]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,9 +160,7 @@ class Dispatcher:
                 instance_id,
                 claimed.instance.workflow_name,
             )
-            release = asyncio.create_task(self._s.storage.release_lease(claimed.lease))
-            self._background.add(release)
-            release.add_done_callback(self._background.discard)
+            self._keep(asyncio.create_task(self._s.storage.release_lease(claimed.lease)))
             return
         control = RunControl()
         task = asyncio.create_task(self._run(claimed, control), name=f"edda-run-{instance_id}")
@@ -178,6 +177,7 @@ class Dispatcher:
             raise
         except StorageUnavailableError as exc:
             logger.warning("storage unavailable while running %s (%s); it will be resumed", instance_id, exc)
+            self._keep(asyncio.create_task(self._give_back(claimed)))
         except Exception:
             logger.exception("engine error while running %s; releasing it for a retry", instance_id)
             with contextlib.suppress(Exception):
@@ -186,6 +186,29 @@ class Dispatcher:
             self._runs.pop(instance_id, None)
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _give_back(self, claimed: ClaimedInstance) -> None:
+        """After a storage outage, release the lease once the database answers, then run it again.
+
+        Releasing (rather than letting the lease expire) resumes the instance as soon as the database
+        is back, and does not count the outage as a crash of this worker.
+        """
+        delay = 0.05
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._s.lease_ttl.total_seconds()
+        while not self._stopping and loop.time() < give_up:
+            try:
+                await self._s.storage.release_lease(claimed.lease)
+            except StorageUnavailableError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._poll_interval)
+                continue
+            self.hint(claimed.lease.instance_id)
+            return
 
     # -- leases ----------------------------------------------------------------------------
     async def _renew_loop(self) -> None:

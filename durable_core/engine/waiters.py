@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from durable_core.errors import InstanceNotFoundError, ResultTimeoutError
+from durable_core.errors import InstanceNotFoundError, ResultTimeoutError, StorageUnavailableError
 from durable_core.storage.base import Storage
 from durable_core.types import InstanceRecord, InstanceStatus
 
@@ -65,11 +65,17 @@ class ResultWaiters:
             try:
                 record = None
                 if not skip_read:
-                    record = await storage.get_instance(instance_id)
-                    if record is None:
-                        raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
-                    if _settled(record):
-                        return record
+                    try:
+                        record = await storage.get_instance(instance_id)
+                    except StorageUnavailableError:
+                        if deadline is not None and loop.time() >= deadline:
+                            raise
+                        record = None  # the database is away: keep waiting (bounded by the timeout)
+                    else:
+                        if record is None:
+                            raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
+                        if _settled(record):
+                            return record
                 skip_read = False
                 wait = poll
                 if deadline is not None:

@@ -263,10 +263,11 @@ async def test_database_lost_mid_run_then_back(db_url: str, proxy: TcpProxy) -> 
     """The database vanishes while ``s2`` runs and stays away; when it is back the run resumes.
 
     Proves: while cut, ``s2``'s completion cannot be recorded (the history still ends at ``s1``) and
-    the run stops instead of failing the instance; once restored, another run takes the instance over
-    after its lease expired, ``s1`` is replayed (never re-run), ``s2`` runs again (its first result was
-    never recorded: at least once), ``s3`` runs once, each step is recorded exactly once and the
-    workflow completes with the second ``s2`` result.
+    the run stops instead of failing the instance; once restored, the worker gives its lease back
+    (the outage is not counted as a crash) and runs the instance again: ``s1`` is replayed (never
+    re-run), ``s2`` runs again (its first result was never recorded: at least once), ``s3`` runs once,
+    each step is recorded exactly once and the workflow completes with the second ``s2`` result. A
+    caller waiting through the proxied app keeps waiting across the outage instead of failing.
     """
     flow = Pipeline()
     observer = EddaApp(db_url, workflows=[flow.workflow], run_workers=False)  # direct, not proxied
@@ -286,8 +287,9 @@ async def test_database_lost_mid_run_then_back(db_url: str, proxy: TcpProxy) -> 
         assert [e.name for e in await observer.get_history(iid)] == ["step"]  # s1 only
         assert (await observer.get_instance(iid)).status is InstanceStatus.RUNNING
 
+        waiting = asyncio.create_task(app.wait_result(iid, timeout=30))  # starts while the database is away
         await proxy.restore()
-        assert await observer.wait_result(iid, timeout=30) == ["s1#1", "s2#2", "s3#1"]
+        assert await waiting == ["s1#1", "s2#2", "s3#1"]
         assert flow.calls == Counter(
             {
                 ("start", "s1"): 1,
@@ -306,6 +308,7 @@ async def test_database_lost_mid_run_then_back(db_url: str, proxy: TcpProxy) -> 
         ]
         record = await observer.get_instance(iid)
         assert record.status is InstanceStatus.COMPLETED and record.lease_owner is None
+        assert record.crash_count == 0  # the lease was given back, not left to expire
     finally:
         await app.shutdown()
         await observer.shutdown()
