@@ -26,7 +26,13 @@ from durable_core.storage.dialects import SqlDialect, dialect_for
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES
 from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
-from durable_core.storage.writer import DuplicateKey, FastWriter, SqliteThreadWriter, TransactionWriter
+from durable_core.storage.writer import (
+    AsyncpgWriter,
+    DuplicateKey,
+    FastWriter,
+    SqliteThreadWriter,
+    TransactionWriter,
+)
 from durable_core.types import (
     FINISHED_STATUSES,
     AttemptState,
@@ -390,6 +396,30 @@ class SqlStorage(Storage):
         """Write the final (or BLOCKED/parked) state and release the lease, fenced."""
         return await self._writer.execute(hot.FINISH_UPDATE, hot.finish_params(lease, request, now)) == 1
 
+    @guarded()
+    async def park(self, lease: Lease, wake_at: datetime, now: datetime) -> bool:
+        """Store the instance as WAITING until ``wake_at`` and release the lease (one fenced UPDATE)."""
+        return await self._writer.execute(hot.PARK_UPDATE, hot.park_params(lease, wake_at, now)) == 1
+
+    @guarded()
+    async def next_wake_at(self, workflow_names: frozenset[str]) -> datetime | None:
+        """The earliest ``wake_at`` of WAITING instances of ``workflow_names`` (index on status, wake_at)."""
+        if not workflow_names:
+            return None
+        stmt = (
+            select(_I.wake_at)
+            .where(
+                _I.status == InstanceStatus.WAITING.value,
+                _I.wake_at.is_not(None),
+                _I.workflow_name.in_(sorted(workflow_names)),
+            )
+            .order_by(_I.wake_at)
+            .limit(1)
+        )
+        async with self._conns.read() as conn:
+            value = (await conn.execute(stmt)).scalar()
+        return value if isinstance(value, datetime) else None
+
     def user_transaction(self) -> AbstractAsyncContextManager[UserTransaction]:
         """Open a transaction for an activity's ``ctx.session``; rolled back unless ``record_step`` commits it.
 
@@ -485,4 +515,6 @@ def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWrite
     """The cheapest correct way to run the hot-path writes on this database (see :mod:`writer`)."""
     if dialect.name == "sqlite" and not dialect.single_connection:
         return SqliteThreadWriter(make_url(url).database or "", conns.engine.dialect, conns.display_url)
-    return TransactionWriter(conns, autocommit=dialect.name == "postgresql")
+    if dialect.name == "postgresql":
+        return AsyncpgWriter(conns)
+    return TransactionWriter(conns, autocommit=False)

@@ -11,7 +11,9 @@ record a history entry, finish) are built once with bound parameters and execute
   connection holds it (a user transaction, a claim), the batch goes to a dedicated writer thread that
   waits for the lock there. Checkpoints of the write-ahead log also run in that thread, never on the
   loop;
-* on PostgreSQL as one autocommit statement: one round trip, which is its own transaction;
+* on PostgreSQL as one autocommit statement sent straight through a held asyncpg connection
+  (compiled once by SQLAlchemy, no per-call SQLAlchemy execution or pool checkout): one round trip,
+  which is its own transaction;
 * elsewhere (MySQL, in-memory SQLite) in an ordinary write transaction.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import contextlib
 import sqlite3
 import threading
@@ -28,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import UpdateBase
 
 from durable_core.errors import StorageUnavailableError
@@ -79,7 +82,7 @@ class TransactionWriter(FastWriter):
 
 
 class _Compiled:
-    """A statement compiled once for sqlite3: SQL text, parameter order and bind processors."""
+    """A statement compiled once for a raw driver: SQL text, parameter order and bind processors."""
 
     def __init__(self, stmt: UpdateBase, dialect: Dialect) -> None:
         compiled = stmt.compile(dialect=dialect)
@@ -94,6 +97,122 @@ class _Compiled:
     def row(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         procs = self.processors
         return tuple(procs[n](params[n]) if n in procs else params[n] for n in self.order)
+
+
+class AsyncpgWriter(FastWriter):
+    """PostgreSQL: each statement is one autocommit round trip on a held asyncpg connection.
+
+    Up to ``size`` pooled connections are checked out once and kept (a checkout per statement costs
+    about as much as the statement itself); callers beyond that wait for a free one. At most a third
+    of the pool is held, so other storage work is never starved; with a tiny pool nothing is held
+    and each statement checks a connection out.
+    """
+
+    def __init__(self, conns: Connections, size: int = 4) -> None:
+        self._conns = conns
+        self._compiled: dict[int, _Compiled] = {}
+        pool = conns.engine.pool
+        capacity = int(getattr(pool, "size", lambda: 5)()) + max(0, int(getattr(pool, "_max_overflow", 0)))
+        self._size = min(size, capacity // 3)
+        self._count = 0  # held connections, counting those being opened
+        self._held: set[AsyncConnection] = set()
+        self._free: list[AsyncConnection] = []
+        self._waiters: collections.deque[asyncio.Future[AsyncConnection]] = collections.deque()
+        self._closed = False
+
+    async def execute(self, stmt: UpdateBase, params: Mapping[str, Any]) -> int:
+        """Execute without a transaction block (a single statement commits by itself)."""
+        if self._closed:
+            raise StorageUnavailableError(f"the storage of {self._conns.display_url} is closed")
+        compiled = self._compiled.get(id(stmt))
+        if compiled is None:
+            compiled = self._compiled[id(stmt)] = _Compiled(stmt, self._conns.engine.dialect)
+        args = compiled.row(params)
+        conn = await self._acquire()
+        healthy = True
+        try:
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            status: str = await raw.execute(compiled.sql, *args)
+        except BaseException as exc:
+            if getattr(exc, "sqlstate", None) == "23505":  # unique_violation: the connection is fine
+                raise DuplicateKey(str(exc)) from exc
+            healthy = False  # lost, or cancelled mid-statement: its state is unknown, never reuse it
+            if isinstance(exc, Exception) and _is_connection_error(exc):
+                raise StorageUnavailableError(
+                    f"Cannot reach the PostgreSQL database {self._conns.display_url}: {exc}"
+                ) from exc
+            raise
+        finally:
+            await self._release(conn, healthy)
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 1" / "UPDATE 1"
+
+    async def _acquire(self) -> AsyncConnection:
+        if self._free:
+            return self._free.pop()
+        if self._count < self._size:
+            self._count += 1  # reserve the slot before awaiting, so concurrent callers cannot overshoot
+            try:
+                conn = await self._conns.engine.connect()
+            except BaseException:
+                self._count -= 1
+                raise
+            self._held.add(conn)
+            return conn
+        if self._size == 0:
+            return await self._conns.engine.connect()
+        waiter: asyncio.Future[AsyncConnection] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    async def _release(self, conn: AsyncConnection, healthy: bool) -> None:
+        if conn not in self._held:  # a one-off checkout (tiny pool)
+            with contextlib.suppress(Exception):
+                await (conn.close() if healthy else conn.invalidate())
+            return
+        if healthy and not self._closed:
+            self._hand_over(conn)
+            return
+        self._held.discard(conn)
+        self._count -= 1
+        with contextlib.suppress(Exception):
+            await (conn.close() if healthy else conn.invalidate())
+        while self._waiters and not self._closed:  # a waiter takes over the freed slot
+            waiter = self._waiters.popleft()
+            if waiter.done():
+                continue
+            try:
+                replacement = await self._acquire()
+            except BaseException as exc:
+                waiter.set_exception(exc if isinstance(exc, Exception) else StorageUnavailableError(str(exc)))
+                return
+            waiter.set_result(replacement)
+            return
+
+    def _hand_over(self, conn: AsyncConnection) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._free.append(conn)
+
+    async def close(self) -> None:
+        """Return every held connection to the pool."""
+        self._closed = True
+        held, self._held, self._free = self._held, set(), []
+        for conn in held:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A lost or refused connection (asyncpg's own types are not imported outside the notifier)."""
+    if isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P")):  # connection / operator intervention
+        return True
+    return type(exc).__name__ in {"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError"}
 
 
 _Job = tuple[str, tuple[Any, ...], "asyncio.Future[int]"]
