@@ -9,7 +9,6 @@ each serves its own definition of the workflow ``fenced`` so the test can tell w
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +26,7 @@ from durable_core import (
 )
 from durable_core.storage.base import Storage
 from durable_core.types import RecordOutcome
+from tests.support.logs import MessageSeen
 
 RETRY_3 = RetryPolicy(max_attempts=3, initial_interval=0, max_interval=0, jitter=0)
 FENCED_WRITES = ("record_step", "record_attempt", "set_status", "finish", "release_lease")
@@ -81,27 +81,6 @@ def spy_on_fenced_writes(storage: Storage) -> list[tuple[str, Any]]:
     for name in FENCED_WRITES:
         setattr(storage, name, wrap(name, getattr(storage, name)))
     return calls
-
-
-class MessageSeen(logging.Handler):
-    """An asyncio event set once a log record of ``logger`` contains ``text`` (while installed)."""
-
-    def __init__(self, logger: str, text: str) -> None:
-        super().__init__(logging.WARNING)
-        self.text = text
-        self.event = asyncio.Event()
-        self._logger = logging.getLogger(logger)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage():
-            self.event.set()
-
-    def __enter__(self) -> MessageSeen:
-        self._logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._logger.removeHandler(self)
 
 
 async def _take_over(make_app: Any, a: Side, b: Side) -> tuple[Any, Any, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -36,6 +35,7 @@ from durable_core import (
 )
 from durable_core.storage import make_storage
 from durable_core.storage.migrations import LATEST_VERSION
+from tests.support.logs import MessageSeen
 
 SERVERS = pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -119,27 +119,6 @@ async def proxy(db_url: str) -> AsyncIterator[TcpProxy]:
         yield tcp
     finally:
         await tcp.close()
-
-
-class MessageSeen(logging.Handler):
-    """An asyncio event set once a log record of ``logger`` contains ``text`` (while installed)."""
-
-    def __init__(self, logger: str, text: str) -> None:
-        super().__init__(logging.WARNING)
-        self.text = text
-        self.event = asyncio.Event()
-        self._logger = logging.getLogger(logger)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage():
-            self.event.set()
-
-    def __enter__(self) -> MessageSeen:
-        self._logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._logger.removeHandler(self)
 
 
 # -- start-up ------------------------------------------------------------------------------------
