@@ -75,6 +75,11 @@ EXPECTED: dict[str, list[str]] = {
         "geocode:0 attempt 1 failed (geocoder busy)",
         "workflow deliver completed: 'van 7 to 59.91,10.75'",
     ],
+    "otel_tracing.py": [
+        "result: 108.0",
+        "span 'activity fetch_rate' (child of workflow)",
+        "span 'workflow convert' (root)",
+    ],
     "storage.py": [
         "Invalid database URL 'redis://localhost/0'",
         "-- Edda MCP schema for sqlite",
