@@ -116,6 +116,7 @@ class AsyncpgWriter(FastWriter):
         self._size = min(size, capacity // 3)
         self._count = 0  # held connections, counting those being opened
         self._held: set[AsyncConnection] = set()
+        self._raw: dict[AsyncConnection, Any] = {}  # held connection -> its asyncpg connection
         self._free: list[AsyncConnection] = []
         self._waiters: collections.deque[asyncio.Future[AsyncConnection]] = collections.deque()
         self._closed = False
@@ -131,7 +132,11 @@ class AsyncpgWriter(FastWriter):
         conn = await self._acquire()
         healthy = True
         try:
-            raw: Any = (await conn.get_raw_connection()).driver_connection
+            raw: Any = self._raw.get(conn)
+            if raw is None:
+                raw = (await conn.get_raw_connection()).driver_connection
+                if conn in self._held:
+                    self._raw[conn] = raw
             status: str = await raw.execute(compiled.sql, *args)
         except BaseException as exc:
             if getattr(exc, "sqlstate", None) == "23505":  # unique_violation: the connection is fine
@@ -173,6 +178,7 @@ class AsyncpgWriter(FastWriter):
             self._hand_over(conn)
             return
         self._held.discard(conn)
+        self._raw.pop(conn, None)
         self._count -= 1
         with contextlib.suppress(Exception):
             await (conn.close() if healthy else conn.invalidate())
@@ -200,6 +206,7 @@ class AsyncpgWriter(FastWriter):
         """Return every held connection to the pool."""
         self._closed = True
         held, self._held, self._free = self._held, set(), []
+        self._raw.clear()
         for conn in held:
             with contextlib.suppress(Exception):
                 await conn.close()
