@@ -90,7 +90,9 @@ class _Compiled:
         self.order: Sequence[str] = tuple(compiled.positiontup or ())
         self.processors: dict[str, Callable[[Any], Any]] = {}
         for name in self.order:
-            processor = compiled.binds[name].type.bind_processor(dialect)
+            # the dialect-adapted type, as SQLAlchemy itself binds it (e.g. SQLite stores datetimes as
+            # fixed-width text with microseconds; the sqlite3 default adapter would not)
+            processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.processors[name] = processor
 
