@@ -19,6 +19,7 @@ import secrets
 from pathlib import Path
 from typing import Final
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -120,3 +121,8 @@ def create_database_sync(backend: str, tmp_path: Path | None = None) -> str:
 def drop_database_sync(url: str) -> None:
     """Synchronous :func:`drop_database` (for subprocess helpers)."""
     asyncio.run(drop_database(url))
+
+
+#: Run a test only on the server backends (for behaviour SQLite does not have, e.g. a lost connection);
+#: the SQLite case is not generated at all, so nothing is reported as skipped.
+servers_only = pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)

@@ -53,3 +53,25 @@ async def storage(db_url: str) -> AsyncIterator[SqlStorage]:
         yield store
     finally:
         await store.close()
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember skipped tests (under xdist this runs in the controller for every worker's report)."""
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With EDDA_TEST_REQUIRE_BACKENDS=1 (CI), any skipped test fails the run."""
+    if backends_required() and _SKIPPED and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"EDDA_TEST_REQUIRE_BACKENDS=1: {len(_SKIPPED)} skipped test(s) count as failures: "
+                + ", ".join(_SKIPPED[:10]),
+                red=True,
+            )

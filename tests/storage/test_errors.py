@@ -12,7 +12,7 @@ from durable_core.storage import make_storage
 from durable_core.storage.connections import SqlUserTransaction
 from durable_core.storage.sql import SqlStorage
 from durable_core.types import RecordOutcome
-from tests.backends import server_url
+from tests.backends import server_url, servers_only
 from tests.storage.support import T0, TTL, entry, new_instance, started
 
 
@@ -52,9 +52,8 @@ async def test_unopenable_sqlite_file(tmp_path: Path) -> None:
         await storage.close()
 
 
+@servers_only  # SQLite creates missing database files
 async def test_missing_server_database(backend: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("SQLite creates missing database files")
     base = server_url(backend)
     assert base is not None
     url = base.rsplit("/", 1)[0] + "/edda_no_such_database"
@@ -80,9 +79,8 @@ async def _kill_pooled_connection(storage: SqlStorage, admin: SqlStorage) -> Non
             await conn.execute(text(f"KILL {int(str(session_id))}"))
 
 
+@servers_only  # SQLite has no server connection to lose
 async def test_connection_lost_mid_run_then_recovers(backend: str, db_url: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("SQLite has no server connection to lose")
     storage = SqlStorage(db_url, pool_size=1, max_overflow=0)
     admin = SqlStorage(db_url)
     try:
@@ -99,9 +97,8 @@ async def test_connection_lost_mid_run_then_recovers(backend: str, db_url: str) 
         await admin.close()
 
 
+@servers_only  # SQLite has no server connection to lose
 async def test_connection_lost_inside_a_user_transaction(backend: str, db_url: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("SQLite has no server connection to lose")
     storage = SqlStorage(db_url)
     admin = SqlStorage(db_url)
     try:

@@ -17,6 +17,7 @@ from durable_core.types import (
     InstanceStatus,
     RecordOutcome,
 )
+from tests.backends import servers_only
 from tests.storage.support import T0, TTL, entry, force, new_instance, started
 
 
@@ -220,12 +221,11 @@ async def _lock_waiters(storage: SqlStorage) -> int:
         return int((await conn.execute(text(sql))).scalar() or 0)
 
 
+@servers_only  # SQLite has a single writer: the claim and the insert cannot overlap
 async def test_record_step_serializes_against_a_concurrent_claim(
     backend: str, storage: SqlStorage, second: SqlStorage
 ) -> None:
     """A takeover that commits while a stale owner's insert waits on the row makes that insert LEASE_LOST."""
-    if backend == "sqlite":
-        pytest.skip("SQLite has a single writer: the claim and the insert cannot overlap")
     old = await started(storage)
     async with second._conns.engine.connect() as conn:
         trans = await conn.begin()
