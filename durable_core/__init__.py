@@ -15,11 +15,15 @@ from durable_core.authoring import (
     compensation,
     on_failure,
     register_compensation,
+    send_event_transactional,
+    sleep,
+    sleep_until,
     workflow,
 )
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine import EddaApp, WorkflowHandle
+from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
     AppNotBoundError,
@@ -54,6 +58,9 @@ from durable_core.types import (
     InstanceProgress,
     InstanceRecord,
     InstanceStatus,
+    OutboxEvent,
+    OutboxRecord,
+    OutboxStatus,
     RetryInfo,
     StepKind,
     StepOutcome,
@@ -84,6 +91,11 @@ __all__ = [
     "LeaseLostError",
     "MigrationError",
     "NonDeterminismError",
+    "OutboxEvent",
+    "OutboxMode",
+    "OutboxRecord",
+    "OutboxRelayer",
+    "OutboxStatus",
     "PayloadCodec",
     "RecordedError",
     "ReplayReport",
@@ -109,5 +121,8 @@ __all__ = [
     "compensation",
     "on_failure",
     "register_compensation",
+    "send_event_transactional",
+    "sleep",
+    "sleep_until",
     "workflow",
 ]

@@ -6,6 +6,8 @@ workflow cannot swallow them; the engine's runner is the one place that catches 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class EddaSignal(BaseException):
     """Base of every engine control-flow signal."""
@@ -25,3 +27,15 @@ class DeadlineSignal(EddaSignal):
 
 class ReplayEndSignal(EddaSignal):
     """A dry replay (replay check / unwinding) reached a position with no recorded outcome."""
+
+
+class SuspendSignal(EddaSignal):
+    """The workflow waits for something not yet due (a timer): park the instance and free the worker.
+
+    Attributes:
+        wake_at: when the instance must run again (aware UTC).
+    """
+
+    def __init__(self, wake_at: datetime) -> None:
+        super().__init__(f"suspended until {wake_at.isoformat()}")
+        self.wake_at = wake_at

@@ -47,6 +47,7 @@ class StepKind(enum.StrEnum):
     NOW = "now"
     UUID = "uuid"
     RANDOM = "random"
+    TIMER = "timer"  # a durable timer that fired (recorded when it is due, never before)
 
 
 class StepOutcome(enum.StrEnum):
@@ -265,3 +266,48 @@ class MigrationStep:
     version: int
     description: str
     statements: tuple[str, ...] = field(default_factory=tuple)
+
+
+# -- transactional outbox ------------------------------------------------------------------------------
+class OutboxStatus(enum.StrEnum):
+    """Delivery state of an outbox row (rows are never deleted by delivery)."""
+
+    PENDING = "pending"  # waiting for (another) delivery attempt
+    SENT = "sent"  # the target answered 2xx
+    REJECTED = "rejected"  # the target answered 4xx (not 408/429): kept for inspection, not retried
+    FAILED = "failed"  # every attempt failed (network error, 5xx, 408, 429): kept, not retried
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """A CloudEvent to be written to the outbox inside an activity's transaction.
+
+    ``data`` is JSON (``data_json``) or bytes (``data_blob``), never both.
+    """
+
+    event_id: str
+    event_type: str
+    event_source: str
+    created_at: datetime
+    instance_id: str | None = None
+    activity_id: str | None = None
+    subject: str | None = None
+    data_content_type: str | None = None
+    extensions: tuple[tuple[str, JsonScalar], ...] = ()
+    data_json: JsonValue = None
+    data_blob: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A stored outbox row with its delivery state."""
+
+    event: OutboxEvent
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    sent_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None

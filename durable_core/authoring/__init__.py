@@ -3,6 +3,7 @@
 from durable_core.authoring.activity import Activity, activity
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.outbox import send_event_transactional
 from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
 from durable_core.authoring.saga import (
     Compensation,
@@ -11,6 +12,7 @@ from durable_core.authoring.saga import (
     on_failure,
     register_compensation,
 )
+from durable_core.authoring.waiting import sleep, sleep_until
 from durable_core.authoring.workflow import BoundWorkflow, Workflow, WorkflowStarter, workflow
 
 __all__ = [
@@ -29,5 +31,8 @@ __all__ = [
     "compensation",
     "on_failure",
     "register_compensation",
+    "send_event_transactional",
+    "sleep",
+    "sleep_until",
     "workflow",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from durable_core.types import JsonValue, StepKind
+from durable_core.types import JsonValue, OutboxEvent, StepKind
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,10 @@ class WorkflowRuntime(abc.ABC):
         """Return the recorded value at the next position, or ``produce()`` it and record it."""
 
     @abc.abstractmethod
+    async def wait_timer(self, position: int, due: datetime, name: str) -> None:
+        """Return once the timer at ``position`` has fired (recorded); suspend the instance until ``due``."""
+
+    @abc.abstractmethod
     def register_compensation(self, call: CompensationCall) -> None:
         """Remember a compensation to run (in reverse order) if the workflow fails or is cancelled."""
 
@@ -68,3 +72,7 @@ class ActivityScope(abc.ABC):
     @abc.abstractmethod
     def session(self) -> AsyncSession:
         """A session in the transaction that will also record this activity's history entry."""
+
+    async def add_outbox_event(self, event: OutboxEvent) -> None:
+        """Write ``event`` to the outbox in the transaction that will record this activity."""
+        raise NotImplementedError("this runtime has no transactional outbox")

@@ -16,6 +16,7 @@ from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
+from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.services import EngineServices
 from durable_core.engine.validation import validate_instance_id, validate_options
@@ -45,6 +46,8 @@ from durable_core.types import (
     JsonScalar,
     Lease,
     NewInstance,
+    OutboxRecord,
+    OutboxStatus,
 )
 
 logger = logging.getLogger("durable_core")
@@ -68,6 +71,11 @@ class EddaApp:
         auto_migrate: apply schema migrations at start-up (under a database lock).
         pool_size / max_overflow: connection pool sizing (PostgreSQL/MySQL).
         run_workers: False makes a client-only app that starts and queries but never runs instances.
+        outbox_target_url: when set, a relayer delivers ``send_event_transactional`` events to this URL
+            (HTTP POST, CloudEvents) while the app runs.
+        outbox_mode: ``"binary"`` (ce-* headers) or ``"structured"`` (``application/cloudevents+json``).
+        outbox_poll_interval: seconds between outbox scans when it is empty.
+        outbox_retry_policy: backoff and ``max_attempts`` of undelivered events.
     """
 
     def __init__(
@@ -88,6 +96,10 @@ class EddaApp:
         pool_size: int | None = None,
         max_overflow: int | None = None,
         run_workers: bool = True,
+        outbox_target_url: str | None = None,
+        outbox_mode: str = "binary",
+        outbox_poll_interval: float = 1.0,
+        outbox_retry_policy: RetryPolicy | None = None,
     ) -> None:
         validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout)
         self.service_name = service_name
@@ -117,6 +129,17 @@ class EddaApp:
         )
         self._initialized = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: OutboxRelayer | None = None
+        if outbox_target_url is not None:
+            self._outbox = OutboxRelayer(
+                self._storage,
+                self._clock,
+                outbox_target_url,
+                mode=outbox_mode,
+                poll_interval=outbox_poll_interval,
+                retry_policy=outbox_retry_policy,
+                relayer_id=f"{self._worker}:outbox",
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -133,6 +156,8 @@ class EddaApp:
                 count = await self._storage.expire_leases_of(dead, self._clock.now())
                 logger.info("took over %d lease(s) of %d dead local worker(s)", count, len(dead))
             self._dispatcher.start()
+        if self._outbox is not None:
+            self._outbox.start()
         self._initialized = True
 
     async def shutdown(self) -> None:
@@ -140,6 +165,8 @@ class EddaApp:
         if not self._initialized:
             return
         self._initialized = False
+        if self._outbox is not None:
+            await self._outbox.stop()
         if self._run_workers:
             await self._dispatcher.stop(self._shutdown_timeout)
         for wf in self._catalog:
@@ -381,3 +408,27 @@ class EddaApp:
                 )
             before = (page[-1].created_at, page[-1].instance_id)
         return reports
+
+    # -- transactional outbox ------------------------------------------------------------------
+    @property
+    def outbox_relayer(self) -> OutboxRelayer | None:
+        """The relayer delivering outbox events (None without ``outbox_target_url``)."""
+        return self._outbox
+
+    async def list_outbox(
+        self,
+        status: OutboxStatus | None = None,
+        *,
+        limit: int = 100,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[OutboxRecord]:
+        """Outbox rows (in ``status`` when given), oldest first; page on with ``after=(created_at, id)``."""
+        return await self._storage.outbox().list_rows(status, limit, after)
+
+    async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
+        """Outbox rows not delivered yet (oldest first, at most ``limit``)."""
+        return await self.list_outbox(OutboxStatus.PENDING, limit=limit)
+
+    async def purge_outbox(self, older_than: timedelta, limit: int = 1000) -> int:
+        """Delete delivered (SENT) outbox rows created more than ``older_than`` ago; rejected/failed stay."""
+        return await self._storage.outbox().purge_sent(self._clock.now() - older_than, limit)

@@ -1,4 +1,8 @@
-"""One dispatcher per app: a bounded pool of runs fed by local hints and a fallback poll.
+"""One dispatcher per app: a bounded pool of runs fed by local hints, a timer loop and a fallback poll.
+
+The timer loop sleeps on the app's clock until the earliest stored wake-up time (never on a fixed
+period); a local instance that parks with an earlier timer wakes it at once, and it re-reads the earliest
+wake-up time at least every ``poll_interval`` to learn about timers set by other processes.
 
 Claims go through storage (``SKIP LOCKED`` where the dialect has it). A background renewer extends
 every held lease in one batched statement and tells runs when their lease is gone or their
@@ -12,6 +16,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from durable_core.engine.control import RunControl
@@ -44,6 +49,9 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._timers_changed = asyncio.Event()  # a local instance parked: re-read the earliest wake-up
+        self._next_timer: datetime | None = None  # the earliest wake-up the timer loop sleeps towards
+        self._timer_due = False  # the timer loop saw a due timer: the claim loop must poll now
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -51,12 +59,18 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="edda-dispatcher"),
             asyncio.create_task(self._renew_loop(), name="edda-lease-renewer"),
+            asyncio.create_task(self._timer_loop(), name="edda-timers"),
         ]
 
     def hint(self, instance_id: str) -> None:
         """Tell the dispatcher an instance became runnable (local start, cancel, resume)."""
         self._hints.append(instance_id)
         self._wakeup.set()
+
+    def note_timer(self, wake_at: datetime) -> None:
+        """Tell the timer loop a local instance now waits until ``wake_at``."""
+        if self._next_timer is None or wake_at < self._next_timer:
+            self._timers_changed.set()
 
     def has_capacity(self) -> bool:
         """Whether a new run can start now without exceeding the concurrency limit."""
@@ -109,9 +123,12 @@ class Dispatcher:
         while not self._stopping:
             try:
                 await self._claim_hinted()
-                if loop.time() >= next_poll and self._free_slots() > 0:
+                if (self._timer_due or loop.time() >= next_poll) and self._free_slots() > 0:
+                    due, self._timer_due = self._timer_due, False
                     await self._claim_polled()
                     next_poll = loop.time() + self._poll_interval
+                    if due:
+                        self._timers_changed.set()  # claimed what was due: look for the next timer
                 backoff = 0.05
             except StorageUnavailableError as exc:
                 logger.warning(
@@ -121,7 +138,7 @@ class Dispatcher:
                 backoff = min(backoff * 2, self._poll_interval)
                 continue
             timeout = max(0.0, next_poll - loop.time())
-            if self._hints and self._free_slots() > 0:
+            if (self._hints or self._timer_due) and self._free_slots() > 0:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
@@ -162,6 +179,11 @@ class Dispatcher:
             )
             self._keep(asyncio.create_task(self._s.storage.release_lease(claimed.lease)))
             return
+        previous = self._runs.get(instance_id)
+        if previous is not None:
+            # Our own earlier run's lease expired and was claimed again (e.g. a test clock jumped past
+            # it): the epoch moved on, so that run can no longer write; make it stop at once.
+            previous[1].lease_lost = True
         control = RunControl()
         task = asyncio.create_task(self._run(claimed, control), name=f"edda-run-{instance_id}")
         self._runs[instance_id] = (task, control)
@@ -171,6 +193,10 @@ class Dispatcher:
         runner = InstanceRunner(self._s, claimed, control)
         try:
             await runner.run()
+            if runner.parked_until is not None:
+                self.note_timer(runner.parked_until)
+                if control.cancel_requested:  # cancelled while parking: the stored wake-up is now
+                    self.hint(instance_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._s.storage.release_lease(claimed.lease))
@@ -183,7 +209,9 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 await self._s.storage.release_lease(claimed.lease)
         finally:
-            self._runs.pop(instance_id, None)
+            current = self._runs.get(instance_id)
+            if current is not None and current[1] is control:  # a newer run may have replaced it
+                del self._runs[instance_id]
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
 
@@ -209,6 +237,46 @@ class Dispatcher:
                 continue
             self.hint(claimed.lease.instance_id)
             return
+
+    # -- timers ----------------------------------------------------------------------------
+    async def _timer_loop(self) -> None:
+        """Sleep until the earliest stored wake-up, then have the claim loop claim what is due."""
+        backoff = 0.05
+        last_due: datetime | None = None
+        while not self._stopping:
+            self._timers_changed.clear()  # before reading, so a park during the read is not missed
+            try:
+                wake_at = await self._s.storage.next_wake_at(self._s.catalog.names())
+            except StorageUnavailableError as exc:
+                logger.warning(
+                    "storage unavailable while reading timers (%s); retrying in %.2fs", exc, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._poll_interval)
+                continue
+            backoff = 0.05
+            self._next_timer = wake_at
+            delay = None if wake_at is None else (wake_at - self._s.clock.now()).total_seconds()
+            if delay is not None and delay <= 0:
+                if wake_at == last_due:  # still there after a claim (no capacity, or not claimable)
+                    await asyncio.sleep(self._poll_interval)
+                last_due = wake_at
+                self._timer_due = True
+                self._wakeup.set()
+                delay = None  # wait for the claim loop to report back (or the poll interval)
+            await self._wait_for_timer(delay)
+
+    async def _wait_for_timer(self, delay: float | None) -> None:
+        """Wait ``delay`` seconds of clock time (None: no clock wait), a local park, or ``poll_interval``."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._timers_changed.wait())]
+        if delay is not None:
+            waits.append(asyncio.ensure_future(self._s.clock.sleep(delay)))
+        try:
+            await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     # -- leases ----------------------------------------------------------------------------
     async def _renew_loop(self) -> None:

@@ -23,12 +23,13 @@ from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedComp
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import error_to_info
 from durable_core.signals import EddaSignal, LeaseLostSignal
-from durable_core.storage.base import UserTransaction
+from durable_core.storage.base import Storage, UserTransaction
 from durable_core.types import (
     AttemptState,
     ErrorInfo,
     HistoryEntry,
     Lease,
+    OutboxEvent,
     RecordOutcome,
     RetryInfo,
     StepKind,
@@ -69,14 +70,22 @@ class _UnrecordableResult(TerminalError):
 
 
 class _Scope(ActivityScope):
-    def __init__(self, activity_id: str, attempt: int, tx: UserTransaction) -> None:
+    def __init__(
+        self, activity_id: str, attempt: int, tx: UserTransaction, storage: Storage | None = None
+    ) -> None:
         self.activity_id = activity_id
         self.attempt = attempt
         self.tx = tx
+        self.storage = storage
 
     @property
     def session(self) -> AsyncSession:
         return self.tx.session
+
+    async def add_outbox_event(self, event: OutboxEvent) -> None:
+        if self.storage is None:  # pragma: no cover - the executor always passes its storage
+            raise NotImplementedError("no storage for the transactional outbox")
+        await self.storage.outbox().add_in(self.tx, event)
 
 
 class StepExecutor(LiveExecutor):
@@ -188,7 +197,7 @@ class StepExecutor(LiveExecutor):
             await self._s.hooks.call("on_activity_start", iid, activity_id, name, False)
             tx = self._s.storage.begin_user_transaction()
             try:
-                ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx))
+                ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
                 result = await self._call(invoke(ctx), timeout, name)
                 try:
                     payload = self._s.serializer.encode(result)

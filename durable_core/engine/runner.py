@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 from durable_core.authoring.context import WorkflowContext
@@ -18,7 +19,13 @@ from durable_core.errors import EddaError, NonDeterminismError, WorkflowTimeoutE
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import error_to_info
-from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal, ReplayEndSignal
+from durable_core.signals import (
+    CancelSignal,
+    DeadlineSignal,
+    LeaseLostSignal,
+    ReplayEndSignal,
+    SuspendSignal,
+)
 from durable_core.types import ClaimedInstance, FinishRequest, InstanceRecord, InstanceStatus
 
 logger = logging.getLogger("durable_core.engine")
@@ -28,6 +35,7 @@ class RunEnd(enum.Enum):
     """How a run ended."""
 
     FINISHED = "finished"  # completed, failed, cancelled or blocked: state written
+    PARKED = "parked"  # waiting (timer): stored as WAITING with its wake-up time, lease released
     LEASE_LOST = "lease-lost"  # another worker owns it now; nothing more written
 
 
@@ -41,6 +49,7 @@ class InstanceRunner:
         self._instance = claimed.instance
         self._control = control
         self.final_record: InstanceRecord | None = None
+        self.parked_until: datetime | None = None
         # Epoch 1 is the first claim ever made on the instance: nothing can have been recorded yet.
         self._is_first_run = claimed.lease.epoch == 1
 
@@ -96,6 +105,8 @@ class InstanceRunner:
             return await self._block(session, _diverged(session, "stopped before a recorded step"))
         except DeadlineSignal:
             return await self._unwind(session, InstanceStatus.FAILED, self._timeout_error(wf))
+        except SuspendSignal as suspend:
+            return await self._park(session, suspend.wake_at)
         except ReplayEndSignal:  # pragma: no cover - only DRY sessions raise it
             raise
         except Exception as exc:
@@ -177,6 +188,16 @@ class InstanceRunner:
         elif error is not None:
             await self._s.hooks.call("on_workflow_failed", inst.instance_id, inst.workflow_name, error)
         return RunEnd.FINISHED
+
+    async def _park(self, session: ReplaySession, due: datetime) -> RunEnd:
+        """Store the instance as WAITING until ``due`` (or its deadline, if earlier) and release it."""
+        await session.flush()  # the recorded ``now`` the due time was computed from must be durable
+        deadline = self._instance.deadline_at
+        wake_at = min(due, deadline) if deadline is not None else due
+        if not await self._s.storage.park(self._lease, wake_at, self._s.clock.now()):
+            raise LeaseLostSignal()
+        self.parked_until = wake_at
+        return RunEnd.PARKED
 
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)

@@ -18,7 +18,7 @@ from durable_core.authoring.saga import CompensationCall
 from durable_core.errors import NonDeterminismError
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
 from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
-from durable_core.signals import CancelSignal, ReplayEndSignal
+from durable_core.signals import CancelSignal, ReplayEndSignal, SuspendSignal
 from durable_core.types import HistoryEntry, JsonValue, StepKind, StepOutcome
 
 
@@ -129,6 +129,34 @@ class ReplaySession(WorkflowRuntime):
         self._recorded[position] = entry
         self._pending.append(entry)
         return value
+
+    async def wait_timer(self, position: int, due: datetime, name: str) -> None:
+        """Return if the timer is recorded as fired; record it when due; else suspend until ``due``.
+
+        A fired timer is buffered like a side effect (flushed before the next live step or the end):
+        if the run stops before that, the next run finds it due again and records the same entry.
+        """
+        self._raise_if_poisoned()
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            self._verify(position, StepKind.TIMER, name, "", recorded)
+            return
+        self._require_live()
+        if self._clock_now() < due:
+            raise SuspendSignal(due)
+        entry = HistoryEntry(
+            instance_id=self.instance_id,
+            position=position,
+            kind=StepKind.TIMER,
+            name=name,
+            args_hash="",
+            outcome=StepOutcome.OK,
+            result=self._serializer.encode(due.isoformat()),
+            recorded_at=self._clock_now(),
+        )
+        self._recorded[position] = entry
+        self._pending.append(entry)
+        self.live_steps += 1
 
     def register_compensation(self, call: CompensationCall) -> None:
         """Remember a compensation registered from the body."""

@@ -34,6 +34,8 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.outbox import SqlOutboxStorage
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseRenewal:
@@ -197,6 +199,14 @@ class Storage(abc.ABC):
         """Write the final (or BLOCKED) state and release the lease, fenced. False if the lease is lost."""
 
     @abc.abstractmethod
+    async def park(self, lease: Lease, wake_at: datetime, now: datetime) -> bool:
+        """Store the instance as WAITING until ``wake_at`` and release the lease, in one fenced statement.
+
+        If a cancellation was requested meanwhile, ``wake_at`` becomes ``now`` so it runs again at once.
+        False (nothing written) if the lease is lost.
+        """
+
+    @abc.abstractmethod
     def user_transaction(self) -> AbstractAsyncContextManager[UserTransaction]:
         """Open a transaction for an activity's ``ctx.session``; rolled back unless ``record_step`` commits it."""
 
@@ -207,6 +217,10 @@ class Storage(abc.ABC):
         activity that never touches ``ctx.session`` costs nothing extra.
         """
         raise NotImplementedError
+
+    @abc.abstractmethod
+    async def next_wake_at(self, workflow_names: frozenset[str]) -> datetime | None:
+        """The earliest ``wake_at`` of WAITING instances of these workflows (indexed), or None."""
 
     # -- control -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -222,3 +236,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def purge_finished(self, finished_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` finished instances (and their history) older than the cut-off."""
+
+    # -- transactional outbox ----------------------------------------------------------------------
+    def outbox(self) -> SqlOutboxStorage:
+        """The outbox rows of this database (written by activities, delivered by the relayer)."""
+        raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")

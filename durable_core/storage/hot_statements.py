@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, null, select, update
+from sqlalchemy import bindparam, case, insert, null, select, true, update
 from sqlalchemy.sql.dml import Insert, Update
 
 from durable_core.storage import records
 from durable_core.storage.schema import HISTORY, INSTANCES
-from durable_core.types import FinishRequest, HistoryEntry, Lease, NewInstance
+from durable_core.types import FinishRequest, HistoryEntry, InstanceStatus, Lease, NewInstance
 
 _I = INSTANCES.c
 _HISTORY_COLUMNS = tuple(HISTORY.c.keys())
@@ -64,6 +64,23 @@ FINISH_UPDATE: Update = (
         }
     )
 )
+#: park a waiting instance until ``wake_at`` (sooner if a cancel arrived meanwhile), releasing its lease
+PARK_UPDATE: Update = (
+    update(INSTANCES)
+    .where(_fence_binds())
+    .values(
+        {
+            "status": bindparam("v_status", type_=_I.status.type),
+            "wake_at": case(
+                (_I.cancel_requested == true(), bindparam("v_now", type_=_I.wake_at.type)),
+                else_=bindparam("v_wake_at", type_=_I.wake_at.type),
+            ),
+            "updated_at": bindparam("v_updated_at", type_=_I.updated_at.type),
+            "lease_owner": null(),
+            "lease_expires_at": null(),
+        }
+    )
+)
 
 
 def _fence_params(lease: Lease) -> dict[str, Any]:
@@ -95,5 +112,17 @@ def finish_params(lease: Lease, request: FinishRequest, now: datetime) -> dict[s
         "updated_at": now,
     }
     params = {f"v_{name}": value for name, value in values.items()}
+    params.update(_fence_params(lease))
+    return params
+
+
+def park_params(lease: Lease, wake_at: datetime, now: datetime) -> dict[str, Any]:
+    """Parameters of :data:`PARK_UPDATE`."""
+    params: dict[str, Any] = {
+        "v_status": InstanceStatus.WAITING.value,
+        "v_wake_at": wake_at,
+        "v_now": now,
+        "v_updated_at": now,
+    }
     params.update(_fence_params(lease))
     return params

@@ -22,7 +22,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
 
 from durable_core.errors import MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
-from durable_core.storage.schema import SCHEMA_VERSION, V1_TABLES
+from durable_core.storage.schema import OUTBOX, SCHEMA_VERSION, V1_TABLES
 from durable_core.types import MigrationStep
 
 __all__ = [
@@ -52,9 +52,14 @@ def _v1(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V1_TABLES)
 
 
+def _outbox(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, (OUTBOX,))
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
+    (2, "transactional outbox", _outbox),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -42,6 +42,7 @@ __all__ = [
     "INSTANCES",
     "INSTANCE_CHILD_TABLES",
     "METADATA",
+    "OUTBOX",
     "SCHEMA_VERSION",
     "V1_TABLES",
     "UTCDateTime",
@@ -196,3 +197,34 @@ V1_TABLES: Final[tuple[Table, ...]] = (INSTANCES, HISTORY, ATTEMPTS)
 #: Tables keyed by ``instance_id`` whose rows are deleted with their instance (children first).
 #: Later migrations that add such tables append them here.
 INSTANCE_CHILD_TABLES: Final[list[Table]] = [HISTORY, ATTEMPTS]
+
+#: The transactional outbox (added by the outbox migration). Not keyed to an instance on purpose: unsent
+#: and rejected events outlive the purge of their workflow instance.
+OUTBOX: Final = Table(
+    "edda_outbox",
+    METADATA,
+    _id("event_id", primary_key=True),  # the CloudEvent id, generated when the row is written
+    Column("event_type", String(ID_LENGTH), nullable=False),
+    Column("event_source", String(1024), nullable=False),
+    Column("subject", String(1024), nullable=True),
+    Column("data_content_type", String(ID_LENGTH), nullable=True),
+    Column("extensions", _json(), nullable=True),
+    *_payload_columns("data"),
+    _id("instance_id", nullable=True),
+    Column("activity_id", String(512), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    _id("claimed_by", nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # the relayer's claim scan: pending rows by due time (a claim pushes next_attempt_at to claimed_until)
+    Index("ix_edda_outbox_status_due", "status", "next_attempt_at"),
+    # listing by status, oldest first, and listing everything
+    Index("ix_edda_outbox_status_created", "status", "created_at", "event_id"),
+    Index("ix_edda_outbox_created", "created_at", "event_id"),
+    **_MYSQL_TABLE_ARGS,
+)

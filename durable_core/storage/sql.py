@@ -23,6 +23,7 @@ from durable_core.storage import leases, migrations, records
 from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect, dialect_for
+from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES
 from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
@@ -509,6 +510,11 @@ class SqlStorage(Storage):
             if len(ids) < batch:
                 break
         return purged
+
+    # -- transactional outbox --------------------------------------------------------------------------
+    def outbox(self) -> SqlOutboxStorage:
+        """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
+        return SqlOutboxStorage(self._conns, self._dialect)
 
 
 def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWriter:

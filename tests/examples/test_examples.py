@@ -62,6 +62,13 @@ EXPECTED: dict[str, list[str]] = {
     "saga.py": ["Cancelled reservation for ITEM-2", "OK: compensations ran in reverse order"],
     "saga_cancel.py": ["cancel: requested", "OK: cancelling ran the compensations in reverse order"],
     "transactions.py": ["T-1 done", "OK: only the successful attempt's writes were committed"],
+    "outbox.py": [
+        "workflow result: ORD-7",
+        "receiver got order.created from order-service",
+        "data: {'order_id': 'ORD-7', 'attempt': 2}",
+        "outbox: 1 sent, 0 pending",
+        "OK: only the committed attempt's event was delivered, once",
+    ],
     "determinism.py": [
         "replay check of v2: ok=False",
         "at history position 0 the code asked for activity 'fraud_check'",
@@ -75,6 +82,7 @@ EXPECTED: dict[str, list[str]] = {
         "geocode:0 attempt 1 failed (geocoder busy)",
         "workflow deliver completed: 'van 7 to 59.91,10.75'",
     ],
+    "timers.py": ["after start: waiting", "reminder 2 sent to ada", "result: ['reminder-1', 'reminder-2']"],
     "otel_tracing.py": [
         "result: 108.0",
         "span 'activity fetch_rate' (child of workflow)",
