@@ -48,6 +48,7 @@ class Dispatcher:
         self._runs: dict[str, tuple[asyncio.Task[None], RunControl]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._backlog: dict[str, ClaimedInstance] = {}  # leased here, waiting for a free slot
         self._background: set[asyncio.Task[Any]] = set()
         self._timers_changed = asyncio.Event()  # a local instance parked: re-read the earliest wake-up
         self._next_timer: datetime | None = None  # the earliest wake-up the timer loop sleeps towards
@@ -73,13 +74,21 @@ class Dispatcher:
             self._timers_changed.set()
 
     def has_capacity(self) -> bool:
-        """Whether a new run can start now without exceeding the concurrency limit."""
-        return not self._stopping and self._free_slots() > 0
+        """Whether a local start may be created already leased to this worker.
+
+        Beyond the concurrency limit, up to as many again wait in a local backlog (their leases are
+        renewed); past that, starts are stored unleased for whichever worker has room.
+        """
+        return not self._stopping and len(self._runs) + len(self._backlog) < 2 * self._max
 
     def adopt(self, claimed: ClaimedInstance) -> None:
-        """Run an instance this worker created already leased (a local start)."""
-        if claimed.lease.instance_id not in self._runs:
+        """Run an instance this worker created already leased (a local start), now or from the backlog."""
+        if claimed.lease.instance_id in self._runs:
+            return
+        if self._free_slots() > 0:
             self._spawn(claimed)
+        else:
+            self._backlog[claimed.lease.instance_id] = claimed
 
     def request_cancel(self, instance_id: str) -> bool:
         """Flag a locally running instance for cancellation; False if it is not running here."""
@@ -106,6 +115,10 @@ class Dispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        backlog, self._backlog = list(self._backlog.values()), {}
+        for claimed in backlog:  # never started here: let any worker take them at once
+            with contextlib.suppress(Exception):
+                await self._s.storage.release_lease(claimed.lease)
         runs = [task for task, _ in self._runs.values()]
         if runs:
             _, pending = await asyncio.wait(runs, timeout=timeout)
@@ -188,6 +201,12 @@ class Dispatcher:
         task = asyncio.create_task(self._run(claimed, control), name=f"edda-run-{instance_id}")
         self._runs[instance_id] = (task, control)
 
+    def _start_backlog(self) -> None:
+        while self._backlog and self._free_slots() > 0 and not self._stopping:
+            claimed = self._backlog.pop(next(iter(self._backlog)))  # oldest first
+            if claimed.lease.instance_id not in self._runs:
+                self._spawn(claimed)
+
     async def _run(self, claimed: ClaimedInstance, control: RunControl) -> None:
         instance_id = claimed.lease.instance_id
         runner = InstanceRunner(self._s, claimed, control)
@@ -212,6 +231,7 @@ class Dispatcher:
             current = self._runs.get(instance_id)
             if current is not None and current[1] is control:  # a newer run may have replaced it
                 del self._runs[instance_id]
+            self._start_backlog()
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
 
@@ -283,7 +303,7 @@ class Dispatcher:
         interval = max(0.05, self._s.lease_ttl.total_seconds() / 3)
         while not self._stopping:
             await asyncio.sleep(interval)
-            ids = list(self._runs)
+            ids = [*self._runs, *self._backlog]
             if not ids:
                 continue
             try:
@@ -294,6 +314,8 @@ class Dispatcher:
                 logger.warning("could not renew leases: %s", exc)
                 continue
             for instance_id in ids:
+                if instance_id in self._backlog and instance_id not in renewal.held:
+                    del self._backlog[instance_id]  # taken over elsewhere: not ours to start any more
                 run = self._runs.get(instance_id)
                 if run is None:
                     continue

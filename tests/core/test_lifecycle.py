@@ -167,3 +167,36 @@ async def test_workflow_timeout_interrupts_a_running_activity(make_app, catalog:
         await app.handle(iid).result(timeout=10)
     assert isinstance(info.value.__cause__, WorkflowTimeoutError)
     assert undone == ["undo"]
+
+
+async def test_local_starts_beyond_the_concurrency_limit_wait_in_a_backlog(
+    make_app, catalog: Catalog
+) -> None:
+    gate = asyncio.Event()
+    running: list[int] = []
+
+    @activity
+    async def hold(ctx: WorkflowContext, n: int) -> int:
+        running.append(n)
+        await gate.wait()
+        return n
+
+    @workflow(catalog=catalog)
+    async def limited(ctx: WorkflowContext, n: int) -> int:
+        return await hold(ctx, n)
+
+    app = await make_app(max_concurrent_runs=2)
+    ids = [await limited.start(n=n) for n in range(5)]
+    for _ in range(200):  # bounded: the first two runs reach their activity
+        if len(running) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(running) == [0, 1]  # the limit holds
+    records = [await app.get_instance(i) for i in ids]
+    # two more wait in the local backlog, already leased here (no claim round trip needed later)
+    assert [r.lease_owner == app.worker_id for r in records[:4]] == [True, True, True, True]
+    assert len(running) == 2  # still only two running
+    gate.set()
+    assert [await app.handle(i).result(timeout=10) for i in ids] == [0, 1, 2, 3, 4]
+    assert running[:2] == [0, 1] and sorted(running) == [0, 1, 2, 3, 4]
+    assert running.index(2) < running.index(3)  # the backlog starts oldest first
