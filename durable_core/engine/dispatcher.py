@@ -82,10 +82,8 @@ class Dispatcher:
         return not self._stopping and len(self._runs) + len(self._backlog) < 2 * self._max
 
     def adopt(self, claimed: ClaimedInstance) -> None:
-        """Run an instance this worker created already leased (a local start), now or from the backlog."""
-        if claimed.lease.instance_id in self._runs:
-            return
-        if self._free_slots() > 0:
+        """Run an instance leased to this worker now, or from the backlog when every slot is taken."""
+        if claimed.lease.instance_id in self._runs or self._free_slots() > 0:  # a re-claim replaces
             self._spawn(claimed)
         else:
             self._backlog[claimed.lease.instance_id] = claimed
@@ -169,7 +167,7 @@ class Dispatcher:
                 instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl
             )
             if claimed is not None:
-                self._spawn(claimed)
+                self.adopt(claimed)  # a local start may have taken the slot while we claimed
 
     async def _claim_polled(self) -> None:
         names = self._s.catalog.names()
@@ -179,7 +177,7 @@ class Dispatcher:
             self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, self._free_slots(), names
         )
         for claimed in claimed_list:
-            self._spawn(claimed)
+            self.adopt(claimed)  # queued if local starts filled the slots meanwhile
 
     def _spawn(self, claimed: ClaimedInstance) -> None:
         instance_id = claimed.lease.instance_id
