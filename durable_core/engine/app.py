@@ -277,9 +277,12 @@ class EddaApp:
     async def wait_result(self, instance_id: str, timeout: float | None = None) -> Any:
         """Wait for an instance to finish; return its typed result or raise why it did not complete."""
         self._require_initialized()
-        running_here = self._run_workers and instance_id in self._dispatcher.running
+        dispatcher = self._dispatcher if self._run_workers else None
         record = await self._waiters.wait_finished(
-            self._storage, instance_id, timeout, running_here=running_here
+            self._storage,
+            instance_id,
+            timeout,
+            running_here=(lambda: dispatcher.owns(instance_id)) if dispatcher is not None else lambda: False,
         )
         return self._result_of(record)
 

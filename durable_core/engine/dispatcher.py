@@ -88,6 +88,10 @@ class Dispatcher:
         else:
             self._backlog[claimed.lease.instance_id] = claimed
 
+    def owns(self, instance_id: str) -> bool:
+        """Whether the instance runs here or waits here in the backlog (its end will be pushed)."""
+        return instance_id in self._runs or instance_id in self._backlog
+
     def request_cancel(self, instance_id: str) -> bool:
         """Flag a locally running instance for cancellation; False if it is not running here."""
         run = self._runs.get(instance_id)

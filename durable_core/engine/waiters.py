@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 
 from durable_core.errors import InstanceNotFoundError, ResultTimeoutError, StorageUnavailableError
 from durable_core.storage.base import Storage
@@ -40,7 +41,12 @@ class ResultWaiters:
         self._futures.clear()
 
     async def wait_finished(
-        self, storage: Storage, instance_id: str, timeout: float | None, *, running_here: bool = False
+        self,
+        storage: Storage,
+        instance_id: str,
+        timeout: float | None,
+        *,
+        running_here: Callable[[], bool] = lambda: False,
     ) -> InstanceRecord:
         """Return the record once it is finished or blocked.
 
@@ -48,8 +54,8 @@ class ResultWaiters:
             storage: where to read the instance when its end is not pushed.
             instance_id: the instance.
             timeout: seconds to wait at most (None: no limit).
-            running_here: the instance runs in this process, so its end will be pushed; skip the
-                first read.
+            running_here: whether the instance runs (or waits to run) in this process right now; while
+                it does, its end will be pushed and the database is not polled.
 
         Raises:
             InstanceNotFoundError: unknown id.
@@ -58,8 +64,8 @@ class ResultWaiters:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         poll = 0.02
-        skip_read = running_here
         while True:
+            skip_read = running_here()
             future: asyncio.Future[InstanceRecord | None] = loop.create_future()
             self._futures[instance_id].add(future)
             try:
@@ -76,8 +82,7 @@ class ResultWaiters:
                             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
                         if _settled(record):
                             return record
-                skip_read = False
-                wait = poll
+                wait = _MAX_POLL if skip_read else poll
                 if deadline is not None:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
@@ -86,7 +91,7 @@ class ResultWaiters:
                             f"instance {instance_id} is still {status} after {timeout} s "
                             "(it keeps running; ask again later)"
                         )
-                    wait = min(poll, remaining)
+                    wait = min(wait, remaining)
                 try:
                     pushed = await asyncio.wait_for(asyncio.shield(future), wait)
                 except TimeoutError:
