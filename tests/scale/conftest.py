@@ -1,24 +1,5 @@
-"""Fixtures for scale tests: worker subprocesses and their side-effect log (see tests.crash.support)."""
+"""Fixtures for scale tests: the crash tests' worker subprocesses and side-effect log."""
 
-from __future__ import annotations
+from tests.crash.conftest import effects, workers
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from tests.crash.support import EffectLog, WorkerPool
-
-
-@pytest.fixture
-def effects(tmp_path: Path) -> EffectLog:
-    return EffectLog(tmp_path / "effects.log")
-
-
-@pytest.fixture
-async def workers(db_url: str, effects: EffectLog, tmp_path: Path) -> AsyncIterator[WorkerPool]:
-    pool = WorkerPool(db_url, effects.path, tmp_path)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+__all__ = ["effects", "workers"]
