@@ -22,7 +22,7 @@ from durable_core.authoring import (
 )
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
-from durable_core.engine import EddaApp, WorkflowHandle
+from durable_core.engine import EddaApp, RetentionPolicy, WorkflowHandle
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
@@ -100,6 +100,7 @@ __all__ = [
     "RecordedError",
     "ReplayReport",
     "ResultTimeoutError",
+    "RetentionPolicy",
     "RetryExhaustedError",
     "RetryInfo",
     "RetryPolicy",

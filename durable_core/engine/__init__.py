@@ -2,5 +2,10 @@
 
 from durable_core.engine.app import EddaApp
 from durable_core.engine.handle import WorkflowHandle
+from durable_core.engine.retention import RetentionPolicy
 
-__all__ = ["EddaApp", "WorkflowHandle"]
+__all__ = [
+    "EddaApp",
+    "RetentionPolicy",
+    "WorkflowHandle",
+]

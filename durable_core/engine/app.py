@@ -18,6 +18,7 @@ from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
+from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.services import EngineServices
 from durable_core.engine.validation import validate_instance_id, validate_options
 from durable_core.engine.waiters import ResultWaiters
@@ -75,6 +76,7 @@ class EddaApp:
             (HTTP POST, CloudEvents) while the app runs.
         outbox_mode: ``"binary"`` (ce-* headers) or ``"structured"`` (``application/cloudevents+json``).
         outbox_poll_interval: seconds between outbox scans when it is empty.
+        retention: purge finished instances and delivered outbox rows periodically (see RetentionPolicy).
         outbox_retry_policy: backoff and ``max_attempts`` of undelivered events.
     """
 
@@ -100,6 +102,7 @@ class EddaApp:
         outbox_mode: str = "binary",
         outbox_poll_interval: float = 1.0,
         outbox_retry_policy: RetryPolicy | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout)
         self.service_name = service_name
@@ -129,6 +132,9 @@ class EddaApp:
         )
         self._initialized = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._retention = (
+            RetentionLoop(retention, self._clock, [self.purge, self.purge_outbox]) if retention else None
+        )
         self._outbox: OutboxRelayer | None = None
         if outbox_target_url is not None:
             self._outbox = OutboxRelayer(
@@ -158,6 +164,8 @@ class EddaApp:
             self._dispatcher.start()
         if self._outbox is not None:
             self._outbox.start()
+        if self._retention is not None:
+            self._retention.start()
         self._initialized = True
 
     async def shutdown(self) -> None:
@@ -165,6 +173,8 @@ class EddaApp:
         if not self._initialized:
             return
         self._initialized = False
+        if self._retention is not None:
+            await self._retention.stop()
         if self._outbox is not None:
             await self._outbox.stop()
         if self._run_workers:

@@ -200,3 +200,30 @@ async def test_local_starts_beyond_the_concurrency_limit_wait_in_a_backlog(
     assert [await app.handle(i).result(timeout=10) for i in ids] == [0, 1, 2, 3, 4]
     assert running[:2] == [0, 1] and sorted(running) == [0, 1, 2, 3, 4]
     assert running.index(2) < running.index(3)  # the backlog starts oldest first
+
+
+async def test_retention_policy_purges_old_finished_instances(make_app, catalog: Catalog) -> None:
+    from durable_core import ConfigurationError, RetentionPolicy
+
+    clock = FakeClock()
+
+    @workflow(catalog=catalog)
+    async def short(ctx: WorkflowContext) -> int:
+        return 1
+
+    app = await make_app(
+        clock=clock, retention=RetentionPolicy(keep_finished=timedelta(days=7), interval=3600)
+    )
+    old = await short.start()
+    await app.handle(old).result(timeout=10)
+    await clock.wait_for_sleepers(1)  # the retention loop purged nothing and sleeps for an hour
+    clock.advance(8 * 86400)
+    recent = await short.start()
+    await app.handle(recent).result(timeout=10)
+    for _ in range(500):  # bounded: the loop wakes, purges, sleeps again
+        if [r.instance_id for r in await app.list_instances()] == [recent]:
+            break
+        await asyncio.sleep(0.01)
+    assert [r.instance_id for r in await app.list_instances()] == [recent]
+    with pytest.raises(ConfigurationError, match="keep_finished"):
+        RetentionPolicy(keep_finished=timedelta(0))
