@@ -500,7 +500,10 @@ class SqlStorage(Storage):
                 .limit(batch)
             )
             async with self._conns.write() as conn:
-                ids = [row[0] for row in (await conn.execute(self._lock_rows(stmt, skip_locked=True))).all()]
+                # Wait for (never skip) row locks: a finished row is only ever locked briefly (e.g. by a
+                # claim scan passing over it), and skipping it made a purge miss rows it should delete.
+                locked = self._lock_rows(stmt, skip_locked=False)
+                ids = [row[0] for row in (await conn.execute(locked)).all()]
                 if not ids:
                     break
                 for table in INSTANCE_CHILD_TABLES:
