@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable_core.authoring.context import WorkflowContext
@@ -313,14 +314,10 @@ class StepExecutor(LiveExecutor):
 
 
 def _with_result(entry: HistoryEntry, payload: Any) -> HistoryEntry:
-    from dataclasses import replace
-
     return replace(entry, result=payload)
 
 
 def _with_error(entry: HistoryEntry, error: ErrorInfo, *, exhausted: bool) -> HistoryEntry:
-    from dataclasses import replace
-
     retry = entry.retry
     if retry is not None:
         retry = replace(retry, exhausted=exhausted)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
@@ -156,8 +156,10 @@ class Connections:
         """A lazy user transaction (the caller closes it)."""
         return SqlUserTransaction(self)
 
-    async def record_in(self, tx: UserTransaction, stmt: Executable) -> RecordOutcome | None:
-        """Run the fenced history insert ``stmt`` in ``tx`` and commit; the transaction ends either way.
+    async def record_in(
+        self, tx: UserTransaction, stmt: Executable, params: Mapping[str, Any]
+    ) -> RecordOutcome | None:
+        """Run the fenced history insert ``stmt`` with ``params`` in ``tx`` and commit; it ends either way.
 
         Returns:
             The outcome, or None when ``tx``'s session was never used (record without it).
@@ -173,7 +175,7 @@ class Connections:
         await session.flush()  # the user's pending ORM writes; their errors are the user's
         try:
             conn = await session.connection()
-            inserted = (await conn.execute(stmt)).rowcount
+            inserted = (await conn.execute(stmt, dict(params))).rowcount
         except IntegrityError as exc:
             await tx.close()
             if self.dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
@@ -326,19 +326,6 @@ class SqlStorage(Storage):
         return total
 
     # -- recording (fenced) ----------------------------------------------------------------------------
-    def _record_statement(self, lease: Lease, entry: HistoryEntry) -> Any:
-        if entry.instance_id != lease.instance_id:
-            raise ValueError(
-                f"entry of {entry.instance_id!r} recorded with the lease of {lease.instance_id!r}"
-            )
-        values = records.history_values(entry)
-        source = leases.fence_select(lease).with_only_columns(
-            *[literal(value, HISTORY.c[name].type) for name, value in values.items()]
-        )
-        if self._dialect.lock_fence_row:  # serialize against a concurrent claim's UPDATE of the row
-            source = source.with_for_update(read=True)
-        return insert(HISTORY).from_select(list(values), source)
-
     async def record_step(
         self, lease: Lease, entry: HistoryEntry, *, tx: UserTransaction | None = None
     ) -> RecordOutcome:
@@ -352,20 +339,24 @@ class SqlStorage(Storage):
             StorageUnavailableError: the database cannot be reached (``tx`` is rolled back).
         """
         if tx is not None:
-            outcome = await self._record_in_user_transaction(tx, self._record_statement(lease, entry))
+            outcome = await self._record_in_user_transaction(tx, hot.history_params(lease, entry))
             if outcome is not None:
                 return outcome
         return await self._record(lease, entry)
 
+    def _history_insert(self) -> Any:
+        return hot.HISTORY_INSERT_LOCKED if self._dialect.lock_fence_row else hot.HISTORY_INSERT
+
     @guarded(retry_deadlocks=False, operation="record_step")
-    async def _record_in_user_transaction(self, tx: UserTransaction, stmt: Any) -> RecordOutcome | None:
-        return await self._conns.record_in(tx, stmt)
+    async def _record_in_user_transaction(
+        self, tx: UserTransaction, params: dict[str, Any]
+    ) -> RecordOutcome | None:
+        return await self._conns.record_in(tx, self._history_insert(), params)
 
     @guarded(operation="record_step")
     async def _record(self, lease: Lease, entry: HistoryEntry) -> RecordOutcome:
-        stmt = hot.HISTORY_INSERT_LOCKED if self._dialect.lock_fence_row else hot.HISTORY_INSERT
         try:
-            inserted = await self._writer.execute(stmt, hot.history_params(lease, entry))
+            inserted = await self._writer.execute(self._history_insert(), hot.history_params(lease, entry))
         except DuplicateKey:
             return RecordOutcome.CONFLICT
         return RecordOutcome.RECORDED if inserted == 1 else RecordOutcome.LEASE_LOST
@@ -526,4 +517,4 @@ def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWrite
         return SqliteThreadWriter(make_url(url).database or "", conns.engine.dialect, conns.display_url)
     if dialect.name == "postgresql":
         return AsyncpgWriter(conns)
-    return TransactionWriter(conns, autocommit=False)
+    return TransactionWriter(conns)

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
 from durable_core.errors import StorageUnavailableError
@@ -59,20 +59,14 @@ class FastWriter(abc.ABC):
 
 
 class TransactionWriter(FastWriter):
-    """One write transaction per statement, or one autocommit statement where that is a transaction."""
+    """One short write transaction per statement (MySQL, in-memory SQLite)."""
 
-    def __init__(self, conns: Connections, *, autocommit: bool) -> None:
+    def __init__(self, conns: Connections) -> None:
         self._conns = conns
-        self._autocommit_engine: AsyncEngine | None = (
-            conns.engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else None
-        )
 
     async def execute(self, stmt: UpdateBase, params: Mapping[str, Any]) -> int:
-        """Execute in autocommit mode (PostgreSQL) or in a short write transaction."""
+        """Execute in a short write transaction."""
         try:
-            if self._autocommit_engine is not None:
-                async with self._autocommit_engine.connect() as conn:
-                    return (await conn.execute(stmt, dict(params))).rowcount
             async with self._conns.write() as conn:
                 return (await conn.execute(stmt, dict(params))).rowcount
         except IntegrityError as exc:
