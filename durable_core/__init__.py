@@ -20,6 +20,26 @@ from durable_core.authoring import (
     sleep_until,
     workflow,
 )
+from durable_core.authoring.channels import (
+    ReceivedMessage,
+    publish,
+    receive,
+    send_to,
+    subscribe,
+    unsubscribe,
+)
+from durable_core.authoring.children import ChildHandle, run_child, start_child
+from durable_core.authoring.concurrency import (
+    FirstResult,
+    Waitable,
+    on_child,
+    on_event,
+    on_message,
+    on_timer,
+    wait_all,
+    wait_first,
+)
+from durable_core.authoring.events import EventMetadata, ReceivedEvent, send_event, wait_event
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine import EddaApp, RetentionPolicy, WorkflowHandle
@@ -27,9 +47,11 @@ from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
     AppNotBoundError,
+    ChildWorkflowError,
     ConfigurationError,
     DriverNotInstalledError,
     EddaError,
+    EventTimeoutError,
     InputValidationError,
     InstanceConflictError,
     InstanceNotFoundError,
@@ -64,6 +86,8 @@ from durable_core.types import (
     RetryInfo,
     StepKind,
     StepOutcome,
+    SubscriptionMode,
+    WaitInfo,
 )
 
 __all__ = [
@@ -72,6 +96,8 @@ __all__ = [
     "AppNotBoundError",
     "CancelOutcome",
     "Catalog",
+    "ChildHandle",
+    "ChildWorkflowError",
     "Clock",
     "Compensation",
     "ConfigurationError",
@@ -79,7 +105,10 @@ __all__ = [
     "EddaApp",
     "EddaError",
     "ErrorInfo",
+    "EventMetadata",
+    "EventTimeoutError",
     "FakeClock",
+    "FirstResult",
     "HistoryEntry",
     "InputValidationError",
     "InstanceConflictError",
@@ -97,6 +126,8 @@ __all__ = [
     "OutboxRelayer",
     "OutboxStatus",
     "PayloadCodec",
+    "ReceivedEvent",
+    "ReceivedMessage",
     "RecordedError",
     "ReplayReport",
     "ResultTimeoutError",
@@ -107,8 +138,11 @@ __all__ = [
     "StepKind",
     "StepOutcome",
     "StorageUnavailableError",
+    "SubscriptionMode",
     "SystemClock",
     "TerminalError",
+    "WaitInfo",
+    "Waitable",
     "Workflow",
     "WorkflowBlockedError",
     "WorkflowCancelledError",
@@ -120,10 +154,25 @@ __all__ = [
     "WorkflowTimeoutError",
     "activity",
     "compensation",
+    "on_child",
+    "on_event",
     "on_failure",
+    "on_message",
+    "on_timer",
+    "publish",
+    "receive",
     "register_compensation",
+    "run_child",
+    "send_event",
     "send_event_transactional",
+    "send_to",
     "sleep",
     "sleep_until",
+    "start_child",
+    "subscribe",
+    "unsubscribe",
+    "wait_all",
+    "wait_event",
+    "wait_first",
     "workflow",
 ]

@@ -123,3 +123,23 @@ class ResultTimeoutError(EddaError, TimeoutError):
 
 class LeaseLostError(EddaError):
     """A storage write was refused because this worker no longer holds the instance's lease."""
+
+
+class EventTimeoutError(EddaError, TimeoutError):
+    """``wait_event`` / ``receive`` / ``wait_first`` reached its timeout before anything arrived."""
+
+
+class ChildWorkflowError(EddaError):
+    """A child workflow awaited by its parent failed, was cancelled or is blocked.
+
+    Attributes:
+        child_id: the child's instance id.
+        status: the child's final status (``"failed"``, ``"cancelled"``).
+        type_name: the recorded error type of a failed child ("" otherwise).
+    """
+
+    def __init__(self, message: str, child_id: str, status: str, type_name: str = "") -> None:
+        super().__init__(message)
+        self.child_id = child_id
+        self.status = status
+        self.type_name = type_name

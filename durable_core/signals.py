@@ -7,6 +7,10 @@ workflow cannot swallow them; the engine's runner is the one place that catches 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from durable_core.types import WaitRegistration
 
 
 class EddaSignal(BaseException):
@@ -30,12 +34,23 @@ class ReplayEndSignal(EddaSignal):
 
 
 class SuspendSignal(EddaSignal):
-    """The workflow waits for something not yet due (a timer): park the instance and free the worker.
+    """The workflow waits (timer, event, message, child): park the instance and free the worker.
 
     Attributes:
-        wake_at: when the instance must run again (aware UTC).
+        wake_at: when the instance must run again regardless (aware UTC), or None.
+        wait: what else ends the wait (event types, channels, children), or None for a plain timer.
     """
 
-    def __init__(self, wake_at: datetime) -> None:
-        super().__init__(f"suspended until {wake_at.isoformat()}")
+    def __init__(self, wake_at: datetime | None, wait: WaitRegistration | None = None) -> None:
+        super().__init__(f"suspended until {wake_at.isoformat() if wake_at else 'a message arrives'}")
         self.wake_at = wake_at
+        self.wait = wait
+
+
+class RecurSignal(EddaSignal):
+    """``ctx.recur(...)``: archive this run's history and start the next run with these arguments."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().__init__("recur")
+        self.args = args
+        self.kwargs = kwargs

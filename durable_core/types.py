@@ -48,6 +48,9 @@ class StepKind(enum.StrEnum):
     UUID = "uuid"
     RANDOM = "random"
     TIMER = "timer"  # a durable timer that fired (recorded when it is due, never before)
+    WAIT = "wait"  # an event/message wait that was satisfied (or timed out), recorded with what arrived
+    SEND = "send"  # a journaled send_event / publish / send_to / subscribe / unsubscribe from a workflow
+    CHILD = "child"  # a child workflow started from a workflow (records the child's instance id)
 
 
 class StepOutcome(enum.StrEnum):
@@ -159,6 +162,7 @@ class InstanceRecord:
     blocked_reason: str | None = None
     service_name: str = ""
     crash_count: int = 0
+    parent_instance_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,7 @@ class NewInstance:
     deadline_at: datetime | None = None
     lease_owner: str | None = None  # create it already claimed by this worker (epoch 1, RUNNING)
     lease_expires_at: datetime | None = None
+    parent_instance_id: str | None = None  # set for child workflows: its end is delivered to the parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,3 +316,132 @@ class OutboxRecord:
     sent_at: datetime | None = None
     last_status_code: int | None = None
     last_error: str | None = None
+
+
+# -- events, messages and waits ------------------------------------------------------------------------
+class WaitKind(enum.StrEnum):
+    """What a wait key listens to."""
+
+    EVENT = "event"  # wait_event(event_type)
+    MESSAGE = "message"  # receive(channel)
+    CHILD = "child"  # the end of a child workflow
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class WaitKey:
+    """One thing an instance can wait for: an event type, a channel, or a child's end.
+
+    Attributes:
+        kind: events, channel messages and children live in separate namespaces.
+        name: the event type, channel name or child instance id.
+    """
+
+    kind: WaitKind
+    name: str
+
+    @property
+    def token(self) -> str:
+        """The stored form, ``"<kind>:<name>"``."""
+        return f"{self.kind.value}:{self.name}"
+
+    @staticmethod
+    def parse(token: str) -> WaitKey:
+        """Rebuild a key from :attr:`token`."""
+        kind, _, name = token.partition(":")
+        return WaitKey(WaitKind(kind), name)
+
+
+class SubscriptionMode(enum.StrEnum):
+    """How a channel subscription shares messages with other subscribers."""
+
+    COMPETING = "competing"  # each message goes to exactly one competing subscriber
+    BROADCAST = "broadcast"  # each message goes to every broadcast subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message or event to store (and wake its receivers) in one transaction.
+
+    Attributes:
+        key: the event type / channel it is sent on.
+        data: the payload (JSON or bytes).
+        metadata: CloudEvents attributes and extensions (JSON object), kept with the message.
+        target_instance_id: deliver to this instance's mailbox only (kept even if it is not waiting).
+            Without a target, an EVENT key reaches every instance waiting for it at commit time; a
+            MESSAGE key (channel) reaches each broadcast subscriber plus one shared copy that exactly
+            one competing subscriber takes.
+    """
+
+    key: WaitKey
+    data: Payload
+    metadata: dict[str, JsonValue]
+    target_instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message taken from a mailbox or channel queue."""
+
+    message_id: int
+    key: WaitKey
+    data: Payload
+    metadata: dict[str, JsonValue]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What storing an :class:`OutgoingMessage` did.
+
+    Attributes:
+        stored: how many mailbox/queue rows were written.
+        woken: instances that were WAITING for the key and are now runnable.
+        record_outcome: for a journaled send, whether its history entry was recorded (if not, nothing
+            was sent).
+    """
+
+    stored: int
+    woken: tuple[str, ...] = ()
+    record_outcome: RecordOutcome = RecordOutcome.RECORDED
+
+
+@dataclass(frozen=True, slots=True)
+class WaitRegistration:
+    """What a suspended instance waits for: any of ``keys``, or ``wake_at`` (whichever is first).
+
+    Attributes:
+        keys: the events / channels / children it listens to (empty for a plain timer).
+        wake_at: when it must run again regardless (timer or timeout), or None.
+        schemas: JSON schema of the expected data per event-type key (``wait_event(model=...)``).
+    """
+
+    keys: tuple[WaitKey, ...] = ()
+    wake_at: datetime | None = None
+    schemas: tuple[tuple[str, JsonValue], ...] = ()
+
+
+class ParkOutcome(enum.StrEnum):
+    """Result of parking an instance."""
+
+    PARKED = "parked"
+    MESSAGE_AVAILABLE = "message-available"  # something it waits for is already there: keep running
+    LEASE_LOST = "lease-lost"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitInfo:
+    """What a WAITING instance waits for (for status pages, MCP status tools, elicitation).
+
+    Attributes:
+        event_types: event types it waits for (``wait_event``).
+        channels: channels it waits on (``receive``).
+        children: child instance ids whose end it waits for.
+        wake_at: when it runs again regardless (timer or timeout), or None.
+        input_schemas: JSON schema of the expected event data per event type, when ``model=`` was given.
+    """
+
+    event_types: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    wake_at: datetime | None = None
+    input_schemas: dict[str, JsonValue] = field(default_factory=dict)

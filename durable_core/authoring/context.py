@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random as _random
 import uuid as _uuid
+from contextvars import ContextVar
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from durable_core.errors import EddaError
+from durable_core.signals import RecurSignal
 from durable_core.types import StepKind
 
 if TYPE_CHECKING:
@@ -88,9 +90,29 @@ class WorkflowContext:
         self._require_workflow_body("random")
         return cast(float, self._runtime.side_effect(StepKind.RANDOM, _random.random))
 
+    async def recur(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Start over as a fresh run of the same instance with these arguments (seed: ``ctx.recur``).
+
+        The current run's history is archived and cleared in one transaction together with storing the
+        new input, so a workflow that loops forever through ``recur`` keeps a bounded history. The
+        instance id, channel subscriptions and messages already in its mailbox are kept; compensations
+        registered in the finished run are dropped.
+
+        Raises:
+            EddaError: called inside an activity.
+        """
+        self._require_workflow_body("recur")
+        raise RecurSignal(args, dict(kwargs))
+
     def _require_workflow_body(self, what: str) -> None:
         if self._scope is not None:
             raise EddaError(f"ctx.{what}() is for workflow bodies; inside an activity use ordinary Python")
 
     def _for_activity(self, scope: ActivityScope) -> WorkflowContext:
         return WorkflowContext(self._runtime, scope)
+
+
+#: The workflow context of the workflow body running in this task (set by the engine's runner), so that
+#: seed-style ``send_event(...)`` inside a workflow knows where to journal. A ContextVar is per task, not
+#: shared state: two apps (or two instances) in one process never see each other's value.
+CURRENT_CONTEXT: ContextVar[WorkflowContext | None] = ContextVar("edda_current_context", default=None)

@@ -7,16 +7,73 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from durable_core.types import JsonValue, OutboxEvent, StepKind
+from durable_core.types import JsonValue, OutboxEvent, StepKind, WaitKey
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from durable_core.authoring.activity import Activity
     from durable_core.authoring.saga import CompensationCall
+
+
+#: :attr:`WaitResult.index` of a wait that ended because its due time passed first
+TIMED_OUT: Final = -1
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSpec:
+    """A durable wait: for the first message on any of ``keys``, or until ``due``.
+
+    Attributes:
+        name: recorded in history and checked on replay (describe what is waited for).
+        keys: event types / channels / children listened to.
+        due: when the wait ends without a message (timeout or timer), or None.
+        schemas: JSON schema of the expected data per event type (shown to whoever must answer).
+    """
+
+    name: str
+    keys: tuple[WaitKey, ...]
+    due: datetime | None = None
+    schemas: tuple[tuple[str, JsonValue], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WaitResult:
+    """How a wait ended.
+
+    Attributes:
+        index: which of ``WaitSpec.keys`` delivered, or :data:`TIMED_OUT`.
+        data: the message's data (JSON value or bytes), None on timeout.
+        metadata: the message's attributes (CloudEvents attributes, channel, sender...).
+    """
+
+    index: int
+    data: Any = None
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message a workflow sends: ``data`` is any JSON-able value or bytes (encoded by the runtime)."""
+
+    key: WaitKey
+    data: Any
+    metadata: dict[str, JsonValue]
+    target_instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStart:
+    """A child workflow to start from a workflow (idempotent on ``instance_id``)."""
+
+    workflow_name: str
+    arguments: dict[str, JsonValue]
+    instance_id: str
+    cancel_with_parent: bool = True
 
 
 class WorkflowRuntime(abc.ABC):
@@ -60,6 +117,26 @@ class WorkflowRuntime(abc.ABC):
     @abc.abstractmethod
     def register_compensation(self, call: CompensationCall) -> None:
         """Remember a compensation to run (in reverse order) if the workflow fails or is cancelled."""
+
+    @abc.abstractmethod
+    async def wait_for(self, position: int, spec: WaitSpec) -> WaitResult:
+        """Return the recorded end of the wait at ``position``, or take a message now, or suspend."""
+
+    @abc.abstractmethod
+    async def send(self, position: int, name: str, message: Outgoing) -> None:
+        """Send ``message`` once: recorded at ``position`` in the transaction that stores it."""
+
+    @abc.abstractmethod
+    async def send_now(self, message: Outgoing) -> None:
+        """Send ``message`` without journaling it (from inside an activity: at least once)."""
+
+    @abc.abstractmethod
+    async def subscription(self, position: int, channel: str, mode: str | None) -> None:
+        """Subscribe (``mode`` set) or unsubscribe (None) the instance, journaled at ``position``."""
+
+    @abc.abstractmethod
+    async def start_child(self, position: int, child: ChildStart) -> str:
+        """Create the child instance once (recorded at ``position``) and return its id."""
 
 
 class ActivityScope(abc.ABC):

@@ -19,6 +19,7 @@ from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
+from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
 from durable_core.engine.validation import validate_instance_id, validate_options
 from durable_core.engine.waiters import ResultWaiters
@@ -49,6 +50,7 @@ from durable_core.types import (
     NewInstance,
     OutboxRecord,
     OutboxStatus,
+    WaitInfo,
 )
 
 logger = logging.getLogger("durable_core")
@@ -119,7 +121,9 @@ class EddaApp:
             default_retry_policy=default_retry_policy or DEFAULT_RETRY_POLICY,
             worker_id=str(self._worker),
             lease_ttl=timedelta(seconds=lease_ttl),
+            wake=self._wake_local,
         )
+        self._sender = Sender(self._services)
         self._auto_migrate = auto_migrate
         self._run_workers = run_workers
         self._shutdown_timeout = shutdown_timeout
@@ -209,6 +213,86 @@ class EddaApp:
     def workflow_named(self, name: str) -> Workflow[Any, Any]:
         """The workflow definition this app serves under ``name`` (``WorkflowNotFoundError`` if none)."""
         return self._catalog.get(name)
+
+    def _wake_local(self, instance_ids: Iterable[str]) -> None:
+        """A local delivery made these instances runnable: run them here at once (if we run workers)."""
+        if self._run_workers and self._initialized:
+            for instance_id in instance_ids:
+                self._dispatcher.hint(instance_id)
+
+    # -- events and messages -----------------------------------------------------------------------
+    async def send_event(
+        self,
+        event_type: str,
+        source: str,
+        data: Any = None,
+        *,
+        instance_id: str | None = None,
+        subject: str | None = None,
+        event_id: str | None = None,
+        extensions: Mapping[str, JsonScalar] | None = None,
+        data_content_type: str | None = None,
+    ) -> str:
+        """Send an event; it is committed when this returns (see ``wait_event`` for delivery semantics).
+
+        Args:
+            event_type: CloudEvents ``type``.
+            source: CloudEvents ``source``.
+            data: JSON data, bytes, or a Pydantic model (stored as its JSON).
+            instance_id: deliver into this instance's mailbox (kept until a ``wait_event`` takes it);
+                without it, the event reaches every instance waiting for ``event_type`` right now.
+            subject: CloudEvents ``subject``.
+            event_id: CloudEvents ``id`` (a UUID when omitted).
+            extensions: CloudEvents extension attributes.
+            data_content_type: CloudEvents ``datacontenttype``.
+
+        Returns:
+            The event id.
+
+        Raises:
+            InstanceNotFoundError: ``instance_id`` names no instance (nothing is stored).
+            ValueError / TypeError: invalid attributes or data (nothing is stored).
+        """
+        self._require_initialized()
+        return await self._sender.send_event(
+            event_type,
+            source,
+            data,
+            instance_id=instance_id,
+            subject=subject,
+            event_id=event_id,
+            extensions=extensions,
+            data_content_type=data_content_type,
+        )
+
+    async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:
+        """Publish on a channel from outside a workflow (competing: one subscriber; broadcast: all).
+
+        Returns:
+            The message id.
+        """
+        self._require_initialized()
+        return await self._sender.publish(channel, data, message_id=message_id)
+
+    async def send_to(
+        self, instance_id: str, channel: str, data: Any = None, *, message_id: str | None = None
+    ) -> str:
+        """Send a message on ``channel`` directly to one instance (kept in its mailbox until received).
+
+        Raises:
+            InstanceNotFoundError: no such instance (nothing is stored).
+        """
+        self._require_initialized()
+        return await self._sender.send_to(instance_id, channel, data, message_id=message_id)
+
+    async def get_wait(self, instance_id: str) -> WaitInfo | None:
+        """What a WAITING instance waits for (event types, channels, children, wake-up time); else None.
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+        self._require_initialized()
+        return await self._storage.messaging().get_wait(instance_id)
 
     # -- starting ------------------------------------------------------------------------------
     async def start(

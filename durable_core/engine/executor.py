@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from durable_core.authoring.context import WorkflowContext
-from durable_core.authoring.runtime import ActivityScope
+from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
+from durable_core.authoring.runtime import ActivityScope, ChildStart, WaitSpec
 from durable_core.clock import monotonic
+from durable_core.engine.children import create_child_instance
 from durable_core.engine.control import RunControl
 from durable_core.engine.services import EngineServices
 from durable_core.errors import (
@@ -21,6 +22,7 @@ from durable_core.errors import (
 )
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation
+from durable_core.replay.wait_records import wait_entry
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import error_to_info
 from durable_core.signals import EddaSignal, LeaseLostSignal
@@ -31,10 +33,13 @@ from durable_core.types import (
     HistoryEntry,
     Lease,
     OutboxEvent,
+    OutgoingMessage,
     RecordOutcome,
     RetryInfo,
     StepKind,
     StepOutcome,
+    StoredMessage,
+    SubscriptionMode,
 )
 
 if TYPE_CHECKING:
@@ -199,7 +204,11 @@ class StepExecutor(LiveExecutor):
             tx = self._s.storage.begin_user_transaction()
             try:
                 ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
-                result = await self._call(invoke(ctx), timeout, name)
+                token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
+                try:
+                    result = await self._call(invoke(ctx), timeout, name)
+                finally:
+                    CURRENT_CONTEXT.reset(token)
                 try:
                     payload = self._s.serializer.encode(result)
                 except TypeError as exc:
@@ -296,6 +305,71 @@ class StepExecutor(LiveExecutor):
             retry=retry,
             recorded_at=self._s.clock.now(),
         )
+
+    # -- messaging ----------------------------------------------------------------------------
+    async def take_message(
+        self, session: ReplaySession, position: int, spec: WaitSpec
+    ) -> HistoryEntry | None:
+        """Take the oldest message for ``spec`` and record the wait's end in the same transaction."""
+        iid = self._lease.instance_id
+
+        def build(message: StoredMessage) -> HistoryEntry:
+            return wait_entry(session.serializer, iid, position, spec, message, self._s.clock.now())
+
+        outcome, entry = await _stored(self._s.storage.messaging().take(self._lease, spec.keys, build))
+        if outcome is RecordOutcome.RECORDED:
+            return entry
+        return await self._settle(outcome, iid, position)
+
+    async def end_wait(self, session: ReplaySession, position: int, spec: WaitSpec) -> HistoryEntry:
+        """Record the wait's timeout and drop its wait rows."""
+        iid = self._lease.instance_id
+        entry = wait_entry(session.serializer, iid, position, spec, None, self._s.clock.now())
+        outcome = await _stored(self._s.storage.messaging().end_wait(self._lease, entry, spec.keys))
+        if outcome is RecordOutcome.RECORDED:
+            return entry
+        return await self._settle(outcome, iid, position)
+
+    async def send_message(self, entry: HistoryEntry, message: OutgoingMessage) -> HistoryEntry:
+        """Store the message and record ``entry`` atomically; wake local receivers."""
+        result = await _stored(
+            self._s.storage.messaging().deliver(message, self._s.clock.now(), record=(self._lease, entry))
+        )
+        if result.record_outcome is not RecordOutcome.RECORDED:
+            return await self._settle(result.record_outcome, entry.instance_id, entry.position)
+        self._s.wake(result.woken)
+        return entry
+
+    async def send_unjournaled(self, message: OutgoingMessage) -> None:
+        """Store the message now; wake local receivers."""
+        result = await _stored(self._s.storage.messaging().deliver(message, self._s.clock.now()))
+        self._s.wake(result.woken)
+
+    async def set_subscription(self, instance_id: str, channel: str, mode: str | None) -> None:
+        """Subscribe or unsubscribe (idempotent)."""
+        messaging = self._s.storage.messaging()
+        if mode is None:
+            await _stored(messaging.unsubscribe(instance_id, channel))
+        else:
+            await _stored(
+                messaging.subscribe(instance_id, channel, SubscriptionMode(mode), self._s.clock.now())
+            )
+
+    async def create_child(self, parent_id: str, child: ChildStart) -> str:
+        """Create the child (idempotent on its id) and let the local dispatcher run it."""
+        child_id = await _stored(create_child_instance(self._s, parent_id, child))
+        self._s.wake((child_id,))
+        return child_id
+
+    async def _settle(self, outcome: RecordOutcome, instance_id: str, position: int) -> HistoryEntry:
+        """After a fenced write did not record: stop on a lost lease, adopt someone else's entry."""
+        if outcome is RecordOutcome.LEASE_LOST:
+            self._control.lease_lost = True
+            raise LeaseLostSignal()
+        stored = await _stored(self._s.storage.get_entry(instance_id, position))
+        if stored is None:  # pragma: no cover - a conflict implies the row exists
+            raise LeaseLostSignal()
+        return stored
 
     async def _record(self, entry: HistoryEntry, tx: UserTransaction | None) -> HistoryEntry:
         outcome = await _stored(self._s.storage.record_step(self._lease, entry, tx=tx))

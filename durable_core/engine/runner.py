@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
-from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.workflow import Workflow
 from durable_core.engine.control import RunControl
 from durable_core.engine.executor import StepExecutor, StorageLostSignal
@@ -18,15 +18,25 @@ from durable_core.engine.services import EngineServices
 from durable_core.errors import EddaError, NonDeterminismError, WorkflowTimeoutError
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
-from durable_core.serialization import error_to_info
+from durable_core.serialization import args_hash, error_to_info
 from durable_core.signals import (
     CancelSignal,
     DeadlineSignal,
     LeaseLostSignal,
+    RecurSignal,
     ReplayEndSignal,
     SuspendSignal,
 )
-from durable_core.types import ClaimedInstance, FinishRequest, InstanceRecord, InstanceStatus
+from durable_core.types import (
+    CancelOutcome,
+    ClaimedInstance,
+    ErrorInfo,
+    FinishRequest,
+    InstanceRecord,
+    InstanceStatus,
+    JsonValue,
+    ParkOutcome,
+)
 
 logger = logging.getLogger("durable_core.engine")
 
@@ -37,6 +47,7 @@ class RunEnd(enum.Enum):
     FINISHED = "finished"  # completed, failed, cancelled or blocked: state written
     PARKED = "parked"  # waiting (timer): stored as WAITING with its wake-up time, lease released
     LEASE_LOST = "lease-lost"  # another worker owns it now; nothing more written
+    AGAIN = "again"  # keep the lease and run the body again (a message was already there; or recur)
 
 
 class InstanceRunner:
@@ -54,14 +65,13 @@ class InstanceRunner:
         self._is_first_run = claimed.lease.epoch == 1
 
     async def run(self) -> RunEnd:
-        """Run until the instance finishes (or this worker loses its lease)."""
+        """Run until the instance finishes, parks (or this worker loses its lease)."""
         inst = self._instance
         wf = self._s.catalog.get(inst.workflow_name)
         # Epoch 1 is the first claim ever made: nothing can be recorded yet, so skip the read.
         history = [] if self._is_first_run else await self._s.storage.load_history(inst.instance_id)
         self._control.deadline = inst.deadline_at
         self._control.cancel_requested = self._control.cancel_requested or inst.cancel_requested
-        unwinding = self._control.cancel_requested or inst.status is InstanceStatus.COMPENSATING
         executor = StepExecutor(
             self._s,
             self._lease,
@@ -69,20 +79,27 @@ class InstanceRunner:
             charge_crash=self._claimed.took_over_crashed,
             attempts_known_empty=self._is_first_run,
         )
-        session = ReplaySession(
-            instance_id=inst.instance_id,
-            workflow_name=wf.name,
-            history=history,
-            serializer=self._s.serializer,
-            clock_now=self._s.clock.now,
-            executor=executor,
-            mode=ReplayMode.UNWIND if unwinding else ReplayMode.LIVE,
-        )
         try:
-            if self._control.cancel_requested and not history:
-                # Cancelled before it did anything: there is nothing to compensate or replay.
-                return await self._unwind(session, InstanceStatus.CANCELLED, None)
-            return await self._run_body(wf, session)
+            while True:
+                unwinding = (
+                    self._control.cancel_requested or self._instance.status is InstanceStatus.COMPENSATING
+                )
+                session = ReplaySession(
+                    instance_id=inst.instance_id,
+                    workflow_name=wf.name,
+                    history=history,
+                    serializer=self._s.serializer,
+                    clock_now=self._s.clock.now,
+                    executor=executor,
+                    mode=ReplayMode.UNWIND if unwinding else ReplayMode.LIVE,
+                )
+                if self._control.cancel_requested and not history:
+                    # Cancelled before it did anything: there is nothing to compensate or replay.
+                    return await self._unwind(session, InstanceStatus.CANCELLED, None)
+                end = await self._run_body(wf, session)
+                if end is not RunEnd.AGAIN:
+                    return end
+                history = session.recorded_entries()
         except LeaseLostSignal:
             logger.warning("lost the lease of %s to another worker; stopping this run", inst.instance_id)
             return RunEnd.LEASE_LOST
@@ -96,7 +113,12 @@ class InstanceRunner:
             await self._s.hooks.call("on_workflow_start", inst.instance_id, wf.name, input_data)
         try:
             kwargs = wf.decode_arguments(input_data)
-            result = await self._invoke_with_deadline(wf.fn(WorkflowContext(session), **kwargs))
+            ctx = WorkflowContext(session)
+            token = CURRENT_CONTEXT.set(ctx)
+            try:
+                result = await self._invoke_with_deadline(wf.fn(ctx, **kwargs))
+            finally:
+                CURRENT_CONTEXT.reset(token)
         except CancelSignal:
             if self._control.cancel_requested:
                 return await self._unwind(session, InstanceStatus.CANCELLED, None)
@@ -106,7 +128,9 @@ class InstanceRunner:
         except DeadlineSignal:
             return await self._unwind(session, InstanceStatus.FAILED, self._timeout_error(wf))
         except SuspendSignal as suspend:
-            return await self._park(session, suspend.wake_at)
+            return await self._park(session, suspend)
+        except RecurSignal as recur:
+            return await self._recur(wf, session, recur)
         except ReplayEndSignal:  # pragma: no cover - only DRY sessions raise it
             raise
         except Exception as exc:
@@ -182,6 +206,7 @@ class InstanceRunner:
             if failures:
                 logger.error("%d compensation(s) of %s failed; see its history", failures, inst.instance_id)
         info = error_to_info(error) if error is not None else None
+        await self._end_children(session)
         await self._finish(FinishRequest(status, error=info))
         if status is InstanceStatus.CANCELLED:
             await self._s.hooks.call("on_workflow_cancelled", inst.instance_id, inst.workflow_name)
@@ -189,15 +214,57 @@ class InstanceRunner:
             await self._s.hooks.call("on_workflow_failed", inst.instance_id, inst.workflow_name, error)
         return RunEnd.FINISHED
 
-    async def _park(self, session: ReplaySession, due: datetime) -> RunEnd:
-        """Store the instance as WAITING until ``due`` (or its deadline, if earlier) and release it."""
+    async def _park(self, session: ReplaySession, suspend: SuspendSignal) -> RunEnd:
+        """Store the instance as WAITING (until its wake-up time or deadline, or a message) and release it."""
         await session.flush()  # the recorded ``now`` the due time was computed from must be durable
         deadline = self._instance.deadline_at
-        wake_at = min(due, deadline) if deadline is not None else due
-        if not await self._s.storage.park(self._lease, wake_at, self._s.clock.now()):
-            raise LeaseLostSignal()
+        due = suspend.wake_at
+        wake_at = min(due, deadline) if deadline is not None and due is not None else (due or deadline)
+        now = self._s.clock.now()
+        if suspend.wait is None or not suspend.wait.keys:
+            if wake_at is None:  # pragma: no cover - a plain timer always has a due time
+                raise EddaError("a wait with nothing to wait for")
+            if not await self._s.storage.park(self._lease, wake_at, now):
+                raise LeaseLostSignal()
+        else:
+            wait = dataclasses.replace(suspend.wait, wake_at=wake_at)
+            outcome = await self._s.storage.messaging().park(self._lease, wait, now)
+            if outcome is ParkOutcome.LEASE_LOST:
+                raise LeaseLostSignal()
+            if outcome is ParkOutcome.MESSAGE_AVAILABLE:
+                return RunEnd.AGAIN  # it arrived while we were getting ready to park: take it now
         self.parked_until = wake_at
         return RunEnd.PARKED
+
+    async def _recur(self, wf: Workflow[Any, Any], session: ReplaySession, recur: RecurSignal) -> RunEnd:
+        """Archive this run's history and start the next run with the new arguments, atomically."""
+        try:
+            encoded = wf.encode_arguments(recur.args, recur.kwargs)
+        except EddaError as exc:
+            return await self._unwind(session, InstanceStatus.FAILED, exc)
+        payload = self._s.serializer.encode(encoded)
+        digest = args_hash(encoded)
+        now = self._s.clock.now()
+        recurred = await self._s.storage.messaging().recur(
+            self._lease, payload, digest, now, self._s.keep_recur_runs
+        )
+        if not recurred:
+            raise LeaseLostSignal()
+        self._instance = dataclasses.replace(self._instance, input=payload, input_hash=digest, updated_at=now)
+        self._is_first_run = False
+        return RunEnd.AGAIN
+
+    async def _end_children(self, session: ReplaySession) -> None:
+        """Cancel the unfinished children that were started with ``cancel_with_parent`` (the default)."""
+        now = self._s.clock.now()
+        for child_id, with_parent in session.children():
+            if not with_parent:
+                continue
+            outcome = await self._s.storage.request_cancel(
+                child_id, "the parent workflow ended", self._instance.instance_id, now
+            )
+            if outcome is CancelOutcome.REQUESTED:
+                self._s.wake((child_id,))
 
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
@@ -206,7 +273,20 @@ class InstanceRunner:
 
     async def _finish(self, request: FinishRequest) -> None:
         now = self._s.clock.now()
-        if not await self._s.storage.finish(self._lease, request, now):
+        parent = self._instance.parent_instance_id
+        if parent is not None and request.status.is_finished:
+            meta: dict[str, JsonValue] = {
+                "status": request.status.value,
+                "error": records_error_json(request.error),
+                "cancel_reason": None,
+            }
+            finished, woken = await self._s.storage.messaging().finish_child(
+                self._lease, request, now, parent, meta
+            )
+            if not finished:
+                raise LeaseLostSignal()
+            self._s.wake(woken)
+        elif not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
         if request.status is InstanceStatus.CANCELLED:
             return  # who cancelled and why were written by someone else: waiters read the row
@@ -231,3 +311,10 @@ def _diverged(session: ReplaySession, what: str) -> NonDeterminismError:
     )
     session.nondeterminism = error
     return error
+
+
+def records_error_json(info: ErrorInfo | None) -> JsonValue:
+    """The JSON form of a child's error, delivered to its parent."""
+    if info is None:
+        return None
+    return {"type_name": info.type_name, "message": info.message}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,3 +26,7 @@ class EngineServices:
     default_retry_policy: RetryPolicy
     worker_id: str
     lease_ttl: timedelta
+    #: tell this process's dispatcher that these instances became runnable (a local delivery woke them)
+    wake: Callable[[Iterable[str]], None] = lambda _ids: None
+    #: archived runs kept per instance by ``ctx.recur``
+    keep_recur_runs: int = 3

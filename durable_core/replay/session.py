@@ -13,13 +13,21 @@ from datetime import datetime
 from typing import Any
 
 from durable_core.authoring.activity import Activity
-from durable_core.authoring.runtime import WorkflowRuntime
+from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
 from durable_core.authoring.saga import CompensationCall
 from durable_core.errors import NonDeterminismError
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+from durable_core.replay.wait_records import decode_wait
 from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
 from durable_core.signals import CancelSignal, ReplayEndSignal, SuspendSignal
-from durable_core.types import HistoryEntry, JsonValue, StepKind, StepOutcome
+from durable_core.types import (
+    HistoryEntry,
+    JsonValue,
+    OutgoingMessage,
+    StepKind,
+    StepOutcome,
+    WaitRegistration,
+)
 
 
 class ReplaySession(WorkflowRuntime):
@@ -161,6 +169,115 @@ class ReplaySession(WorkflowRuntime):
     def register_compensation(self, call: CompensationCall) -> None:
         """Remember a compensation registered from the body."""
         self._compensations.append((call, None, f"{call.compensation.name}:{self._next}"))
+
+    async def wait_for(self, position: int, spec: WaitSpec) -> WaitResult:
+        """Serve the recorded end of the wait, or take a message now, or record a timeout, or suspend."""
+        self._raise_if_poisoned()
+        recorded = self._recorded.get(position)
+        if recorded is None:
+            executor = self._require_live()
+            await self._flush()
+            recorded = await executor.take_message(self, position, spec)
+            if recorded is None:
+                if spec.due is None or self._clock_now() < spec.due:
+                    raise SuspendSignal(spec.due, WaitRegistration(spec.keys, spec.due, spec.schemas))
+                recorded = await executor.end_wait(self, position, spec)
+            self._recorded[position] = recorded
+            self.live_steps += 1
+        self._verify(position, StepKind.WAIT, spec.name, "", recorded)
+        return decode_wait(self._serializer, recorded.result)
+
+    async def send(self, position: int, name: str, message: Outgoing) -> None:
+        """Send once: skip when recorded, else store the message and the entry in one transaction."""
+        self._raise_if_poisoned()
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            self._verify(position, StepKind.SEND, name, "", recorded)
+            return
+        executor = self._require_live()
+        await self._flush()
+        entry = self._plain_entry(position, StepKind.SEND, name, None)
+        self._recorded[position] = await executor.send_message(entry, self._outgoing(message))
+        self.live_steps += 1
+
+    async def send_now(self, message: Outgoing) -> None:
+        """Send without journaling (from an activity)."""
+        await self._require_live().send_unjournaled(self._outgoing(message))
+
+    async def subscription(self, position: int, channel: str, mode: str | None) -> None:
+        """Subscribe/unsubscribe once (idempotent, so a crash before recording just repeats it)."""
+        self._raise_if_poisoned()
+        name = f"{'subscribe' if mode else 'unsubscribe'}:{channel}"
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            self._verify(position, StepKind.SEND, name, "", recorded)
+            return
+        executor = self._require_live()
+        await self._flush()
+        await executor.set_subscription(self.instance_id, channel, mode)
+        entry = self._plain_entry(position, StepKind.SEND, name, mode)
+        self._recorded[position] = entry
+        self._pending.append(entry)
+        await self._flush()
+        self.live_steps += 1
+
+    async def start_child(self, position: int, child: ChildStart) -> str:
+        """Create the child once; the recorded entry holds its id and whether it ends with the parent."""
+        self._raise_if_poisoned()
+        name = child.workflow_name
+        recorded = self._recorded.get(position)
+        if recorded is None:
+            executor = self._require_live()
+            await self._flush()
+            child_id = await executor.create_child(self.instance_id, child)
+            value: JsonValue = {"instance_id": child_id, "cancel_with_parent": child.cancel_with_parent}
+            recorded = self._plain_entry(position, StepKind.CHILD, name, value)
+            self._recorded[position] = recorded
+            self._pending.append(recorded)
+            await self._flush()
+            self.live_steps += 1
+        self._verify(position, StepKind.CHILD, name, "", recorded)
+        stored = self._serializer.decode(recorded.result)
+        return str(stored["instance_id"])
+
+    def children(self) -> list[tuple[str, bool]]:
+        """(child id, cancel_with_parent) of every child recorded in this run's history."""
+        found: list[tuple[str, bool]] = []
+        for entry in self._recorded.values():
+            if entry.kind is StepKind.CHILD and entry.outcome is StepOutcome.OK:
+                value = self._serializer.decode(entry.result)
+                if isinstance(value, dict) and "instance_id" in value:
+                    found.append((str(value["instance_id"]), bool(value.get("cancel_with_parent", True))))
+        return found
+
+    def _outgoing(self, message: Outgoing) -> OutgoingMessage:
+        return OutgoingMessage(
+            key=message.key,
+            data=self._serializer.encode(message.data),
+            metadata=message.metadata,
+            target_instance_id=message.target_instance_id,
+        )
+
+    def _plain_entry(self, position: int, kind: StepKind, name: str, value: JsonValue) -> HistoryEntry:
+        return HistoryEntry(
+            instance_id=self.instance_id,
+            position=position,
+            kind=kind,
+            name=name,
+            args_hash="",
+            outcome=StepOutcome.OK,
+            result=self._serializer.encode(value),
+            recorded_at=self._clock_now(),
+        )
+
+    def recorded_entries(self) -> list[HistoryEntry]:
+        """Every entry known to this session (recorded before or during this run), by position."""
+        return [self._recorded[p] for p in sorted(self._recorded)]
+
+    @property
+    def serializer(self) -> Serializer:
+        """The app's serializer (the engine builds wait entries with it)."""
+        return self._serializer
 
     # -- used by the engine's runner ---------------------------------------------------------
     async def flush(self) -> None:

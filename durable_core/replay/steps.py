@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from durable_core.types import HistoryEntry
+from durable_core.types import HistoryEntry, OutgoingMessage
 
 if TYPE_CHECKING:
     from durable_core.authoring.activity import Activity
+    from durable_core.authoring.runtime import ChildStart, WaitSpec
     from durable_core.authoring.saga import CompensationCall
     from durable_core.replay.session import ReplaySession
 
@@ -68,3 +69,29 @@ class LiveExecutor(abc.ABC):
     @abc.abstractmethod
     async def on_replayed_activity(self, instance_id: str, activity_id: str, name: str, result: Any) -> None:
         """Observe an activity outcome served from history (hooks with ``cache_hit=True``)."""
+
+    @abc.abstractmethod
+    async def take_message(
+        self, session: ReplaySession, position: int, spec: WaitSpec
+    ) -> HistoryEntry | None:
+        """Take the oldest message for ``spec`` and record the wait's end; None when there is none yet."""
+
+    @abc.abstractmethod
+    async def end_wait(self, session: ReplaySession, position: int, spec: WaitSpec) -> HistoryEntry:
+        """Record that the wait at ``position`` timed out (and stop listening for its keys)."""
+
+    @abc.abstractmethod
+    async def send_message(self, entry: HistoryEntry, message: OutgoingMessage) -> HistoryEntry:
+        """Store ``message`` and record ``entry`` in one transaction; return the stored entry."""
+
+    @abc.abstractmethod
+    async def send_unjournaled(self, message: OutgoingMessage) -> None:
+        """Store ``message`` now (not journaled)."""
+
+    @abc.abstractmethod
+    async def set_subscription(self, instance_id: str, channel: str, mode: str | None) -> None:
+        """Subscribe (``mode`` set) or unsubscribe (None); idempotent."""
+
+    @abc.abstractmethod
+    async def create_child(self, parent_id: str, child: ChildStart) -> str:
+        """Create the child instance if it does not exist yet (idempotent) and return its id."""

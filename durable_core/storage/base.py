@@ -34,6 +34,7 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.messaging import SqlMessaging
     from durable_core.storage.outbox import SqlOutboxStorage
 
 
@@ -241,3 +242,8 @@ class Storage(abc.ABC):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (written by activities, delivered by the relayer)."""
         raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")
+
+    # -- events, channels, waits -------------------------------------------------------------------
+    def messaging(self) -> SqlMessaging:
+        """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
+        raise NotImplementedError(f"{type(self).__name__} has no messaging")

@@ -12,12 +12,12 @@ import contextlib
 import enum
 import json
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import LargeBinary, and_, case, cast, event, func, literal, null, or_, select, text
+from sqlalchemy import LargeBinary, and_, bindparam, case, cast, event, func, literal, null, or_, select, text
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from durable_core.errors import MigrationError
-from durable_core.storage.schema import ATTEMPTS
+from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
 from durable_core.types import JsonScalar
 
 __all__ = [
@@ -50,6 +50,24 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 MIGRATION_LOCK_TIMEOUT_S: Final = 120
 MEMORY_POOL_TIMEOUT_S: Final = 60
 _PG_MIGRATION_LOCK_KEY: Final = 0x45646461_4D696772  # "EddaMigr"
+
+
+#: the PostgreSQL NOTIFY channel that carries ids of instances made runnable (comma-separated)
+WAKE_CHANNEL: Final = "edda_wake"
+_NOTIFY_PAYLOAD_LIMIT: Final = 7000  # PostgreSQL rejects payloads of 8000 bytes or more
+
+
+def _notify_chunks(instance_ids: Sequence[str]) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for instance_id in instance_ids:
+        if current and len(current) + len(instance_id) + 1 > _NOTIFY_PAYLOAD_LIMIT:
+            chunks.append(current)
+            current = ""
+        current = f"{current},{instance_id}" if current else instance_id
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def json_dumps(value: Any) -> str:
@@ -132,6 +150,28 @@ class SqlDialect:
     def json_field_equals(self, column: Any, key: str, value: JsonScalar) -> ColumnElement[bool]:
         """SQL condition: top-level field ``key`` of JSON ``column`` equals the JSON scalar ``value``."""
         raise NotImplementedError
+
+    async def lock_keys(self, conn: AsyncConnection, tokens: Sequence[str]) -> None:
+        """Lock one ``edda_key_locks`` row per token (created on first use), in sorted order.
+
+        Every sender and every parker of a key takes its lock first, so a message and a wait being
+        registered for the same key are ordered: one of them always sees the other.
+        """
+        for token in sorted(set(tokens)):
+            await conn.execute(self._key_lock_statement(token))
+
+    def _key_lock_statement(self, token: str) -> Any:
+        raise NotImplementedError
+
+    async def upsert_subscription(self, conn: AsyncConnection, values: Mapping[str, Any]) -> None:
+        """Insert or update one ``edda_subscriptions`` row (its mode may change)."""
+        raise NotImplementedError
+
+    async def notify_wake(self, conn: AsyncConnection, instance_ids: Sequence[str]) -> None:
+        """Tell other processes, inside the committing transaction, that these instances are runnable.
+
+        Only PostgreSQL can (``pg_notify``); elsewhere other processes find them by their fallback poll.
+        """
 
     @asynccontextmanager
     async def migration_lock(self, conn: AsyncConnection) -> AsyncIterator[None]:
@@ -234,6 +274,19 @@ class SqliteDialect(SqlDialect):
         )
         return (await conn.execute(stmt)).rowcount > 0
 
+    async def lock_keys(self, conn: AsyncConnection, tokens: Sequence[str]) -> None:
+        """Nothing to lock: ``BEGIN IMMEDIATE`` already makes this transaction the only writer."""
+
+    async def upsert_subscription(self, conn: AsyncConnection, values: Mapping[str, Any]) -> None:
+        """``INSERT ... ON CONFLICT DO UPDATE SET mode``."""
+        stmt = sqlite_dialect.insert(SUBSCRIPTIONS).values(**values)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[SUBSCRIPTIONS.c.instance_id, SUBSCRIPTIONS.c.channel],
+                set_={"mode": stmt.excluded.mode},
+            )
+        )
+
     def json_field_equals(self, column: Any, key: str, value: JsonScalar) -> ColumnElement[bool]:
         """Uses ``json_type`` to keep types apart (``true`` is not ``1``, ``"1"`` is not ``1``)."""
         _check_scalar(value)
@@ -302,6 +355,28 @@ class PostgresDialect(SqlDialect):
             set_={"attempts": stmt.excluded.attempts, "last_error": stmt.excluded.last_error},
         )
         return (await conn.execute(stmt)).rowcount > 0
+
+    def _key_lock_statement(self, token: str) -> Any:
+        """``INSERT ... ON CONFLICT DO UPDATE``: creates the row or takes its row lock."""
+        stmt = pg_dialect.insert(KEY_LOCKS).values(wait_key=token, touched=0)
+        return stmt.on_conflict_do_update(
+            index_elements=[KEY_LOCKS.c.wait_key], set_={"touched": KEY_LOCKS.c.touched + 1}
+        )
+
+    async def upsert_subscription(self, conn: AsyncConnection, values: Mapping[str, Any]) -> None:
+        """``INSERT ... ON CONFLICT DO UPDATE SET mode``."""
+        stmt = pg_dialect.insert(SUBSCRIPTIONS).values(**values)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[SUBSCRIPTIONS.c.instance_id, SUBSCRIPTIONS.c.channel],
+                set_={"mode": stmt.excluded.mode},
+            )
+        )
+
+    async def notify_wake(self, conn: AsyncConnection, instance_ids: Sequence[str]) -> None:
+        """``pg_notify`` on :data:`WAKE_CHANNEL`, delivered to listeners when this transaction commits."""
+        for chunk in _notify_chunks(instance_ids):
+            await conn.execute(select(func.pg_notify(WAKE_CHANNEL, bindparam("ids", chunk))))
 
     def json_field_equals(self, column: Any, key: str, value: JsonScalar) -> ColumnElement[bool]:
         """``jsonb -> key = value::jsonb`` (jsonb equality is typed; numbers compare numerically)."""
@@ -394,6 +469,16 @@ class MysqlDialect(SqlDialect):
         await conn.execute(stmt)
         return True
 
+    def _key_lock_statement(self, token: str) -> Any:
+        """``INSERT ... ON DUPLICATE KEY UPDATE``: creates the row or takes its row lock."""
+        stmt = mysql_dialect.insert(KEY_LOCKS).values(wait_key=token, touched=0)
+        return stmt.on_duplicate_key_update(touched=KEY_LOCKS.c.touched + 1)
+
+    async def upsert_subscription(self, conn: AsyncConnection, values: Mapping[str, Any]) -> None:
+        """``INSERT ... ON DUPLICATE KEY UPDATE mode``."""
+        stmt = mysql_dialect.insert(SUBSCRIPTIONS).values(**values)
+        await conn.execute(stmt.on_duplicate_key_update(mode=stmt.inserted.mode))
+
     def json_field_equals(self, column: Any, key: str, value: JsonScalar) -> ColumnElement[bool]:
         """``JSON_TYPE`` + ``JSON_UNQUOTE(JSON_EXTRACT(...))``: works on MySQL and MariaDB alike."""
         _check_scalar(value)
@@ -440,7 +525,7 @@ class MysqlDialect(SqlDialect):
             return ErrorKind.UNIQUE_VIOLATION
         if code == 1213:
             return ErrorKind.DEADLOCK
-        if code in (1050, 1061):
+        if code in (1050, 1060, 1061):  # table, column, index already exists
             return ErrorKind.ALREADY_EXISTS
         if code in _MYSQL_UNAVAILABLE_CODES:
             return ErrorKind.UNAVAILABLE

@@ -116,7 +116,7 @@ def finish_params(lease: Lease, request: FinishRequest, now: datetime) -> dict[s
     return params
 
 
-def park_params(lease: Lease, wake_at: datetime, now: datetime) -> dict[str, Any]:
+def park_params(lease: Lease, wake_at: datetime | None, now: datetime) -> dict[str, Any]:
     """Parameters of :data:`PARK_UPDATE`."""
     params: dict[str, Any] = {
         "v_status": InstanceStatus.WAITING.value,

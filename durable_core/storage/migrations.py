@@ -12,17 +12,18 @@ freeze version 1 by building it from a copy of the v1 table definitions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
 
 from durable_core.errors import MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
-from durable_core.storage.schema import OUTBOX, SCHEMA_VERSION, V1_TABLES
+from durable_core.storage.schema import INSTANCES, OUTBOX, PARENT_INDEX, SCHEMA_VERSION, V1_TABLES, V3_TABLES
 from durable_core.types import MigrationStep
 
 __all__ = [
@@ -56,10 +57,35 @@ def _outbox(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, (OUTBOX,))
 
 
+class _AddColumn(DDLElement):
+    """``ALTER TABLE <table> ADD COLUMN <column definition>`` compiled for the target dialect."""
+
+    def __init__(self, table: Table, column_name: str) -> None:
+        self.table = table
+        self.column = table.c[column_name]
+
+
+@compiles(_AddColumn)
+def _compile_add_column(element: _AddColumn, compiler: Any, **kw: Any) -> str:
+    column = compiler.get_column_specification(element.column)
+    return f"ALTER TABLE {compiler.preparer.format_table(element.table)} ADD COLUMN {column}"
+
+
+def _messaging(dialect: Dialect) -> list[DDLElement]:
+    parent_index = next(ix for ix in INSTANCES.indexes if ix.name == PARENT_INDEX)
+    mysql = dialect.name in ("mysql", "mariadb")
+    statements: list[DDLElement] = [
+        _AddColumn(INSTANCES, "parent_instance_id"),
+        CreateIndex(parent_index, if_not_exists=not mysql),
+    ]
+    return statements + _create_tables(dialect, V3_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
+    (3, "events, channels, waits, child workflows, recur archive", _messaging),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -155,6 +155,7 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "cancelled_by": None,
         "blocked_reason": None,
         "crash_count": 0,
+        "parent_instance_id": new.parent_instance_id,
     }
 
 
@@ -174,6 +175,7 @@ def new_instance_record(new: NewInstance) -> InstanceRecord:
         lease_owner=new.lease_owner,
         lease_epoch=1 if new.lease_owner else 0,
         lease_expires_at=_utc_opt(new.lease_expires_at) if new.lease_owner else None,
+        parent_instance_id=new.parent_instance_id,
     )
 
 
@@ -201,6 +203,7 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         blocked_reason=row["blocked_reason"],
         service_name=row["service_name"],
         crash_count=int(row["crash_count"]),
+        parent_instance_id=row.get("parent_instance_id"),
     )
 
 

@@ -39,12 +39,18 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "ATTEMPTS",
     "HISTORY",
+    "HISTORY_ARCHIVE",
     "INSTANCES",
     "INSTANCE_CHILD_TABLES",
+    "KEY_LOCKS",
+    "MESSAGES",
     "METADATA",
     "OUTBOX",
     "SCHEMA_VERSION",
+    "SUBSCRIPTIONS",
     "V1_TABLES",
+    "V3_TABLES",
+    "WAITS",
     "UTCDateTime",
 ]
 
@@ -128,42 +134,55 @@ SCHEMA_VERSION: Final = Table(
     **_MYSQL_TABLE_ARGS,
 )
 
-INSTANCES: Final = Table(
-    "edda_instances",
-    METADATA,
-    _id("instance_id", primary_key=True),
-    Column("workflow_name", String(ID_LENGTH), nullable=False),
-    Column("service_name", String(ID_LENGTH), nullable=False, default=""),
-    Column("status", String(16), nullable=False),
-    *_payload_columns("input"),
-    Column("input_hash", String(128), nullable=False),
-    *_payload_columns("output"),
-    Column("error", _json(), nullable=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-    Column("finished_at", UTCDateTime(), nullable=True),
-    Column("deadline_at", UTCDateTime(), nullable=True),
-    Column("wake_at", UTCDateTime(), nullable=True),
-    _id("lease_owner", nullable=True),
-    Column("lease_epoch", BigInteger, nullable=False, default=0),
-    Column("lease_expires_at", UTCDateTime(), nullable=True),
-    Column("cancel_requested", Boolean, nullable=False, default=False),
-    Column("cancel_reason", Text, nullable=True),
-    _id("cancelled_by", nullable=True),
-    Column("blocked_reason", Text, nullable=True),
-    Column("crash_count", Integer, nullable=False, default=0),
-    # runnable scans: PENDING/RUNNING/COMPENSATING by lease expiry, WAITING by wake time
-    Index("ix_edda_instances_status_lease", "status", "lease_expires_at"),
-    Index("ix_edda_instances_status_wake", "status", "wake_at"),
-    # listing (newest first, keyset on created_at + instance_id)
-    Index("ix_edda_instances_created", "created_at", "instance_id"),
-    Index("ix_edda_instances_workflow_created", "workflow_name", "created_at"),
-    Index("ix_edda_instances_status_created", "status", "created_at"),
-    # retention and dead-owner recovery
-    Index("ix_edda_instances_finished", "finished_at"),
-    Index("ix_edda_instances_lease_owner", "lease_owner"),
-    **_MYSQL_TABLE_ARGS,
-)
+
+PARENT_INDEX: Final = "ix_edda_instances_parent"
+
+
+def _instances_table(metadata: MetaData, *, version: int) -> Table:
+    """``edda_instances`` as of schema ``version`` (v1 is frozen; later columns come from migrations)."""
+    later: list[Any] = []
+    if version >= 3:  # child workflows (migration v3)
+        later += [_id("parent_instance_id", nullable=True), Index(PARENT_INDEX, "parent_instance_id")]
+    return Table(
+        "edda_instances",
+        metadata,
+        _id("instance_id", primary_key=True),
+        Column("workflow_name", String(ID_LENGTH), nullable=False),
+        Column("service_name", String(ID_LENGTH), nullable=False, default=""),
+        Column("status", String(16), nullable=False),
+        *_payload_columns("input"),
+        Column("input_hash", String(128), nullable=False),
+        *_payload_columns("output"),
+        Column("error", _json(), nullable=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Column("finished_at", UTCDateTime(), nullable=True),
+        Column("deadline_at", UTCDateTime(), nullable=True),
+        Column("wake_at", UTCDateTime(), nullable=True),
+        _id("lease_owner", nullable=True),
+        Column("lease_epoch", BigInteger, nullable=False, default=0),
+        Column("lease_expires_at", UTCDateTime(), nullable=True),
+        Column("cancel_requested", Boolean, nullable=False, default=False),
+        Column("cancel_reason", Text, nullable=True),
+        _id("cancelled_by", nullable=True),
+        Column("blocked_reason", Text, nullable=True),
+        Column("crash_count", Integer, nullable=False, default=0),
+        # runnable scans: PENDING/RUNNING/COMPENSATING by lease expiry, WAITING by wake time
+        Index("ix_edda_instances_status_lease", "status", "lease_expires_at"),
+        Index("ix_edda_instances_status_wake", "status", "wake_at"),
+        # listing (newest first, keyset on created_at + instance_id)
+        Index("ix_edda_instances_created", "created_at", "instance_id"),
+        Index("ix_edda_instances_workflow_created", "workflow_name", "created_at"),
+        Index("ix_edda_instances_status_created", "status", "created_at"),
+        # retention and dead-owner recovery
+        Index("ix_edda_instances_finished", "finished_at"),
+        Index("ix_edda_instances_lease_owner", "lease_owner"),
+        *later,
+        **_MYSQL_TABLE_ARGS,
+    )
+
+
+INSTANCES: Final = _instances_table(METADATA, version=3)
 
 HISTORY: Final = Table(
     "edda_history",
@@ -191,8 +210,9 @@ ATTEMPTS: Final = Table(
     **_MYSQL_TABLE_ARGS,
 )
 
-#: Tables created by migration v1 (the version table is bootstrapped separately).
-V1_TABLES: Final[tuple[Table, ...]] = (INSTANCES, HISTORY, ATTEMPTS)
+#: Tables created by migration v1 (the version table is bootstrapped separately). ``edda_instances`` is
+#: frozen at its v1 shape here; columns added later come from their own migrations.
+V1_TABLES: Final[tuple[Table, ...]] = (_instances_table(MetaData(), version=1), HISTORY, ATTEMPTS)
 
 #: Tables keyed by ``instance_id`` whose rows are deleted with their instance (children first).
 #: Later migrations that add such tables append them here.
@@ -228,3 +248,76 @@ OUTBOX: Final = Table(
     Index("ix_edda_outbox_created", "created_at", "event_id"),
     **_MYSQL_TABLE_ARGS,
 )
+
+# -- events, channel messages, waits (migration v3) ---------------------------------------------------------
+_SEQ = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+
+#: Mailboxes and channel queues. ``target_instance_id`` set: the message belongs to that instance (kept
+#: until a wait takes it). NULL: a competing channel's shared queue, taken by exactly one subscriber.
+MESSAGES: Final = Table(
+    "edda_messages",
+    METADATA,
+    Column("message_id", _SEQ, primary_key=True, autoincrement=True),
+    _id("target_instance_id", nullable=True),
+    Column("wait_key", String(ID_LENGTH), nullable=False),  # WaitKey.token ("event:<type>", ...)
+    *_payload_columns("data"),
+    Column("meta", _json(), nullable=True),  # CloudEvents attributes + extensions
+    Column("created_at", UTCDateTime(), nullable=False),
+    # mailbox / queue scan: (target, key) oldest first; "target IS NULL" uses it too
+    Index("ix_edda_messages_target_key", "target_instance_id", "wait_key", "message_id"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: What a suspended instance waits for. Written when it parks, removed when the wait is satisfied.
+WAITS: Final = Table(
+    "edda_waits",
+    METADATA,
+    _id("instance_id", primary_key=True),
+    Column("wait_key", String(ID_LENGTH), primary_key=True),
+    Column("input_schema", _json(), nullable=True),
+    Index("ix_edda_waits_key", "wait_key", "instance_id"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: Channel subscriptions; they outlive a recur and end with unsubscribe or the instance.
+SUBSCRIPTIONS: Final = Table(
+    "edda_subscriptions",
+    METADATA,
+    _id("instance_id", primary_key=True),
+    Column("channel", String(ID_LENGTH), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_edda_subscriptions_channel", "channel", "instance_id"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: One row per wait key, locked by every sender and every parker of that key: it orders a send against a
+#: wait being registered, so neither can miss the other (no lost wake-up).
+KEY_LOCKS: Final = Table(
+    "edda_key_locks",
+    METADATA,
+    Column("wait_key", String(ID_LENGTH), primary_key=True),
+    Column("touched", BigInteger, nullable=False, default=0),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: History of earlier runs of an instance that recurred (``ctx.recur``); only the newest runs are kept.
+HISTORY_ARCHIVE: Final = Table(
+    "edda_history_archive",
+    METADATA,
+    _id("instance_id", primary_key=True),
+    Column("run", Integer, primary_key=True, autoincrement=False),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("args_hash", String(128), nullable=False),
+    Column("outcome", String(8), nullable=False),
+    *_payload_columns("result"),
+    Column("error", _json(), nullable=True),
+    Column("retry", _json(), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+
+V3_TABLES: Final[tuple[Table, ...]] = (MESSAGES, WAITS, SUBSCRIPTIONS, KEY_LOCKS, HISTORY_ARCHIVE)
+INSTANCE_CHILD_TABLES.extend([WAITS, SUBSCRIPTIONS, HISTORY_ARCHIVE])

@@ -23,9 +23,10 @@ from durable_core.storage import leases, migrations, records
 from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect, dialect_for
+from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
-from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES
+from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
 from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
 from durable_core.storage.writer import (
     AsyncpgWriter,
@@ -98,6 +99,7 @@ class SqlStorage(Storage):
         self._dialect = dialect
         self._conns = Connections(engine, dialect, mask_url(url))
         self._writer = _make_writer(normalized, dialect, self._conns)
+        self._messaging = SqlMessaging(self._conns, dialect)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -499,6 +501,7 @@ class SqlStorage(Storage):
                     break
                 for table in INSTANCE_CHILD_TABLES:
                     await conn.execute(delete(table).where(table.c.instance_id.in_(ids)))
+                await conn.execute(delete(MESSAGES).where(MESSAGES.c.target_instance_id.in_(ids)))
                 await conn.execute(delete(INSTANCES).where(_I.instance_id.in_(ids)))
             purged += len(ids)
             if len(ids) < batch:
@@ -509,6 +512,10 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def messaging(self) -> SqlMessaging:
+        """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""
+        return self._messaging
 
 
 def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWriter:

@@ -117,6 +117,10 @@ async def test_migration_sql_needs_no_connection(dialect_url: str) -> None:
         ddl = storage.migration_sql()
     finally:
         await storage.close()
-    assert ddl.count("CREATE TABLE") == 5  # the version table, v1's three, the outbox (v2)
-    step = migrations.migration_steps(storage._conns.engine.dialect)[0]
-    assert step.version == 1 and all(s.startswith("CREATE") for s in step.statements)
+    # the version table, v1's three, the outbox (v2), v3's five messaging tables
+    assert ddl.count("CREATE TABLE") == 10
+    steps = migrations.migration_steps(storage._conns.engine.dialect)
+    assert steps[0].version == 1 and all(s.startswith("CREATE") for s in steps[0].statements)
+    v1_instances = next(s for s in steps[0].statements if "CREATE TABLE" in s and "edda_instances" in s)
+    assert "parent_instance_id" not in v1_instances  # v1 is frozen; v3 adds the column
+    assert steps[2].statements[0].startswith("ALTER TABLE edda_instances ADD COLUMN parent_instance_id")

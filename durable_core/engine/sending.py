@@ -1,0 +1,85 @@
+"""Sending events and channel messages from outside workflows (``app.send_event``, ``app.publish``, ...)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from durable_core.authoring.channels import channel_metadata
+from durable_core.authoring.events import build_event_metadata, event_data
+from durable_core.authoring.outbox import _text
+from durable_core.engine.services import EngineServices
+from durable_core.types import DeliveryResult, JsonScalar, OutgoingMessage, WaitKey, WaitKind
+
+__all__ = ["Sender"]
+
+
+class Sender:
+    """Stores events and messages (one transaction each) and wakes local receivers at once."""
+
+    def __init__(self, services: EngineServices) -> None:
+        self._s = services
+
+    async def send_event(
+        self,
+        event_type: str,
+        source: str,
+        data: Any = None,
+        *,
+        instance_id: str | None = None,
+        subject: str | None = None,
+        event_id: str | None = None,
+        extensions: Mapping[str, JsonScalar] | None = None,
+        data_content_type: str | None = None,
+    ) -> str:
+        """See :meth:`EddaApp.send_event`."""
+        eid = event_id or str(uuid.uuid4())
+        value = event_data(data)
+        meta = build_event_metadata(
+            event_id=eid,
+            event_type=event_type,
+            source=source,
+            time=self._s.clock.now(),
+            subject=subject,
+            extensions=extensions,
+            data_content_type=data_content_type,
+            data=value,
+            instance_id=instance_id,
+        )
+        if instance_id is not None:
+            _text("instance_id", instance_id, limit=255)
+        await self._deliver(WaitKey(WaitKind.EVENT, event_type), value, meta, instance_id)
+        return eid
+
+    async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:
+        """See :meth:`EddaApp.publish`."""
+        return await self._message(channel, data, None, message_id)
+
+    async def send_to(
+        self, instance_id: str, channel: str, data: Any = None, *, message_id: str | None = None
+    ) -> str:
+        """See :meth:`EddaApp.send_to`."""
+        _text("instance_id", instance_id, limit=255)
+        return await self._message(channel, data, instance_id, message_id)
+
+    async def _message(self, channel: str, data: Any, target: str | None, message_id: str | None) -> str:
+        _text("channel", channel, limit=200)
+        mid = message_id or str(uuid.uuid4())
+        meta = channel_metadata(channel, mid, None, self._s.clock.now())
+        await self._deliver(WaitKey(WaitKind.MESSAGE, channel), event_data(data), meta, target)
+        return mid
+
+    async def _deliver(
+        self, key: WaitKey, value: Any, meta: dict[str, Any], target: str | None
+    ) -> DeliveryResult:
+        try:
+            payload = self._s.serializer.encode(value)
+        except TypeError as exc:
+            raise TypeError(
+                f"data must be JSON (dict, list, ...), bytes or a Pydantic model: {exc}"
+            ) from None
+        message = OutgoingMessage(key=key, data=payload, metadata=meta, target_instance_id=target)
+        result = await self._s.storage.messaging().deliver(message, self._s.clock.now())
+        self._s.wake(result.woken)
+        return result
