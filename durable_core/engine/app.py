@@ -351,6 +351,8 @@ class EddaApp:
             self._dispatcher.adopt(ClaimedInstance(lease, record))
         elif self._run_workers:
             self._dispatcher.hint(iid)
+        else:  # a client-only app: tell the workers (PostgreSQL NOTIFY; elsewhere their poll finds it)
+            await self._storage.messaging().announce((iid,))
         return iid
 
     def _new_id(self) -> str:
@@ -440,19 +442,21 @@ class EddaApp:
         outcome = await self._storage.request_cancel(instance_id, reason, cancelled_by, self._clock.now())
         if outcome is CancelOutcome.NOT_FOUND:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
-        if (
-            outcome is CancelOutcome.REQUESTED
-            and self._run_workers
-            and not self._dispatcher.request_cancel(instance_id)
+        if outcome is CancelOutcome.REQUESTED and not (
+            self._run_workers and self._dispatcher.request_cancel(instance_id)
         ):
-            self._dispatcher.hint(instance_id)
+            if self._run_workers:
+                self._dispatcher.hint(instance_id)
+            await self._storage.messaging().announce((instance_id,))  # it may run in another process
         return outcome
 
     async def resume(self, instance_id: str) -> bool:
         """Resume a BLOCKED instance after its code was fixed; False if it was not blocked."""
         resumed = await self._storage.resume_blocked(instance_id, self._clock.now())
-        if resumed and self._run_workers:
-            self._dispatcher.hint(instance_id)
+        if resumed:
+            if self._run_workers:
+                self._dispatcher.hint(instance_id)
+            await self._storage.messaging().announce((instance_id,))
         return resumed
 
     async def purge(self, older_than: timedelta, limit: int = 1000) -> int:

@@ -23,6 +23,7 @@ from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
 from durable_core.engine.services import EngineServices
 from durable_core.errors import StorageUnavailableError
+from durable_core.storage.base import WakeListener
 from durable_core.types import ClaimedInstance, InstanceRecord
 
 logger = logging.getLogger("durable_core.engine")
@@ -44,6 +45,8 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._on_run_finished = on_run_finished
         self._hints: deque[str] = deque()
+        self._remote_hints: deque[str] = deque()  # made runnable by another process (LISTEN/NOTIFY)
+        self._listener: WakeListener | None = None
         self._wakeup = asyncio.Event()
         self._runs: dict[str, tuple[asyncio.Task[None], RunControl]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -56,7 +59,10 @@ class Dispatcher:
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the claim loop and the lease renewer."""
+        """Start the claim loop, the lease renewer, the timer loop and (PostgreSQL) the wake listener."""
+        self._listener = self._s.storage.wake_listener(self.hint_remote, self.poll_soon)
+        if self._listener is not None:
+            self._listener.start()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="edda-dispatcher"),
             asyncio.create_task(self._renew_loop(), name="edda-lease-renewer"),
@@ -66,6 +72,16 @@ class Dispatcher:
     def hint(self, instance_id: str) -> None:
         """Tell the dispatcher an instance became runnable (local start, cancel, resume)."""
         self._hints.append(instance_id)
+        self._wakeup.set()
+
+    def hint_remote(self, instance_ids: list[str]) -> None:
+        """Another process made these instances runnable (they may run workflows this process lacks)."""
+        self._remote_hints.extend(instance_ids)
+        self._wakeup.set()
+
+    def poll_soon(self) -> None:
+        """Poll for runnable work at once (e.g. after the wake listener reconnected)."""
+        self._timer_due = True
         self._wakeup.set()
 
     def note_timer(self, wake_at: datetime) -> None:
@@ -112,6 +128,8 @@ class Dispatcher:
         """
         self._stopping = True
         self._wakeup.set()
+        if self._listener is not None:
+            await self._listener.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -153,7 +171,7 @@ class Dispatcher:
                 backoff = min(backoff * 2, self._poll_interval)
                 continue
             timeout = max(0.0, next_poll - loop.time())
-            if (self._hints or self._timer_due) and self._free_slots() > 0:
+            if (self._hints or self._remote_hints or self._timer_due) and self._free_slots() > 0:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
@@ -172,6 +190,16 @@ class Dispatcher:
             )
             if claimed is not None:
                 self.adopt(claimed)  # a local start may have taken the slot while we claimed
+        names = self._s.catalog.names()
+        while self._remote_hints and self._free_slots() > 0:
+            instance_id = self._remote_hints.popleft()
+            if instance_id in self._runs or instance_id in self._backlog:
+                continue
+            claimed = await self._s.storage.claim_instance(
+                instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, names
+            )
+            if claimed is not None:
+                self.adopt(claimed)
 
     async def _claim_polled(self) -> None:
         names = self._s.catalog.names()

@@ -63,6 +63,7 @@ class InstanceRunner:
         self.parked_until: datetime | None = None
         # Epoch 1 is the first claim ever made on the instance: nothing can have been recorded yet.
         self._is_first_run = claimed.lease.epoch == 1
+        self._recurred = False  # the body asked for a fresh run (ctx.recur) that has no history yet
 
     async def run(self) -> RunEnd:
         """Run until the instance finishes, parks (or this worker loses its lease)."""
@@ -99,7 +100,14 @@ class InstanceRunner:
                 end = await self._run_body(wf, session)
                 if end is not RunEnd.AGAIN:
                     return end
-                history = session.recorded_entries()
+                if self._recurred:  # a fresh run: no history, no attempt counters, no crash to charge
+                    self._recurred = False
+                    history = []
+                    executor = StepExecutor(
+                        self._s, self._lease, self._control, charge_crash=False, attempts_known_empty=True
+                    )
+                else:
+                    history = session.recorded_entries()
         except LeaseLostSignal:
             logger.warning("lost the lease of %s to another worker; stopping this run", inst.instance_id)
             return RunEnd.LEASE_LOST
@@ -251,7 +259,7 @@ class InstanceRunner:
         if not recurred:
             raise LeaseLostSignal()
         self._instance = dataclasses.replace(self._instance, input=payload, input_hash=digest, updated_at=now)
-        self._is_first_run = False
+        self._recurred = True
         return RunEnd.AGAIN
 
     async def _end_children(self, session: ReplaySession) -> None:

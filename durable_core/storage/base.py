@@ -8,11 +8,11 @@ and succeeds only while the stored lease epoch still equals ``lease.epoch``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from durable_core.types import (
     AttemptState,
@@ -49,6 +49,16 @@ class LeaseRenewal:
 
     held: frozenset[str]
     cancel_requested: frozenset[str]
+
+
+class WakeListener(Protocol):
+    """Receives wake-ups committed by other processes (see ``Storage.wake_listener``)."""
+
+    def start(self) -> None:
+        """Start listening in the background."""
+
+    async def stop(self) -> None:
+        """Stop listening."""
 
 
 class UserTransaction(abc.ABC):
@@ -134,9 +144,16 @@ class Storage(abc.ABC):
     # -- leases ----------------------------------------------------------------------------
     @abc.abstractmethod
     async def claim_instance(
-        self, instance_id: str, owner: str, now: datetime, lease_ttl: timedelta
+        self,
+        instance_id: str,
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        workflow_names: frozenset[str] | None = None,
     ) -> ClaimedInstance | None:
         """Claim one instance if it is runnable and its lease is free or expired.
+
+        With ``workflow_names``, only an instance of one of those workflows is claimed.
 
         Runnable: status PENDING/RUNNING/COMPENSATING, or WAITING with ``wake_at <= now``, or any
         unfinished, non-blocked status with ``cancel_requested``. Claiming bumps the epoch, sets
@@ -247,3 +264,14 @@ class Storage(abc.ABC):
     def messaging(self) -> SqlMessaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
+
+    def wake_listener(
+        self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
+    ) -> WakeListener | None:
+        """A listener for instances made runnable by other processes, or None (fallback poll only).
+
+        Args:
+            on_ids: called with the ids of instances another process made runnable.
+            on_connected: called after each (re)connect (poll once for what may have been missed).
+        """
+        return None

@@ -215,6 +215,14 @@ class SqlMessaging:
                 woken.extend(ids)
         return woken
 
+    @guarded()
+    async def announce(self, instance_ids: Sequence[str]) -> None:
+        """Tell other processes these instances are runnable (PostgreSQL NOTIFY; a no-op elsewhere)."""
+        if self._dialect.name != "postgresql" or not instance_ids:
+            return
+        async with self._conns.write() as conn:
+            await self._dialect.notify_wake(conn, instance_ids)
+
     # -- waiting ---------------------------------------------------------------------------------------
     @guarded()
     async def park(self, lease: Lease, wait: WaitRegistration, now: datetime) -> ParkOutcome:
@@ -469,7 +477,7 @@ class SqlMessaging:
                 source = select(
                     _H.instance_id,
                     literal(run, HISTORY_ARCHIVE.c.run.type),
-                    *[_H[c] for c in _HISTORY_COLUMNS[2:]],
+                    *[_H[c] for c in _HISTORY_COLUMNS[1:]],
                 ).where(_H.instance_id == iid)
                 await conn.execute(insert(HISTORY_ARCHIVE).from_select(_ARCHIVE_COLUMNS, source))
                 await conn.execute(delete(HISTORY).where(_H.instance_id == iid))

@@ -7,7 +7,7 @@ Queries are written once with SQLAlchemy Core; what differs per database lives i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -20,7 +20,7 @@ from sqlalchemy.sql.selectable import Select
 from durable_core.errors import MigrationError, StorageUnavailableError
 from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records
-from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction
+from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect, dialect_for
 from durable_core.storage.messaging import SqlMessaging
@@ -245,12 +245,18 @@ class SqlStorage(Storage):
 
     @guarded()
     async def claim_instance(
-        self, instance_id: str, owner: str, now: datetime, lease_ttl: timedelta
+        self,
+        instance_id: str,
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        workflow_names: frozenset[str] | None = None,
     ) -> ClaimedInstance | None:
         """Claim one instance if it is runnable and its lease is free or expired (see :class:`Storage`)."""
-        stmt = self._lock_rows(
-            leases.claim_select(now).where(_I.instance_id == instance_id), skip_locked=False
-        )
+        select_one = leases.claim_select(now).where(_I.instance_id == instance_id)
+        if workflow_names is not None:
+            select_one = select_one.where(_I.workflow_name.in_(sorted(workflow_names)))
+        stmt = self._lock_rows(select_one, skip_locked=False)
         async with self._conns.write() as conn:
             claimed = await self._claim(conn, stmt, owner, now, lease_ttl)
         return claimed[0] if claimed else None
@@ -512,6 +518,16 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def wake_listener(
+        self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
+    ) -> WakeListener | None:
+        """A listener for wake-ups committed by other processes (PostgreSQL LISTEN/NOTIFY), else None."""
+        if self._dialect.name != "postgresql":
+            return None
+        from durable_core.storage.notify_postgres import PostgresWakeListener  # asyncpg only when used
+
+        return PostgresWakeListener(self._conns, on_ids, on_connected)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""

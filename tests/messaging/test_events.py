@@ -64,7 +64,11 @@ async def test_event_to_an_instance_waits_in_its_mailbox(make_app, catalog: Cata
         extensions={"tenant": "acme"},
     )
     gate.set()
-    assert await app.wait_result(iid, timeout=10) == {"amount": 12.5, "source": "psp", "ext": {"tenant": "acme"}}
+    assert await app.wait_result(iid, timeout=10) == {
+        "amount": 12.5,
+        "source": "psp",
+        "ext": {"tenant": "acme"},
+    }
     kinds = [e.kind for e in await app.get_history(iid)]
     assert kinds == [StepKind.ACTIVITY, StepKind.WAIT]
 
