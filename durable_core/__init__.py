@@ -71,6 +71,7 @@ from durable_core.errors import (
     WorkflowTimeoutError,
 )
 from durable_core.hooks import WorkflowHooks
+from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.types import (
@@ -99,6 +100,7 @@ __all__ = [
     "ChildHandle",
     "ChildWorkflowError",
     "Clock",
+    "CloudEventsASGI",
     "Compensation",
     "ConfigurationError",
     "DriverNotInstalledError",
@@ -106,6 +108,7 @@ __all__ = [
     "EddaError",
     "ErrorInfo",
     "EventMetadata",
+    "EventSink",
     "EventTimeoutError",
     "FakeClock",
     "FirstResult",
@@ -130,6 +133,7 @@ __all__ = [
     "ReceivedMessage",
     "RecordedError",
     "ReplayReport",
+    "RequestInfo",
     "ResultTimeoutError",
     "RetentionPolicy",
     "RetryExhaustedError",
@@ -154,6 +158,7 @@ __all__ = [
     "WorkflowTimeoutError",
     "activity",
     "compensation",
+    "create_wsgi_app",
     "on_child",
     "on_event",
     "on_failure",

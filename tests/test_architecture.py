@@ -4,7 +4,8 @@ Packages and what they may import:
 
 - ``durable_core`` imports nothing from ``edda_mcp`` or the integration packages. Inside it the layers
   run leaves -> storage -> replay -> engine -> public ``__init__`` (authoring sits beside storage, below
-  replay); see ``ALLOWED`` below.
+  replay; ingress, the HTTP entry point, sits beside them on the leaves only and the engine may use it);
+  see ``ALLOWED`` below.
 - ``edda_mcp`` and the integration packages use ``durable_core`` only through its top-level public names
   (``import durable_core`` / ``from durable_core import X``), never its submodules. ``edda_mcp`` does not
   import integrations; an integration imports neither ``edda_mcp`` nor another integration.
@@ -36,15 +37,17 @@ FIRST_PARTY = frozenset({CORE, MCP}) | INTEGRATIONS
 LEAVES = frozenset(
     {"errors", "types", "clock", "serialization", "retry", "signals", "hooks", "codec", "otel"},
 )
-LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "engine"})
+LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})
 ROOT_LAYER = "public __init__"
 ALLOWED: Mapping[str, frozenset[str]] = {
     "leaves": frozenset({"leaves"}),
     "authoring": frozenset({"leaves", "authoring"}),
     "storage": frozenset({"leaves", "storage"}),
     "replay": frozenset({"leaves", "authoring", "replay"}),
-    "engine": frozenset({"leaves", "authoring", "storage", "replay", "engine"}),
-    ROOT_LAYER: frozenset({"leaves", "authoring", "storage", "replay", "engine", ROOT_LAYER}),
+    # CloudEvents over HTTP: talks to the engine only through its own EventSink protocol
+    "ingress": frozenset({"leaves", "ingress"}),
+    "engine": frozenset({"leaves", "authoring", "storage", "replay", "ingress", "engine"}),
+    ROOT_LAYER: frozenset({"leaves", "authoring", "storage", "replay", "ingress", "engine", ROOT_LAYER}),
 }
 
 # Third-party modules confined to part of the tree: top-level name -> (allowed module prefix, reason).
@@ -61,6 +64,7 @@ CONFINED: Mapping[str, tuple[str, str]] = {
         "durable_core.storage.notify_postgres",
         "only durable_core/storage/notify_postgres.py may import asyncpg",
     ),
+    "a2wsgi": ("durable_core.ingress.wsgi", "only durable_core/ingress/wsgi.py may import a2wsgi"),
 }
 # Libraries the engine itself must never depend on (they belong to edda_mcp or an integration).
 NOT_IN_CORE = frozenset({"mcp", "mirascope", "llama_index", "workflows", "pydantic_graph", "starlette"})
@@ -303,7 +307,12 @@ GOOD = {
     "durable_core/engine/__init__.py": "",
     "durable_core/engine/app.py": (
         "from ..storage import sql\nfrom ..replay.runner import run\nfrom durable_core import clock\n"
+        "from durable_core.ingress.asgi import CloudEventsASGI\n"
     ),
+    "durable_core/ingress/__init__.py": "",
+    "durable_core/ingress/asgi.py": "from durable_core.errors import EddaError\nfrom .sink import EventSink\n",
+    "durable_core/ingress/sink.py": "from durable_core.types import CancelOutcome\n",
+    "durable_core/ingress/wsgi.py": "from a2wsgi import ASGIMiddleware\n",
     "edda_mcp/__init__.py": "import durable_core\nfrom durable_core import App, EddaError\nimport mcp\n",
     "edda_mcp/server.py": "from . import cli\nfrom .cli import main\nfrom edda_mcp import server\n",
     "edda_mcp/cli.py": "import typing\nif typing.TYPE_CHECKING:\n    from durable_core.engine import app\n",
@@ -341,6 +350,26 @@ def test_checker_accepts_a_well_layered_tree() -> None:
             "must not import layer 'engine'",
         ),
         ("durable_core/authoring/ctx.py", "from durable_core.storage import sql\n", "layer 'authoring'"),
+        (
+            "durable_core/ingress/asgi.py",
+            "from durable_core.engine.app import EddaApp\n",
+            "layer 'ingress' must not import layer 'engine'",
+        ),
+        (
+            "durable_core/ingress/asgi.py",
+            "from ..storage import sql\n",
+            "layer 'ingress' must not import layer 'storage'",
+        ),
+        (
+            "durable_core/storage/sql.py",
+            "from durable_core.ingress import CloudEventsASGI\n",
+            "layer 'storage' must not import layer 'ingress'",
+        ),
+        (
+            "durable_core/ingress/asgi.py",
+            "import a2wsgi\n",
+            "only durable_core/ingress/wsgi.py may import a2wsgi",
+        ),
         ("durable_core/errors.py", "from durable_core.authoring import workflow\n", "layer 'leaves'"),
         (
             "durable_core/engine/app.py",

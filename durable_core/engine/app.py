@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from durable_core.errors import (
     InstanceNotFoundError,
 )
 from durable_core.hooks import HookCaller
+from durable_core.ingress import DEFAULT_MAX_BODY_BYTES, Authorizer, CloudEventsASGI
 from durable_core.replay.checker import ReplayReport, replay_instance
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
@@ -79,6 +80,9 @@ class EddaApp:
         outbox_mode: ``"binary"`` (ce-* headers) or ``"structured"`` (``application/cloudevents+json``).
         outbox_poll_interval: seconds between outbox scans when it is empty.
         retention: purge finished instances and delivered outbox rows periodically (see RetentionPolicy).
+        max_event_bytes: largest CloudEvent body the HTTP ingress accepts (413 above it).
+        authorize: async hook ``(RequestInfo) -> bool`` run before the HTTP ingress accepts an event or
+            a cancel request (False: 401 without an ``Authorization`` header, else 403).
         outbox_retry_policy: backoff and ``max_attempts`` of undelivered events.
     """
 
@@ -105,6 +109,8 @@ class EddaApp:
         outbox_poll_interval: float = 1.0,
         outbox_retry_policy: RetryPolicy | None = None,
         retention: RetentionPolicy | None = None,
+        max_event_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        authorize: Authorizer | None = None,
     ) -> None:
         validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout)
         self.service_name = service_name
@@ -124,6 +130,10 @@ class EddaApp:
             wake=self._wake_local,
         )
         self._sender = Sender(self._services)
+        # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
+        self._ingress = CloudEventsASGI(
+            self, max_body_bytes=max_event_bytes, authorize=authorize, lifespan=self
+        )
         self._auto_migrate = auto_migrate
         self._run_workers = run_workers
         self._shutdown_timeout = shutdown_timeout
@@ -187,6 +197,14 @@ class EddaApp:
             wf._unbind_app(self)
         self._waiters.fail_all(EddaError("the app was shut down"))
         await self._storage.close()
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """ASGI entry point: CloudEvents over HTTP (see docs/events-http.md); mountable under Starlette.
+
+        Under an ASGI server's lifespan the app is initialized at start-up and shut down at exit;
+        otherwise (e.g. mounted without lifespan, or through WSGI) on the first request.
+        """
+        await self._ingress(scope, receive, send)
 
     async def __aenter__(self) -> EddaApp:
         await self.initialize()

@@ -5,12 +5,14 @@ relayers on one database never hold the same row), posts them concurrently, and 
 
 * 2xx: SENT;
 * 4xx other than 408 and 429: REJECTED, kept with the status code and response text, never retried;
-* network errors, 5xx, 408, 429: retried with exponential backoff (``next_attempt_at``); after
-  ``max_attempts`` the row is FAILED (kept).
+* anything else (network errors, timeouts, 3xx, 5xx, 408, 429): retried with exponential backoff
+  (``next_attempt_at``); after ``max_attempts`` the row is FAILED (kept).
 
 A claim lasts ``visibility_timeout`` seconds: if the relayer dies with rows claimed, they become due again
-afterwards and any relayer delivers them. Delivery is therefore at least once; the CloudEvent ``id`` is
-stable per row, so receivers de-duplicate on it. All time comes from the app's clock.
+afterwards and any relayer delivers them. Each request has a total deadline of ``request_timeout`` (below
+the visibility timeout), so a slow receiver cannot hold a row past its claim. Delivery is therefore at
+least once; the CloudEvent ``id`` is stable per row, so receivers de-duplicate on it. All due times come
+from the app's clock.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import secrets
 from datetime import timedelta
 from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 from cloudevents.conversion import to_binary, to_structured
@@ -40,6 +44,8 @@ logger = logging.getLogger("durable_core.outbox")
 
 RETRYABLE_4XX: Final = frozenset({408, 429})
 MAX_RESPONSE_TEXT: Final = 2000
+#: how long ``stop()`` lets a delivery round in flight finish (beyond its request timeout)
+STOP_GRACE: Final = 5.0
 
 
 class OutboxMode(enum.StrEnum):
@@ -53,8 +59,39 @@ def _time(record: OutboxRecord) -> str:
     return record.event.created_at.isoformat().replace("+00:00", "Z")
 
 
+def _header_value(value: str) -> str:
+    """Percent-encode a ``ce-*`` header value as the CloudEvents HTTP binding requires.
+
+    Space, ``"``, ``%`` and everything outside printable ASCII (as its UTF-8 bytes) are encoded.
+    """
+    return "".join(c if "!" <= c <= "~" and c not in '"%' else quote(c, safe="") for c in value)
+
+
+def _is_json(content_type: str | None) -> bool:
+    kind = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return kind in ("application/json", "text/json") or kind.endswith("+json")
+
+
+def _binary_data(content_type: str | None) -> Any:
+    """SDK data marshaller for binary mode: JSON, except a string of a non-JSON type goes as its text."""
+
+    def marshal(data: Any) -> Any:
+        if isinstance(data, bytes | bytearray):
+            return bytes(data)
+        if isinstance(data, str) and not _is_json(content_type):
+            return data.encode("utf-8")
+        return json.dumps(data)
+
+    return marshal
+
+
 def cloudevent_request(record: OutboxRecord, mode: OutboxMode | str) -> tuple[dict[str, str], bytes]:
-    """HTTP headers and body of ``record``'s CloudEvent in ``mode`` (via the ``cloudevents`` SDK)."""
+    """HTTP headers and body of ``record``'s CloudEvent in ``mode`` (via the ``cloudevents`` SDK).
+
+    In binary mode the ``ce-*`` header values are percent-encoded (non-ASCII subjects, sources and
+    extension values travel intact), and a string payload of a non-JSON ``datacontenttype`` (e.g.
+    ``text/plain``) is sent as its text, not as a JSON string.
+    """
     event = record.event
     attributes: dict[str, Any] = {
         "specversion": "1.0",
@@ -67,17 +104,20 @@ def cloudevent_request(record: OutboxRecord, mode: OutboxMode | str) -> tuple[di
         attributes["subject"] = event.subject
     if event.data_content_type is not None:
         attributes["datacontenttype"] = event.data_content_type
+    structured = OutboxMode(mode) is OutboxMode.STRUCTURED
     for name, value in event.extensions:
-        attributes[name] = value
+        # a header carries the canonical string of a CloudEvents Boolean: "true" / "false"
+        attributes[name] = value if structured or not isinstance(value, bool) else str(value).lower()
     data: Any = event.data_blob if event.data_blob is not None else event.data_json
     ce = CloudEvent(attributes, data)
-    if OutboxMode(mode) is OutboxMode.STRUCTURED:
+    if structured:
         headers, body = to_structured(ce)
-    else:
-        headers, body = to_binary(ce)
-        if data is None:
-            body = b""
-    return {k.lower(): str(v) for k, v in headers.items()}, body
+        return {k.lower(): str(v) for k, v in headers.items()}, body
+    headers, body = to_binary(ce, data_marshaller=_binary_data(event.data_content_type))
+    if data is None:
+        body = b""
+    encoded = {k.lower(): str(v) for k, v in headers.items()}
+    return {k: _header_value(v) if k.startswith("ce-") else v for k, v in encoded.items()}, body
 
 
 class OutboxRelayer:
@@ -92,7 +132,7 @@ class OutboxRelayer:
         batch_size: rows claimed (and posted concurrently) per round.
         visibility_timeout: seconds a claim hides its rows from other relayers; must exceed
             ``request_timeout``.
-        request_timeout: HTTP timeout per delivery, seconds.
+        request_timeout: total deadline of one delivery (connect, send, answer), seconds.
         retry_policy: backoff between attempts of a row, and ``max_attempts`` (jitter is applied).
         relayer_id: name used in claims (default: random).
         http_client: an ``httpx.AsyncClient`` to use (closed by the caller); default: one owned here.
@@ -140,6 +180,7 @@ class OutboxRelayer:
         self._request_timeout = request_timeout
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,12 +189,21 @@ class OutboxRelayer:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.relayer_id)
 
     async def stop(self) -> None:
-        """Stop the loop; rows claimed but not yet reported become due again after the visibility timeout."""
+        """Stop the loop, letting a delivery round in flight finish and store its outcomes first.
+
+        A round still running ``request_timeout`` + 5 s later is cancelled; rows it claimed but did not
+        report become due again after the visibility timeout (and are then delivered again).
+        """
         task, self._task = self._task, None
         if task is not None:
+            self._stopping = True
+            self._wake.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), self._request_timeout + STOP_GRACE)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self._stopping = False
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -163,13 +213,13 @@ class OutboxRelayer:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 handled = await self.relay_once()
-            except Exception:  # the database or network is down: keep the relayer alive and retry
+            except Exception:  # the database is down: keep the relayer alive and retry
                 logger.exception("outbox relayer %s: delivery round failed", self.relayer_id)
                 handled = 0
-            if handled < self._batch_size:
+            if handled < self._batch_size and not self._stopping:
                 await self._idle()
 
     async def _idle(self) -> None:
@@ -218,19 +268,32 @@ class OutboxRelayer:
             headers, body = cloudevent_request(row, self.mode)
         except Exception as exc:  # cannot be encoded: retrying would not help
             return OutboxOutcome(event_id, OutboxStatus.REJECTED, error=f"cannot encode: {exc}")
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._request_timeout)
         try:
-            response = await self._client.post(self.target_url, headers=headers, content=body)
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(self._request_timeout):  # total, not per read: the claim must hold
+                code, text = await self._post(headers, body)
+        except TimeoutError:
+            return self._retry_or_fail(row, None, f"no answer within {self._request_timeout:g} s")
+        except Exception as exc:  # network errors, and anything else one row's request raises
             return self._retry_or_fail(row, None, f"{type(exc).__name__}: {exc}")
-        code = response.status_code
         if 200 <= code < 300:
             return OutboxOutcome(event_id, OutboxStatus.SENT, status_code=code)
-        text = response.text[:MAX_RESPONSE_TEXT]
         if 400 <= code < 500 and code not in RETRYABLE_4XX:
             return OutboxOutcome(event_id, OutboxStatus.REJECTED, status_code=code, error=text)
         return self._retry_or_fail(row, code, text or f"HTTP {code}")
+
+    async def _post(self, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+        """POST one event; return the status and (for non-2xx) at most ``MAX_RESPONSE_TEXT`` of the answer."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._request_timeout)
+        async with self._client.stream("POST", self.target_url, headers=headers, content=body) as response:
+            if 200 <= response.status_code < 300:
+                return response.status_code, ""
+            kept = bytearray()
+            async for chunk in response.aiter_bytes():
+                kept += chunk
+                if len(kept) >= MAX_RESPONSE_TEXT:
+                    break  # never read an unbounded error page into memory
+            return response.status_code, kept[:MAX_RESPONSE_TEXT].decode("utf-8", errors="replace")
 
     def _retry_or_fail(self, row: OutboxRecord, code: int | None, error: str) -> OutboxOutcome:
         event_id = row.event.event_id

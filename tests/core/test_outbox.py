@@ -1,7 +1,7 @@
 """Transactional outbox: rows commit with the activity, a relayer delivers them as CloudEvents over HTTP.
 
-A real HTTP receiver runs on 127.0.0.1 (asyncio ``start_server`` speaking minimal HTTP/1.1) and records
-every request; it answers with the status codes it is told to. Time-dependent behaviour (backoff, the
+A real HTTP receiver runs on 127.0.0.1 (:mod:`tests.support.cloudevents_receiver`) and records every
+request; it answers with the status codes it is told to. Time-dependent behaviour (backoff, the
 visibility timeout of a claim) runs on a ``FakeClock``; nothing waits a fixed time.
 """
 
@@ -12,10 +12,10 @@ import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from durable_core import (
@@ -31,76 +31,17 @@ from durable_core import (
     send_event_transactional,
     workflow,
 )
+from durable_core.engine.outbox import cloudevent_request
+from durable_core.ingress import parse_cloudevent
 from durable_core.storage.sql import SqlStorage
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """An HTTP/1.1 endpoint on 127.0.0.1 that records requests and answers ``statuses`` in turn (then 200)."""
-
-    statuses: list[tuple[int, str]] = field(default_factory=list)
-    requests: list[Request] = field(default_factory=list)
-    url: str = ""
-    received: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                method, path, _ = line.decode("latin-1").split(" ", 2)
-                headers: dict[str, str] = {}
-                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Request(method, path, headers, body))
-                self.received.set()
-                code, text = self.statuses.pop(0) if self.statuses else (200, "ok")
-                payload = text.encode()
-                writer.write(
-                    f"HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    def ids(self) -> list[str]:
-        out = []
-        for request in self.requests:
-            if "ce-id" in request.headers:
-                out.append(request.headers["ce-id"])
-            else:
-                out.append(json.loads(request.body)["id"])
-        return out
+from durable_core.types import OutboxEvent, OutboxRecord
+from tests.support.cloudevents_receiver import Receiver, serve_receiver
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    server = await asyncio.start_server(rec.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    rec.url = f"http://127.0.0.1:{port}/events"
-    try:
+    async with serve_receiver() as rec:
         yield rec
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -363,3 +304,171 @@ async def test_rows_of_a_crashed_relayer_are_delivered_after_the_visibility_time
     finally:
         await crashed.stop()
         await survivor.stop()
+
+
+# --------------------------------------------------------------------------- encoding on the wire
+
+
+def _row(data_json: Any = None, data_blob: bytes | None = None, **event: Any) -> OutboxRecord:
+    fields: dict[str, Any] = {
+        "event_id": "evt-7",
+        "event_type": "menu.changed",
+        "event_source": "kitchen",
+        "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        **event,
+    }
+    return OutboxRecord(
+        event=OutboxEvent(**fields, data_json=data_json, data_blob=data_blob),
+        status=OutboxStatus.PENDING,
+        attempts=1,
+        next_attempt_at=fields["created_at"],
+    )
+
+
+ROUND_TRIPS = [
+    pytest.param({"plat": "crème brûlée"}, None, "application/json", {"plat": "crème brûlée"}, id="json"),
+    pytest.param(None, b"%PDF\x00\xff", "application/pdf", b"%PDF\x00\xff", id="bytes"),
+    pytest.param("héllo", None, "text/plain", "héllo".encode(), id="text"),
+    pytest.param(None, None, None, None, id="no-data"),
+]
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+@pytest.mark.parametrize(("data_json", "data_blob", "content_type", "expected"), ROUND_TRIPS)
+def test_what_the_relayer_sends_the_ingress_reads_back(
+    mode: str, data_json: Any, data_blob: bytes | None, content_type: str | None, expected: Any
+) -> None:
+    """Non-ASCII attributes are percent-encoded in binary-mode headers (the HTTP binding's rule) and the
+    CloudEvents ingress decodes them: the event survives the trip unchanged in both modes."""
+    row = _row(
+        data_json,
+        data_blob,
+        subject='café "menu" 100%',
+        data_content_type=content_type,
+        extensions=(("priority", 3), ("region", "Île-de-France"), ("urgent", True)),
+    )
+    headers, body = cloudevent_request(row, mode)
+    assert all(value.isascii() for value in headers.values()), headers
+    if mode == "binary":
+        assert headers["ce-subject"] == "caf%C3%A9%20%22menu%22%20100%25"
+        if content_type == "text/plain":
+            assert body == "héllo".encode()  # the text itself, not a JSON string
+    event = parse_cloudevent(headers, body)
+    assert (event.event_id, event.event_type, event.source) == ("evt-7", "menu.changed", "kitchen")
+    assert event.subject == 'café "menu" 100%' and event.data == expected
+    assert event.data_content_type == content_type
+    assert dict(event.extensions) == {"priority": "3", "region": "Île-de-France", "urgent": "true"}
+
+
+async def test_a_non_ascii_subject_is_delivered(make_app: Any, catalog: Catalog, receiver: Receiver) -> None:
+    @activity
+    async def emit(ctx: WorkflowContext) -> str:
+        return await send_event_transactional(
+            ctx, "menu.changed", "kitchen", {"n": 1}, subject="crème/brûlée"
+        )
+
+    @workflow(catalog=catalog)
+    async def menu(ctx: WorkflowContext) -> str:
+        return await emit(ctx)
+
+    clock = FakeClock()
+    app: EddaApp = await make_app(clock=clock)
+    event_id = await menu.start_and_wait()
+    relayer = OutboxRelayer(app.storage, clock, receiver.url)
+    try:
+        assert await relayer.relay_once() == 1
+    finally:
+        await relayer.stop()
+    [sent] = await app.list_outbox(OutboxStatus.SENT)
+    [request] = receiver.requests
+    assert sent.event.event_id == event_id == request.event_id
+    assert parse_cloudevent(request.headers, request.body).subject == "crème/brûlée"
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+async def test_a_receiver_that_never_answers_is_retried_after_the_request_timeout(
+    make_app: Any, catalog: Catalog, receiver: Receiver
+) -> None:
+    """The request timeout is a total deadline (not per read), so the claim is never outlived."""
+    clock = FakeClock()
+    app = await _app_with_events(make_app, catalog, clock)
+    receiver.hold = asyncio.Event()  # accepts the request, never answers
+    relayer = OutboxRelayer(
+        app.storage,
+        clock,
+        receiver.url,
+        request_timeout=0.3,
+        visibility_timeout=5,
+        retry_policy=_no_retry_policy(),
+    )
+    try:
+        async with asyncio.timeout(10):
+            assert await relayer.relay_once() == 1
+        [row] = await app.outbox_pending()
+        assert row.attempts == 1 and row.last_error == "no answer within 0.3 s"
+        assert row.claimed_by is None and row.next_attempt_at == clock.now() + timedelta(seconds=10)
+    finally:
+        await relayer.stop()
+
+
+async def test_a_redirect_is_retried_and_a_huge_error_page_is_cut(
+    make_app: Any, catalog: Catalog, receiver: Receiver
+) -> None:
+    clock = FakeClock()
+    app = await _app_with_events(make_app, catalog, clock)
+    receiver.statuses = [(302, "moved"), (503, "E" * 200_000)]
+    relayer = OutboxRelayer(app.storage, clock, receiver.url, retry_policy=_no_retry_policy(interval=1))
+    try:
+        assert await relayer.relay_once() == 1
+        [row] = await app.outbox_pending()
+        assert (row.last_status_code, row.last_error) == (302, "moved")
+        clock.advance(1)
+        assert await relayer.relay_once() == 1
+        [row] = await app.outbox_pending()
+        assert row.last_status_code == 503 and row.last_error == "E" * 2000
+    finally:
+        await relayer.stop()
+
+
+async def test_one_failing_request_does_not_sink_the_batch(make_app: Any, catalog: Catalog) -> None:
+    """An unexpected error in one row's request (not an httpx error) retries that row; the rest are sent."""
+    clock = FakeClock()
+    app = await _app_with_events(make_app, catalog, clock, count=3)
+    rows = await app.outbox_pending()
+    poisoned = rows[1].event.event_id
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers["ce-id"] == poisoned:
+            raise RuntimeError("proxy plugin crashed")
+        return httpx.Response(202)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        relayer = OutboxRelayer(app.storage, clock, "http://127.0.0.1:9/", http_client=client)
+        assert await relayer.relay_once() == 3
+        await relayer.stop()
+    assert len(await app.list_outbox(OutboxStatus.SENT)) == 2
+    [pending] = await app.outbox_pending()
+    assert pending.event.event_id == poisoned and pending.last_error == "RuntimeError: proxy plugin crashed"
+
+
+async def test_stop_lets_the_delivery_in_flight_finish(
+    make_app: Any, catalog: Catalog, receiver: Receiver
+) -> None:
+    """A graceful stop records the outcome of the round in flight instead of leaving its rows claimed
+    (which would deliver them a second time after the visibility timeout)."""
+    clock = FakeClock()
+    app = await _app_with_events(make_app, catalog, clock)
+    receiver.hold = asyncio.Event()
+    relayer = OutboxRelayer(app.storage, clock, receiver.url)
+    relayer.start()
+    await asyncio.wait_for(receiver.received.wait(), 10)
+    stopping = asyncio.create_task(relayer.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # waiting for the answer
+    receiver.hold.set()
+    await asyncio.wait_for(stopping, 10)
+    [sent] = await app.list_outbox(OutboxStatus.SENT)
+    assert sent.attempts == 1 and sent.claimed_by is None
+    assert receiver.processed == {sent.event.event_id: 1} and len(receiver.requests) == 1
