@@ -108,8 +108,13 @@ async def _wait_once(
     waits: list[tuple[int, Waitable]],
     due: datetime | None,
     timer_due: dict[int, datetime],
+    *,
+    retain: bool = False,
 ) -> tuple[int, WaitResult]:
-    """Wait for the first of ``waits`` (original indexes); return (original index, result)."""
+    """Wait for the first of ``waits`` (original indexes); return (original index, result).
+
+    With ``retain``, the other alternatives stay registered after one happens (``wait_all``).
+    """
     keys = tuple(w.key for _, w in waits if w.key is not None)
     timers = [(i, timer_due[i]) for i, w in waits if w.key is None]
     earliest_timer = min(timers, key=lambda t: t[1]) if timers else None
@@ -123,7 +128,8 @@ async def _wait_once(
     ]
     name = "wait:" + "|".join(w.describe() for _, w in waits)
     runtime = ctx._runtime
-    result = await runtime.wait_for(runtime.next_position(), WaitSpec(name, keys, deadline, tuple(schemas)))
+    spec = WaitSpec(name, keys, deadline, tuple(schemas), keys if retain else ())
+    result = await runtime.wait_for(runtime.next_position(), spec)
     if result.index == TIMED_OUT:
         if earliest_timer is not None and earliest_timer[1] == deadline:
             return earliest_timer[0], result
@@ -171,7 +177,7 @@ async def wait_all(ctx: WorkflowContext, *waits: Waitable, timeout_seconds: floa
     remaining = list(enumerate(waits))
     values: dict[int, Any] = {}
     while remaining:
-        index, result = await _wait_once(ctx, remaining, due, timer_due)
+        index, result = await _wait_once(ctx, remaining, due, timer_due, retain=len(remaining) > 1)
         if index == TIMED_OUT:
             raise EventTimeoutError(
                 f"{len(remaining)} of {len(waits)} alternatives had not happened within {timeout_seconds} s"

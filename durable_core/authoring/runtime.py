@@ -33,12 +33,15 @@ class WaitSpec:
         keys: event types / channels / children listened to.
         due: when the wait ends without a message (timeout or timer), or None.
         schemas: JSON schema of the expected data per event type (shown to whoever must answer).
+        retain: keys that stay registered after this wait ends (``wait_all``'s pending alternatives),
+            so an event by type for them is not missed before the next wait starts.
     """
 
     name: str
     keys: tuple[WaitKey, ...]
     due: datetime | None = None
     schemas: tuple[tuple[str, JsonValue], ...] = ()
+    retain: tuple[WaitKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,7 +316,9 @@ class StepExecutor(LiveExecutor):
         def build(message: StoredMessage) -> HistoryEntry:
             return wait_entry(session.serializer, iid, position, spec, message, self._s.clock.now())
 
-        outcome, entry = await _stored(self._s.storage.messaging().take(self._lease, spec.keys, build))
+        outcome, entry = await _stored(
+            self._s.storage.messaging().take(self._lease, spec.keys, build, spec.retain)
+        )
         if outcome is RecordOutcome.RECORDED:
             return entry
         return await self._settle(outcome, iid, position)
@@ -325,7 +327,7 @@ class StepExecutor(LiveExecutor):
         """Record the wait's timeout and drop its wait rows."""
         iid = self._lease.instance_id
         entry = wait_entry(session.serializer, iid, position, spec, None, self._s.clock.now())
-        outcome = await _stored(self._s.storage.messaging().end_wait(self._lease, entry, spec.keys))
+        outcome = await _stored(self._s.storage.messaging().end_wait(self._lease, entry, spec.retain))
         if outcome is RecordOutcome.RECORDED:
             return entry
         return await self._settle(outcome, iid, position)

@@ -285,6 +285,7 @@ class SqlMessaging:
         lease: Lease,
         keys: Sequence[WaitKey],
         build_entry: Callable[[StoredMessage], HistoryEntry],
+        retain: Sequence[WaitKey] = (),
     ) -> tuple[RecordOutcome, HistoryEntry | None]:
         """Take the oldest message for ``keys`` and record it, in one fenced transaction.
 
@@ -292,6 +293,8 @@ class SqlMessaging:
             lease: the running instance's lease (the history insert is fenced on it).
             keys: what the waiting position listens to.
             build_entry: turns the taken message into the history entry to record.
+            retain: keys that stay registered after this wait ends (``wait_all``'s other alternatives);
+                every other wait row of the instance is dropped with the message.
 
         Returns:
             (RECORDED, entry) when a message was taken; (RECORDED, None) when there is none;
@@ -316,30 +319,32 @@ class SqlMessaging:
                 outcome = await self._insert_history(conn, lease, entry)
                 if outcome is not RecordOutcome.RECORDED:
                     raise _Rollback(outcome)
-                await conn.execute(
-                    delete(WAITS).where(_W.instance_id == lease.instance_id, _W.wait_key == message.key.token)
-                )
+                await conn.execute(self._drop_waits(lease.instance_id, retain, message.key))
         except _Rollback as rollback:
             return rollback.outcome, None
         return RecordOutcome.RECORDED, entry
 
     @guarded(retry_deadlocks=False)
-    async def end_wait(self, lease: Lease, entry: HistoryEntry, keys: Sequence[WaitKey]) -> RecordOutcome:
+    async def end_wait(
+        self, lease: Lease, entry: HistoryEntry, retain: Sequence[WaitKey] = ()
+    ) -> RecordOutcome:
         """Record a wait that ended without a message (timeout) and drop its wait rows, fenced."""
         try:
             async with self._conns.write() as conn:
                 outcome = await self._insert_history(conn, lease, entry)
                 if outcome is not RecordOutcome.RECORDED:
                     raise _Rollback(outcome)
-                if keys:
-                    await conn.execute(
-                        delete(WAITS).where(
-                            _W.instance_id == lease.instance_id, _W.wait_key.in_([k.token for k in keys])
-                        )
-                    )
+                await conn.execute(self._drop_waits(lease.instance_id, retain, None))
         except _Rollback as rollback:
             return rollback.outcome  # type: ignore[no-any-return]
         return RecordOutcome.RECORDED
+
+    @staticmethod
+    def _drop_waits(instance_id: str, retain: Sequence[WaitKey], taken: WaitKey | None) -> Any:
+        """The wait is over: stop listening, except for ``retain`` (minus what was just taken)."""
+        kept = [key.token for key in retain if key != taken]
+        stmt = delete(WAITS).where(_W.instance_id == instance_id)
+        return stmt.where(_W.wait_key.not_in(kept)) if kept else stmt
 
     async def _insert_history(
         self, conn: AsyncConnection, lease: Lease, entry: HistoryEntry

@@ -191,12 +191,12 @@ async def test_recur_keeps_the_id_bounds_history_and_keeps_subscriptions(make_ap
         raise AssertionError("recur returned")
 
     app = await make_app()
-    iid = await loop.start(i=0, until=60)
+    iid = await loop.start(i=0, until=20)
     await wait_status(app, iid, InstanceStatus.WAITING)
     history = await app.get_history(iid)
     assert [e.kind for e in history] == [StepKind.ACTIVITY]  # only the current run's step
     assert len(await app.storage.messaging().archived_runs(iid)) == 3  # only the newest runs are kept
-    await app.publish("tick", 7)  # the subscription made in run 0 survived 60 recurs
+    await app.publish("tick", 7)  # the subscription made in run 0 survived 20 recurs
     assert await app.wait_result(iid, timeout=10) == 7
 
 
@@ -228,3 +228,33 @@ async def test_no_lost_wakeups_under_concurrent_sends(make_app, catalog: Catalog
     results = [await app.wait_result(i, timeout=30) for i in ids]
     assert [r[0] for r in results] == list(range(count))
     assert sorted(r[1] for r in results) == [1000 + n for n in range(count)]
+
+
+async def test_wait_first_stops_listening_for_the_other_alternatives(make_app, catalog: Catalog) -> None:
+    """After wait_first ends, an event by type for an alternative it did not take is not kept for later."""
+    gate = asyncio.Event()
+
+    started = asyncio.Event()
+
+    @activity
+    async def hold(ctx: WorkflowContext) -> None:
+        started.set()
+        await asyncio.wait_for(gate.wait(), 10)
+
+    @workflow(catalog=catalog)
+    async def picky(ctx: WorkflowContext) -> list[str]:
+        first = await wait_first(ctx, on_event("a"), on_event("b"))
+        await hold(ctx)
+        later = await wait_event(ctx, "b")
+        return [first.value.data, later.data]
+
+    app = await make_app()
+    iid = await picky.start()
+    await waiting_for(app, iid, lambda w: w.event_types == ("a", "b"))
+    await app.send_event("a", "t", "a1", instance_id=iid)
+    await asyncio.wait_for(started.wait(), 10)  # hold() runs: the wait_first entry is recorded
+    await app.send_event("b", "t", "stale")  # by type, while picky runs hold(): nobody waits for "b"
+    gate.set()
+    await waiting_for(app, iid, lambda w: w.event_types == ("b",))
+    await app.send_event("b", "t", "fresh")
+    assert await app.wait_result(iid, timeout=10) == ["a1", "fresh"]
