@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.schema import CreateTable
 
+from durable_core import Catalog, EddaApp, WorkflowContext, wait_event, workflow
 from durable_core.errors import MigrationError
 from durable_core.storage import migrations
+from durable_core.storage.dialects import dialect_for
 from durable_core.storage.schema import SCHEMA_VERSION
 from durable_core.storage.sql import SqlStorage
+from durable_core.storage.urls import backend_of, normalize_url
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 10
@@ -124,3 +128,37 @@ async def test_migration_sql_needs_no_connection(dialect_url: str) -> None:
     v1_instances = next(s for s in steps[0].statements if "CREATE TABLE" in s and "edda_instances" in s)
     assert "parent_instance_id" not in v1_instances  # v1 is frozen; v3 adds the column
     assert steps[2].statements[0].startswith("ALTER TABLE edda_instances ADD COLUMN parent_instance_id")
+
+
+async def test_upgrade_from_v2_keeps_existing_instances(db_url: str) -> None:
+    """A database created by version-2 code is upgraded to v3 in place; its rows keep working."""
+    storage = SqlStorage(db_url)
+    url = normalize_url(db_url)
+    dialect = dialect_for(backend_of(url), url)
+    async with storage._conns.raw(write=True) as conn, dialect.migration_lock(conn):
+        await conn.execute(CreateTable(SCHEMA_VERSION, if_not_exists=True))
+        for version, description, build in migrations.MIGRATIONS[:2]:  # what v2 code created
+            for element in build(conn.dialect):
+                await conn.execute(element)
+            await conn.execute(insert(SCHEMA_VERSION).values(version=version, description=description))
+        await conn.commit()
+    assert await storage.schema_version() == 2
+    await storage.close()
+
+    catalog = Catalog()
+
+    @workflow(catalog=catalog)
+    async def old_style(ctx: WorkflowContext) -> str:
+        return "done"
+
+    @workflow(catalog=catalog)
+    async def new_style(ctx: WorkflowContext) -> str:
+        return str((await wait_event(ctx, "go")).data)
+
+    async with EddaApp(db_url, workflows=list(catalog)) as app:  # migrates to the latest version
+        assert await app.storage.schema_version() == migrations.LATEST_VERSION
+        assert await app.wait_result(await old_style.start(), timeout=10) == "done"
+        iid = await new_style.start()
+        await app.send_event("go", "t", "yes", instance_id=iid)
+        assert await app.wait_result(iid, timeout=10) == "yes"
+        assert (await app.get_instance(iid)).parent_instance_id is None
