@@ -72,7 +72,7 @@ _WAITING: Final = InstanceStatus.WAITING.value
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 _HISTORY_COLUMNS: Final = list(HISTORY.c.keys())  # instance_id, position, kind, ...
 _ARCHIVE_COLUMNS: Final = ["instance_id", "run", *_HISTORY_COLUMNS[1:]]
-MAX_FAN_OUT: Final = 10_000  # receivers of one by-type event / broadcast, read in one bounded query
+SCAN_BATCH: Final = 1000  # receivers of a by-type event / broadcast are read and written in batches
 _WAIT_CHUNK: Final = 500
 
 
@@ -140,15 +140,13 @@ class SqlMessaging:
             wake_candidates = receivers
             shared = False
         elif message.key.kind is WaitKind.MESSAGE:
-            subs = (
-                await conn.execute(
-                    select(_S.instance_id, _S.mode)
-                    .join(INSTANCES, _I.instance_id == _S.instance_id)
-                    .where(_S.channel == message.key.name, _I.status.not_in(_FINISHED))
-                    .order_by(_S.instance_id)
-                    .limit(MAX_FAN_OUT)
-                )
-            ).all()
+            subs = await _scan(
+                conn,
+                select(_S.instance_id, _S.mode)
+                .join(INSTANCES, _I.instance_id == _S.instance_id)
+                .where(_S.channel == message.key.name, _I.status.not_in(_FINISHED)),
+                _S.instance_id,
+            )
             broadcast = [row[0] for row in subs if row[1] == SubscriptionMode.BROADCAST.value]
             competing = [row[0] for row in subs if row[1] == SubscriptionMode.COMPETING.value]
             receivers = broadcast
@@ -157,25 +155,21 @@ class SqlMessaging:
             shared = bool(competing) or not broadcast
             wake_candidates = broadcast + competing
         else:  # an event by type: every instance waiting for it now gets its own copy
-            receivers = [
-                row[0]
-                for row in (
-                    await conn.execute(
-                        select(_W.instance_id)
-                        .join(INSTANCES, _I.instance_id == _W.instance_id)
-                        .where(_W.wait_key == token, _I.status.not_in(_FINISHED))
-                        .order_by(_W.instance_id)
-                        .limit(MAX_FAN_OUT)
-                    )
-                ).all()
-            ]
+            waiting = await _scan(
+                conn,
+                select(_W.instance_id)
+                .join(INSTANCES, _I.instance_id == _W.instance_id)
+                .where(_W.wait_key == token, _I.status.not_in(_FINISHED)),
+                _W.instance_id,
+            )
+            receivers = [row[0] for row in waiting]
             wake_candidates = receivers
             shared = False
         rows = [self._message_values(message, target, now) for target in receivers]
         if shared:
             rows.append(self._message_values(message, None, now))
-        if rows:
-            await conn.execute(insert(MESSAGES), rows)
+        for start in range(0, len(rows), SCAN_BATCH):
+            await conn.execute(insert(MESSAGES), rows[start : start + SCAN_BATCH])
         woken = await self._wake(conn, token, wake_candidates, now)
         return DeliveryResult(stored=len(rows), woken=tuple(woken))
 
@@ -510,6 +504,21 @@ class SqlMessaging:
     async def purge_mailboxes(self, conn: AsyncConnection, instance_ids: Sequence[str]) -> None:
         """Delete the mailbox rows of purged instances (inside the purge transaction)."""
         await conn.execute(delete(MESSAGES).where(_M.target_instance_id.in_(list(instance_ids))))
+
+
+async def _scan(conn: AsyncConnection, stmt: Any, key: Any) -> list[Any]:
+    """Every row of ``stmt``, read in keyset pages of :data:`SCAN_BATCH` ordered by ``key`` (bounded scans)."""
+    rows: list[Any] = []
+    last: str | None = None
+    while True:
+        page_stmt = stmt.order_by(key).limit(SCAN_BATCH)
+        if last is not None:
+            page_stmt = page_stmt.where(key > last)
+        page = (await conn.execute(page_stmt)).all()
+        rows.extend(page)
+        if len(page) < SCAN_BATCH:
+            return rows
+        last = page[-1][0]
 
 
 def _message_from_row(row: Any) -> StoredMessage:

@@ -176,3 +176,21 @@ async def test_bad_input_is_rejected_and_nothing_is_stored(make_app, catalog: Ca
     assert (await app.get_instance(iid)).status is InstanceStatus.WAITING
     await app.send_event("x", "test", None, instance_id=iid)
     assert await app.wait_result(iid, timeout=10) is None
+
+
+async def test_by_type_fan_out_reads_receivers_in_batches(
+    make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More waiting instances than one scan batch: every one of them gets the event."""
+    monkeypatch.setattr("durable_core.storage.messaging.SCAN_BATCH", 2)
+
+    @workflow(catalog=catalog)
+    async def fan(ctx: WorkflowContext, n: int) -> int:
+        return int((await wait_event(ctx, "all")).data) + n
+
+    app = await make_app()
+    ids = [await fan.start(n=n) for n in range(7)]
+    for iid in ids:
+        await wait_status(app, iid, InstanceStatus.WAITING)
+    await app.send_event("all", "t", 100)
+    assert [await app.wait_result(i, timeout=10) for i in ids] == [100 + n for n in range(7)]
