@@ -1,5 +1,51 @@
 """Durable Mirascope: durable LLM calls, tool calls and agent loops on :mod:`durable_core`.
 
-Placeholder: the package arrives with its issue (see DESIGN.md section 6).
-Install its upstream with ``pip install 'edda-mcp[mirascope]'``.
+Each model request and each tool call is an activity with a stable name (``mirascope.call:<prompt>``,
+``mirascope.resume:<prompt>``, ``mirascope.tool:<tool>``, ...) whose result is recorded as JSON and
+rebuilt into a real mirascope response on replay. Needs ``pip install 'edda-mcp[mirascope]'``
+(mirascope ``>=2.8,<3``).
 """
+
+from durable_mirascope._compat import check_mirascope
+
+MIRASCOPE_VERSION = check_mirascope()
+
+from durable_mirascope._ops import CallSpec  # noqa: E402
+from durable_mirascope.agent import AgentResult, run_agent  # noqa: E402
+from durable_mirascope.call import DurableCall, durable, durable_call  # noqa: E402
+from durable_mirascope.errors import (  # noqa: E402
+    INSTALL_HINT,
+    AgentStepLimitError,
+    MirascopeNotInstalledError,
+    ModelRequestError,
+    ModelRequestRejectedError,
+    RecordedResponseError,
+    UnsupportedToolError,
+)
+from durable_mirascope.request import model_request  # noqa: E402
+from durable_mirascope.response import DurableResponse  # noqa: E402
+from durable_mirascope.tools import execute_tools  # noqa: E402
+from durable_mirascope.usage import TokenUsage, instance_usage, usage_of  # noqa: E402
+
+__all__ = [
+    "INSTALL_HINT",
+    "MIRASCOPE_VERSION",
+    "AgentResult",
+    "AgentStepLimitError",
+    "CallSpec",
+    "DurableCall",
+    "DurableResponse",
+    "MirascopeNotInstalledError",
+    "ModelRequestError",
+    "ModelRequestRejectedError",
+    "RecordedResponseError",
+    "TokenUsage",
+    "UnsupportedToolError",
+    "durable",
+    "durable_call",
+    "execute_tools",
+    "instance_usage",
+    "model_request",
+    "run_agent",
+    "usage_of",
+]

@@ -1,0 +1,1 @@
+"""Tests of durable_mirascope (offline, with a registered scripted mirascope provider)."""
