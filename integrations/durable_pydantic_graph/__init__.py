@@ -1,5 +1,37 @@
-"""Durable pydantic-graph: pydantic-graph graphs whose steps are durable activities.
+"""Durable pydantic-graph: run pydantic-graph 2.x graphs inside durable workflows.
 
-Placeholder: the package arrives with its issue (see DESIGN.md section 6).
-Install its upstream with ``pip install 'edda-mcp[pydantic-graph]'``.
+Every builder step and ``BaseNode`` node becomes an activity (``<graph>.<node>``, ids
+``<graph>.<node>#<n>``) whose output and resulting state are recorded as JSON and rebuilt into real
+objects on replay, so a crashed graph resumes after its last completed step. Steps marked with
+:func:`workflow_step` run in the workflow body and may wait durably (timers, events).
+
+Needs the ``pydantic-graph`` extra: ``pip install 'edda-mcp[pydantic-graph]'``.
 """
+
+from durable_pydantic_graph._compat import check_pydantic_graph
+
+PYDANTIC_GRAPH_VERSION = check_pydantic_graph()
+
+from durable_pydantic_graph._records import OutputKind, StepRecord  # noqa: E402
+from durable_pydantic_graph.context import runs_in_workflow, workflow_context, workflow_step  # noqa: E402
+from durable_pydantic_graph.errors import (  # noqa: E402
+    INSTALL_HINT,
+    PydanticGraphNotInstalledError,
+    RecordedStepError,
+    UnsupportedGraphError,
+)
+from durable_pydantic_graph.graph import DurableGraph  # noqa: E402
+
+__all__ = [
+    "INSTALL_HINT",
+    "PYDANTIC_GRAPH_VERSION",
+    "DurableGraph",
+    "OutputKind",
+    "PydanticGraphNotInstalledError",
+    "RecordedStepError",
+    "StepRecord",
+    "UnsupportedGraphError",
+    "runs_in_workflow",
+    "workflow_context",
+    "workflow_step",
+]

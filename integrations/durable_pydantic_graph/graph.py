@@ -1,0 +1,216 @@
+"""``DurableGraph``: run a pydantic-graph 2.x graph inside a durable workflow, one activity per step.
+
+Each builder step and ``BaseNode`` node runs as an activity named ``<graph name>.<node id>`` with the
+activity id ``<graph name>.<node id>#<n>`` (the n-th run of that node in this graph run). The activity
+runs the step on a fresh copy of the state and records the step's output and the state after it as
+JSON; the workflow then loads that state into the live state object and hands the rebuilt output to
+pydantic-graph. On replay the recorded outcome is used and the step does not run again.
+
+Routing (edges, decisions, forks, joins and reducers) is pydantic-graph's own and runs in the workflow
+body. Steps of parallel branches run one at a time in a deterministic order, so a replay takes the
+same history positions as the first run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic_graph import Graph, Step, StepContext
+from pydantic_graph.step import NodeStep
+
+from durable_core import Activity, ConfigurationError, RetryPolicy, WorkflowContext
+from durable_pydantic_graph._records import StepRecord, decode_output, encode_output
+from durable_pydantic_graph._state import check_state, load_into, rebuild, snapshot, to_json
+from durable_pydantic_graph.context import bound_context, runs_in_workflow
+from durable_pydantic_graph.errors import UnsupportedGraphError
+
+__all__ = ["DurableGraph"]
+
+OutputT = TypeVar("OutputT")
+
+
+class _StepJob:
+    """Everything one step activity needs (kept in memory, never recorded)."""
+
+    __slots__ = ("deps", "inputs", "state_json", "state_type", "step")
+
+    def __init__(
+        self,
+        step: Step,
+        deps: Any,
+        inputs: Any,
+        state_type: type[Any] | None,
+        state_json: Any,
+    ) -> None:
+        self.step = step
+        self.deps = deps
+        self.inputs = inputs
+        self.state_type = state_type
+        self.state_json = state_json
+
+
+async def _execute_step(ctx: WorkflowContext, job: _StepJob, inputs_json: Any) -> StepRecord:
+    """Activity body: run the step on a fresh copy of the state; record output and resulting state.
+
+    ``inputs_json`` is not used here: it is an argument so that the engine's determinism check compares
+    the step's inputs on replay (two parallel runs of one node cannot silently swap recorded results).
+    """
+    state = rebuild(job.state_type, job.state_json) if job.state_type is not None else None
+    with bound_context(None):  # durable waits are for @workflow_step steps only
+        output = await job.step.call(StepContext(state=state, deps=job.deps, inputs=job.inputs))
+    return encode_output(job.step, output, snapshot(state))
+
+
+def _inputs_json(inputs: Any) -> Any:
+    """JSON form of a step's inputs for the determinism check (None when they are not JSON)."""
+    try:
+        return to_json(inputs, "step inputs")
+    except UnsupportedGraphError:
+        return None
+
+
+def _check_workflow_context(ctx: object) -> None:
+    if not isinstance(ctx, WorkflowContext) or ctx.in_activity:
+        raise TypeError("DurableGraph.run() must be called from a workflow body with its WorkflowContext")
+
+
+def _original(node: Step) -> Any:
+    return node.node_type if isinstance(node, NodeStep) else node.call
+
+
+class DurableGraph(Generic[OutputT]):
+    """A pydantic-graph ``Graph`` whose steps are durable activities.
+
+    The type parameter is the graph's output type; annotate it (mypy cannot read pydantic-graph's
+    generics)::
+
+        order_graph: DurableGraph[Receipt] = DurableGraph(builder.build(), name="orders")
+
+        @workflow
+        async def process_order(ctx: WorkflowContext, order: Order) -> Receipt:
+            return await order_graph.run(ctx, state=OrderState(), inputs=order)
+
+    Args:
+        graph: a graph built with ``GraphBuilder.build()``.
+        name: stable name used in activity names (defaults to the graph's name); keep it stable
+            across deploys, recorded histories refer to it.
+        retry_policy: retry policy of every step activity (defaults to the app's).
+        timeout: seconds one attempt of a step may take.
+
+    Raises:
+        ConfigurationError: ``graph`` is not a pydantic-graph ``Graph`` or has no name.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        name: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        if not isinstance(graph, Graph):
+            raise ConfigurationError(
+                f"DurableGraph needs a pydantic_graph.Graph (from GraphBuilder(...).build()), "
+                f"got {type(graph).__name__}"
+            )
+        graph_name = name or graph.name
+        if not graph_name:
+            raise ConfigurationError(
+                "DurableGraph needs a stable name: pass name=... or build the graph with GraphBuilder(name=...)"
+            )
+        self.graph = graph
+        self.name = graph_name
+        self._activities: dict[str, Activity[Any, StepRecord]] = {}
+        for node_id, node in graph.nodes.items():
+            if isinstance(node, Step) and not runs_in_workflow(_original(node)):
+                self._activities[node_id] = Activity(
+                    _execute_step, name=f"{graph_name}.{node_id}", retry_policy=retry_policy, timeout=timeout
+                )
+
+    @property
+    def activity_names(self) -> dict[str, str]:
+        """Node id -> the activity name its runs are recorded under (steps marked @workflow_step excluded)."""
+        return {node_id: act.name for node_id, act in self._activities.items()}
+
+    async def run(
+        self,
+        ctx: WorkflowContext,
+        *,
+        state: Any = None,
+        deps: Any = None,
+        inputs: Any = None,
+    ) -> OutputT:
+        """Run the graph durably from a workflow body and return its output.
+
+        Args:
+            ctx: the workflow's context.
+            state: the graph state (a dataclass or Pydantic model, or None); it is updated in place
+                with the recorded state after every step.
+            deps: dependencies handed to steps as ``ctx.deps`` (never recorded; rebuild them in the
+                workflow, e.g. clients and settings).
+            inputs: the graph's input (must be JSON-serializable with pydantic).
+
+        Raises:
+            TypeError: ``ctx`` is not a WorkflowContext, or the call is made inside an activity.
+            UnsupportedGraphError: the state is not a mutable dataclass or Pydantic model.
+        """
+        _check_workflow_context(ctx)
+        check_state(state)
+        run = _DurableRun(self, ctx, state)
+        nodes = {
+            node_id: run.wrap(node) if isinstance(node, Step) else node
+            for node_id, node in self.graph.nodes.items()
+        }
+        durable = dataclasses.replace(self.graph, nodes=nodes)
+        with bound_context(ctx):
+            output = await durable.run(state=state, deps=deps, inputs=inputs, infer_name=False)
+        return cast(OutputT, output)
+
+
+class _DurableRun:
+    """One durable run of a graph: per-node counters and the lock that orders step executions."""
+
+    def __init__(self, owner: DurableGraph[Any], ctx: WorkflowContext, state: Any) -> None:
+        self.owner = owner
+        self.ctx = ctx
+        self.state = state
+        self.lock = asyncio.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def wrap(self, node: Step) -> Step:
+        """A copy of ``node`` whose call runs durably."""
+        activity = self.owner._activities.get(node.id)
+
+        async def call(step_ctx: StepContext) -> Any:
+            async with self.lock:
+                self.counts[node.id] += 1
+                if activity is None:
+                    return await node.call(step_ctx)
+                return await self._run_activity(activity, node, step_ctx)
+
+        if isinstance(node, NodeStep):
+            wrapped: Step = NodeStep(node.node_type, id=node.id, label=node.label)
+            wrapped._call = call
+            return wrapped
+        return Step(id=node.id, call=call, label=node.label)
+
+    async def _run_activity(
+        self,
+        activity: Activity[Any, StepRecord],
+        node: Step,
+        step_ctx: StepContext,
+    ) -> Any:
+        state = self.state
+        job = _StepJob(
+            node, step_ctx.deps, step_ctx.inputs, type(state) if state is not None else None, snapshot(state)
+        )
+        inputs_json = _inputs_json(step_ctx.inputs)
+        activity_id = f"{activity.name}#{self.counts[node.id]}"
+        record = await activity(self.ctx, job, inputs_json, activity_id=activity_id)
+        if state is not None:
+            load_into(state, record.state)
+        return decode_output(node, record, self.owner.graph.nodes)
