@@ -4,11 +4,13 @@ Tables (see :mod:`durable_core.storage.schema`): ``edda_messages`` (mailboxes an
 ``edda_waits`` (what a suspended instance listens to), ``edda_subscriptions``, ``edda_key_locks``,
 ``edda_history_archive``.
 
-No lost wake-ups. Every sender and every parker of a wait key first locks that key's row
-(:meth:`SqlDialect.lock_keys`; SQLite's single writer needs none). So for one key, a message and a wait
-being registered are ordered: either the message commits first, and the parker sees it in its mailbox
-check and keeps running instead of parking; or the wait commits first, and the sender sees the wait row
-and makes the instance runnable (``wake_at = now``), in the same transaction that stores the message. A
+No lost wake-ups. Every parker first locks the rows of the keys it waits for
+(:meth:`SqlDialect.lock_keys`; SQLite's single writer needs none) and then updates its own instance row,
+before it checks its mailbox. A send by type or on a channel locks the key's row; a send addressed to one
+instance locks that instance's row. So a message and a wait being registered are always ordered: either
+the message commits first, and the parker sees it in its mailbox check and keeps running instead of
+parking; or the wait commits first, and the sender sees the wait row and makes the instance runnable
+(``wake_at = now``), in the same transaction that stores the message. A
 woken instance is announced with ``pg_notify`` inside that transaction on PostgreSQL; other databases
 rely on the dispatcher's bounded fallback poll, and local senders hint their own dispatcher directly.
 
@@ -113,7 +115,8 @@ class SqlMessaging:
         """
         try:
             async with self._conns.write() as conn:
-                await self._dialect.lock_keys(conn, [message.key.token])
+                if message.target_instance_id is None:  # addressed sends lock the target's row instead
+                    await self._dialect.lock_keys(conn, [message.key.token])
                 result = await self._deliver_locked(conn, message, now)
                 if record is not None:
                     outcome = await self._insert_history(conn, *record)
@@ -129,17 +132,8 @@ class SqlMessaging:
     ) -> DeliveryResult:
         token = message.key.token
         if message.target_instance_id is not None:
-            status = (
-                await conn.execute(select(_I.status).where(_I.instance_id == message.target_instance_id))
-            ).scalar()
-            if status is None:
-                raise InstanceNotFoundError(f"no workflow instance {message.target_instance_id!r}")
-            if InstanceStatus(status).is_finished:
-                return DeliveryResult(stored=0)
-            receivers = [message.target_instance_id]
-            wake_candidates = receivers
-            shared = False
-        elif message.key.kind is WaitKind.MESSAGE:
+            return await self._deliver_to(conn, message, message.target_instance_id, now)
+        if message.key.kind is WaitKind.MESSAGE:
             subs = await _scan(
                 conn,
                 select(_S.instance_id, _S.mode)
@@ -182,6 +176,33 @@ class SqlMessaging:
             "meta": message.metadata,
             "created_at": now,
         }
+
+    async def _deliver_to(
+        self, conn: AsyncConnection, message: OutgoingMessage, target: str, now: datetime
+    ) -> DeliveryResult:
+        """Store an addressed message in ``target``'s mailbox and wake it if it waits for the key.
+
+        Locking the target's instance row orders this send against the target parking (which updates
+        that row before it checks its mailbox), so sends to different instances never wait for each other.
+        """
+        probe = select(_I.status).where(_I.instance_id == target)
+        if self._dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
+            probe = probe.with_for_update()
+        status = (await conn.execute(probe)).scalar()
+        if status is None:
+            raise InstanceNotFoundError(f"no workflow instance {target!r}")
+        if InstanceStatus(status).is_finished:
+            return DeliveryResult(stored=0)
+        await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
+        if status != _WAITING:
+            return DeliveryResult(stored=1)
+        waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
+        woken = await conn.execute(
+            update(INSTANCES)
+            .where(_I.instance_id == target, _I.status == _WAITING, waits_for_it)
+            .values(wake_at=now, updated_at=now)
+        )
+        return DeliveryResult(stored=1, woken=(target,) if woken.rowcount == 1 else ())
 
     async def _wake(
         self, conn: AsyncConnection, token: str, candidates: Sequence[str], now: datetime
