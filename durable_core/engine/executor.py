@@ -316,8 +316,11 @@ class StepExecutor(LiveExecutor):
         def build(message: StoredMessage) -> HistoryEntry:
             return wait_entry(session.serializer, iid, position, spec, message, self._s.clock.now())
 
+        now = self._s.clock.now()
+        # once the wait's time is up, only what arrived in time counts: the timeout came first
+        sent_by = spec.due if spec.due is not None and now >= spec.due else None
         outcome, entry = await _stored(
-            self._s.storage.messaging().take(self._lease, spec.keys, build, spec.retain)
+            self._s.storage.messaging().take(self._lease, spec.keys, build, spec.retain, sent_by)
         )
         if outcome is RecordOutcome.RECORDED:
             return entry

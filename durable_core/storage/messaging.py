@@ -301,6 +301,7 @@ class SqlMessaging:
         keys: Sequence[WaitKey],
         build_entry: Callable[[StoredMessage], HistoryEntry],
         retain: Sequence[WaitKey] = (),
+        sent_by: datetime | None = None,
     ) -> tuple[RecordOutcome, HistoryEntry | None]:
         """Take the oldest message for ``keys`` and record it, in one fenced transaction.
 
@@ -310,12 +311,16 @@ class SqlMessaging:
             build_entry: turns the taken message into the history entry to record.
             retain: keys that stay registered after this wait ends (``wait_all``'s other alternatives);
                 every other wait row of the instance is dropped with the message.
+            sent_by: take only a message stored at or before this time (a wait whose timeout passed
+                takes what arrived in time; what came later stays in the mailbox).
 
         Returns:
             (RECORDED, entry) when a message was taken; (RECORDED, None) when there is none;
             (LEASE_LOST or CONFLICT, None) when nothing could be recorded (nothing was taken).
         """
         stmt = self._available(lease.instance_id, keys).limit(1)
+        if sent_by is not None:
+            stmt = stmt.where(_M.created_at <= sent_by)
         if self._dialect.name != "sqlite":
             skip = self._dialect.skip_locked(self._conns.engine.dialect)
             stmt = (

@@ -16,12 +16,22 @@ from typing import Any
 
 from durable_core import (
     Catalog,
+    EventTimeoutError,
     RetryPolicy,
     TerminalError,
     WorkflowContext,
     activity,
     compensation,
+    on_event,
     on_failure,
+    publish,
+    receive,
+    send_to,
+    sleep,
+    start_child,
+    subscribe,
+    wait_event,
+    wait_first,
     workflow,
 )
 
@@ -117,3 +127,121 @@ class PauseHooks:
         """Called by the engine after the step's history entry was committed."""
         if not cache_hit and isinstance(result, str) and result.split(":")[0] in SETTINGS.pause_after:
             await SETTINGS.forever.wait()
+
+
+# -- a durable timer between two steps (messaging crash tests) ----------------------------------
+@workflow(catalog=CATALOG)
+async def napper(ctx: WorkflowContext, n: int, seconds: float) -> list[str]:
+    """nap_a -> durable ``sleep(seconds)`` -> nap_b."""
+    first = await step(ctx, "nap_a", n)
+    await sleep(ctx, seconds)
+    return [first, await step(ctx, "nap_b", n)]
+
+
+# -- competing consumers of a job channel -------------------------------------------------------
+JOBS_CHANNEL = "jobs"
+STOP_JOB = "stop"
+
+
+@activity(retry_policy=NO_RETRY)
+async def process(ctx: WorkflowContext, job: str) -> str:
+    """Process one job: a side effect logged under the job's name; returns the name."""
+    await _side_effect(ctx, job)
+    return job
+
+
+@workflow(catalog=CATALOG)
+async def job_consumer(
+    ctx: WorkflowContext, n: int, done: list[str] | None = None, recur: bool = True
+) -> list[str]:
+    """Competing subscriber of ``jobs``: receive -> process, until a ``stop`` job; returns the jobs done.
+
+    With ``recur`` every processed job starts a fresh run (``ctx.recur``) carrying the jobs done so far;
+    without it the body loops, so the whole journal stays in one history.
+    """
+    processed = list(done or [])
+    if done is None:
+        await subscribe(ctx, JOBS_CHANNEL, mode="competing")
+    while True:
+        message = await receive(ctx, JOBS_CHANNEL)
+        job = str(message.data["job"])
+        if job == STOP_JOB:
+            return processed
+        processed.append(await process(ctx, job))
+        if recur:
+            await ctx.recur(n=n, done=processed, recur=True)
+
+
+# -- addressed events ---------------------------------------------------------------------------
+GO_EVENT = "crash.go"
+
+
+@workflow(catalog=CATALOG)
+async def event_waiter(ctx: WorkflowContext, n: int) -> list[str]:
+    """ev_a -> two ``wait_event(crash.go)`` -> ev_b; returns the two events' ``k`` values in order."""
+    await step(ctx, "ev_a", n)
+    got = [str((await wait_event(ctx, GO_EVENT)).data["k"]) for _ in range(2)]
+    await step(ctx, "ev_b", n)
+    return got
+
+
+FIRST_EVENT = "crash.first"
+LATE_EVENT = "crash.late"
+
+
+@workflow(catalog=CATALOG)
+async def first_then_late(ctx: WorkflowContext, n: int) -> list[str]:
+    """``wait_first(crash.first, crash.late)`` -> fl_mid -> ``wait_event(crash.late)``.
+
+    Returns the index that won the race and the data of the ``crash.late`` event received afterwards.
+    """
+    first = await wait_first(ctx, on_event(FIRST_EVENT), on_event(LATE_EVENT))
+    await step(ctx, "fl_mid", n)
+    late = await wait_event(ctx, LATE_EVENT)
+    return [str(first.index), str(late.data)]
+
+
+@workflow(catalog=CATALOG)
+async def job_producer(ctx: WorkflowContext, n: int, count: int, direct_to: str) -> list[str]:
+    """Publish ``count`` jobs on ``jobs`` around a ``prod_mid`` step, each half ending with one job sent
+    directly to ``direct_to`` (``send_to``); returns the message ids in send order.
+
+    Jobs are named ``p<n>-<i>`` (published) and ``p<n>-d<half>`` (direct).
+    """
+    ids: list[str] = []
+    for half in (0, 1):
+        for i in range(half * count // 2, (half + 1) * count // 2):
+            ids.append(await publish(ctx, JOBS_CHANNEL, {"job": f"p{n}-{i}"}))
+        ids.append(await send_to(ctx, direct_to, JOBS_CHANNEL, {"job": f"p{n}-d{half}"}))
+        if half == 0:
+            await step(ctx, "prod_mid", n)
+    return ids
+
+
+# -- child workflows ----------------------------------------------------------------------------
+@workflow(catalog=CATALOG)
+async def child_job(ctx: WorkflowContext, n: int) -> str:
+    """One ``ch_work`` step."""
+    return await step(ctx, "ch_work", n)
+
+
+@workflow(catalog=CATALOG)
+async def parent_job(ctx: WorkflowContext, n: int) -> list[str]:
+    """start_child(child_job) -> pa_mid -> the child's result."""
+    handle = await start_child(ctx, child_job, n=n)
+    mid = await step(ctx, "pa_mid", n)
+    return [mid, await handle.result()]
+
+
+# -- an event wait with a timeout ---------------------------------------------------------------
+SLOW_EVENT = "crash.slow"
+
+
+@workflow(catalog=CATALOG)
+async def patient(ctx: WorkflowContext, n: int, seconds: float) -> str:
+    """``wait_event(crash.slow, timeout_seconds=seconds)``; returns the event's data or ``"timeout"``."""
+    try:
+        event = await wait_event(ctx, SLOW_EVENT, timeout_seconds=seconds)
+    except EventTimeoutError:
+        return "timeout"
+    return str(event.data)
