@@ -1,6 +1,7 @@
 # Edda MCP — developer entry points. Needs only GNU make and Python 3.11+.
 #
-#   make demo    crash-and-recover demo (creates .venv on first use)
+#   make demo    MCP walkthrough: a durable tool survives SIGKILL of its server (creates .venv on first use)
+#   make serve   the example MCP server on streamable HTTP at 127.0.0.1:8000
 #   make test    test suite (SQLite; PostgreSQL/MySQL too when EDDA_TEST_*_URL are set)
 #   make lint    ruff check, ruff format --check, mypy (strict)
 #   make bench   benchmarks
@@ -22,10 +23,10 @@ define check_python
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench clean distclean
+.PHONY: help install demo serve test lint bench clean distclean
 
 help:
-	@echo "targets: demo test lint bench clean distclean  (PYTHON=$(PYTHON))"
+	@echo "targets: demo serve test lint bench clean distclean  (PYTHON=$(PYTHON))"
 
 $(STAMP): pyproject.toml
 	$(call check_python,$(PYTHON),)
@@ -38,7 +39,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VPY) examples/crash_recovery_demo.py
+	$(VPY) examples/mcp_demo.py
+
+serve: $(STAMP)
+	@echo "Serving examples/mcp_order_server.py on http://127.0.0.1:8000/mcp (Ctrl-C stops it)."
+	@echo "  MCP Inspector:  npx @modelcontextprotocol/inspector  -> Streamable HTTP, URL http://127.0.0.1:8000/mcp"
+	@echo "  Claude Desktop: $(VENV)/bin/edda-mcp install claude-desktop examples/mcp_order_server.py:server"
+	@echo "                  (runs it over stdio; restart Claude Desktop afterwards)"
+	$(VENV)/bin/edda-mcp serve examples/mcp_order_server.py:server --transport http --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(VPY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)

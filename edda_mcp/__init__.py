@@ -1,4 +1,40 @@
-"""Edda MCP: the MCP server, CLI and HTTP app built on :mod:`durable_core`.
+"""Edda MCP: durable workflows as MCP tools, served over stdio or streamable HTTP.
 
-Placeholder: the package arrives with its issue (see DESIGN.md section 5).
+::
+
+    from durable_core import WorkflowContext, activity
+    from edda_mcp import EddaMCPServer
+
+    server = EddaMCPServer("Order Service", db_url="sqlite:///orders.db")
+
+    @server.durable_tool(description="Process customer order")
+    async def process_order(ctx: WorkflowContext, order_id: str) -> dict[str, str]:
+        ...
+
+    if __name__ == "__main__":
+        server.run()  # stdio; server.asgi_app() for streamable HTTP
 """
+
+from edda_mcp.durable_tool import DurableTool, DurableToolSpec
+from edda_mcp.errors import AccessDeniedError, EddaMCPError, ServerLoadError, ToolDefinitionError
+from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut
+from edda_mcp.resources import history_uri, instance_uri
+from edda_mcp.results import ErrorCode
+from edda_mcp.server import EddaMCPServer
+
+__all__ = [
+    "AccessDeniedError",
+    "CancelOut",
+    "DurableTool",
+    "DurableToolSpec",
+    "EddaMCPError",
+    "EddaMCPServer",
+    "ErrorCode",
+    "ErrorOut",
+    "ServerLoadError",
+    "StatusOut",
+    "ToolDefinitionError",
+    "WaitOut",
+    "history_uri",
+    "instance_uri",
+]

@@ -191,15 +191,26 @@ class Dispatcher:
             if claimed is not None:
                 self.adopt(claimed)  # a local start may have taken the slot while we claimed
         names = self._s.catalog.names()
-        while self._remote_hints and self._free_slots() > 0:
+        while self._remote_hints and (self._free_slots() > 0 or self._remote_hints[0] in self._runs):
             instance_id = self._remote_hints.popleft()
-            if instance_id in self._runs or instance_id in self._backlog:
+            if instance_id in self._runs:
+                # Running here and announced by another process: most likely a cancel request made
+                # there; look at the stored flag now rather than at the next lease renewal.
+                await self._check_cancelled(instance_id)
+                continue
+            if instance_id in self._backlog:
                 continue
             claimed = await self._s.storage.claim_instance(
                 instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, names
             )
             if claimed is not None:
                 self.adopt(claimed)
+
+    async def _check_cancelled(self, instance_id: str) -> None:
+        record = await self._s.storage.get_instance(instance_id)
+        run = self._runs.get(instance_id)
+        if record is not None and record.cancel_requested and run is not None:
+            run[1].cancel_requested = True
 
     async def _claim_polled(self) -> None:
         names = self._s.catalog.names()

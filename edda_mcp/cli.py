@@ -1,0 +1,139 @@
+"""The ``edda-mcp`` command line: serve, install claude-desktop, instances, replay, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from durable_core import EddaError, InstanceStatus
+from edda_mcp import admin
+from edda_mcp.claude_desktop import default_config_path, install
+from edda_mcp.loader import load_server
+from edda_mcp.server import DB_URL_ENV
+from edda_mcp.stdio import logs_to_stderr
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``edda-mcp``."""
+    parser = argparse.ArgumentParser(prog="edda-mcp", description="Serve and operate Edda MCP servers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve module:server over stdio or streamable HTTP")
+    serve.add_argument("target", help="module:server or path/to/file.py:server")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", help="database URL (overrides the server's db_url)")
+
+    inst = sub.add_parser("install", help="register a server with an MCP host")
+    inst_sub = inst.add_subparsers(dest="host_app", required=True)
+    claude = inst_sub.add_parser("claude-desktop", help="merge into claude_desktop_config.json")
+    claude.add_argument("target", help="module:server or path/to/file.py:server")
+    claude.add_argument("--name", help="entry name (default: the server's name)")
+    claude.add_argument("--db", help="database URL or SQLite file (made absolute)")
+    claude.add_argument(
+        "--config", type=Path, help="config file (default: Claude Desktop's; env EDDA_MCP_CLAUDE_CONFIG)"
+    )
+
+    instances = sub.add_parser("instances", help="list, show, cancel or resume stored instances")
+    isub = instances.add_subparsers(dest="action", required=True)
+    for action in ("list", "show", "cancel", "resume"):
+        p = isub.add_parser(action)
+        p.add_argument("--db", required=True, help="database URL")
+        if action == "list":
+            p.add_argument("--status", choices=[s.value for s in InstanceStatus])
+            p.add_argument("--workflow")
+            p.add_argument("--limit", type=int, default=50)
+        else:
+            p.add_argument("instance_id")
+        if action == "cancel":
+            p.add_argument("--reason", default="cancelled from the command line")
+
+    replay = sub.add_parser("replay", help="replay stored histories against module:server's current code")
+    replay.add_argument("target")
+    replay.add_argument("--db", help="database URL (default: the server's)")
+    replay.add_argument("--workflow")
+    replay.add_argument("--limit", type=int, default=1000)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--db", required=True, help="database URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (2 for usage errors, 1 for failures)."""
+    stream = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, stream)
+    except EddaError as exc:
+        sys.stderr.write(f"edda-mcp: error: {exc}\n")
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "install":
+        server = load_server(args.target)
+        result = install(
+            args.target,
+            name=args.name or server.name,
+            config_path=args.config or default_config_path(),
+            db=args.db,
+        )
+        import json
+
+        out.write(f"wrote server {result.name!r} to {result.config_path}:\n")
+        out.write(json.dumps({result.name: result.entry}, indent=2) + "\n")
+        out.write("restart Claude Desktop to pick it up\n")
+        return 0
+    if args.command == "instances":
+        return _instances(args, out)
+    if args.command == "replay":
+        server = load_server(args.target)
+        reports = asyncio.run(
+            admin.replay_check(args.db or server.db_url, out, workflow=args.workflow, limit=args.limit)
+        )
+        return 0 if all(r.ok for r in reports) else 1
+    asyncio.run(admin.migrate(args.db, out))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.db:
+        os.environ[DB_URL_ENV] = args.db
+    if args.transport == "stdio":
+        logs_to_stderr()
+        with contextlib.redirect_stdout(sys.stderr):  # prints while importing must not hit the protocol
+            server = load_server(args.target)
+        server.run("stdio")
+    else:
+        server = load_server(args.target)
+        server.run("http", host=args.host, port=args.port)
+    return 0
+
+
+def _instances(args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "list":
+        asyncio.run(
+            admin.list_instances(args.db, out, status=args.status, workflow=args.workflow, limit=args.limit)
+        )
+    elif args.action == "show":
+        asyncio.run(admin.show_instance(args.db, args.instance_id, out))
+    elif args.action == "cancel":
+        asyncio.run(admin.cancel_instance(args.db, args.instance_id, args.reason, out))
+    else:
+        asyncio.run(admin.resume_instance(args.db, args.instance_id, out))
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

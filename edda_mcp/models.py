@@ -1,0 +1,98 @@
+"""Structured outputs of the generated tools (their ``outputSchema`` comes from these models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorOut(_Out):
+    """Why an instance did not complete."""
+
+    type: str = Field(description="exception type as module:QualName")
+    message: str
+
+
+class WaitOut(_Out):
+    """What a WAITING instance is waiting for."""
+
+    event_types: list[str] = Field(default_factory=list, description="event types it waits for")
+    channels: list[str] = Field(default_factory=list, description="channels it listens on")
+    wake_at: datetime | None = Field(None, description="when its timer fires (UTC)")
+    input_schemas: dict[str, Any] = Field(
+        default_factory=dict, description="JSON schema of the input expected per event type"
+    )
+
+
+class StatusOut(_Out):
+    """Output of ``<tool>_status``."""
+
+    instance_id: str
+    workflow: str
+    status: str = Field(description="pending|running|waiting|compensating|completed|failed|cancelled|blocked")
+    finished: bool
+    steps_completed: int = Field(description="durable steps recorded so far")
+    current_step: str | None = Field(description="name of the most recent step")
+    waiting_for: WaitOut | None = None
+    cancel_requested: bool = False
+    error: ErrorOut | None = None
+    poll_interval_seconds: float = Field(description="suggested seconds before polling again (0 = finished)")
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+class CancelOut(_Out):
+    """Output of ``<tool>_cancel``."""
+
+    instance_id: str
+    outcome: str = Field(description="requested|already-requested|already-finished")
+    status: str
+
+
+def start_model(workflow_name: str, result_type: Any) -> type[BaseModel]:
+    """Output model of the start tool: the handle plus the result when it finished in time."""
+    return create_model(
+        f"{_camel(workflow_name)}Started",
+        __base__=_Out,
+        instance_id=(str, Field(description="id for the _status, _result and _cancel tools")),
+        workflow=(str, ...),
+        status=(str, ...),
+        finished=(bool, ...),
+        result=(
+            result_type | None,
+            Field(None, description="the result when it finished in time"),
+        ),
+        error=(ErrorOut | None, None),
+        poll_interval_seconds=(float, Field(description="suggested seconds before calling _status")),
+    )
+
+
+def result_model(workflow_name: str, result_type: Any) -> type[BaseModel]:
+    """Output model of the result tool: the workflow's typed return value."""
+    return create_model(
+        f"{_camel(workflow_name)}Result",
+        __base__=_Out,
+        instance_id=(str, ...),
+        status=(str, ...),
+        result=(result_type, Field(description="the workflow's return value")),
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_") if part)
+
+
+class RespondOut(_Out):
+    """Output of ``<tool>_respond``."""
+
+    instance_id: str
+    event_type: str
+    event_id: str
+    status: str

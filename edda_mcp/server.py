@@ -1,0 +1,307 @@
+"""``EddaMCPServer``: durable workflows as MCP tools, over one :class:`durable_core.EddaApp`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal, TypeVar, overload
+
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from starlette.applications import Starlette
+
+from durable_core import CloudEventsASGI, EddaApp, Workflow, workflow
+from edda_mcp.durable_tool import DurableTool, DurableToolSpec
+from edda_mcp.errors import ToolDefinitionError
+from edda_mcp.events_http import EngineSink, bearer_authorizer
+from edda_mcp.feed import ChangeFeed
+from edda_mcp.http import HttpOptions, build_asgi_app
+from edda_mcp.queries import InstanceQueries
+from edda_mcp.registration import register_durable_tool
+from edda_mcp.resources import announcer, register_instance_resources
+from edda_mcp.stdio import run_stdio
+from edda_mcp.tasks import DurableTasks
+
+logger = logging.getLogger("edda_mcp")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DB_URL = "sqlite:///edda.db"
+DB_URL_ENV = "EDDA_MCP_DB_URL"
+DEFAULT_START_WAIT_SECONDS = 10.0
+DEFAULT_MAX_WAIT_SECONDS = 45.0
+
+
+class EddaMCPServer:
+    """An MCP server whose durable tools are workflows that survive crashes and restarts.
+
+    Args:
+        name: server name shown to MCP clients (also the engine's ``service_name``).
+        db_url: database of the engine (``sqlite:///...``, ``postgresql://...``, ``mysql://...``);
+            default ``sqlite:///edda.db``. The ``EDDA_MCP_DB_URL`` environment variable (set by
+            ``edda-mcp serve --db``) overrides it.
+        app: an existing engine to serve instead of creating one from ``db_url``.
+        instructions: guidance for the model about how to use this server.
+        version: server version shown to clients.
+        start_wait_seconds: default time a start tool waits for the result before returning the handle.
+        max_wait_seconds: cap of waits a caller asks for (keep it under the host's tool timeout, ~60 s).
+        token_verifier: verifies bearer tokens on HTTP (requires ``auth``).
+        auth: OAuth resource-server settings (issuer, resource URL, required scopes).
+        hooks: your own engine hooks (the server wraps them to observe progress).
+        max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
+        tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        db_url: str | None = None,
+        *,
+        app: EddaApp | None = None,
+        instructions: str | None = None,
+        version: str = "",
+        start_wait_seconds: float = DEFAULT_START_WAIT_SECONDS,
+        max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+        token_verifier: TokenVerifier | None = None,
+        auth: AuthSettings | None = None,
+        hooks: object | None = None,
+        max_argument_bytes: int = 256 * 1024,
+        tasks: bool = True,
+        **app_options: Any,
+    ) -> None:
+        if start_wait_seconds < 0 or max_wait_seconds < 0:
+            raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")
+        self.name = name
+        self._feed = ChangeFeed(hooks)
+        self.db_url = os.environ.get(DB_URL_ENV) or db_url or DEFAULT_DB_URL
+        self._owns_app = app is None
+        self._users = 0
+        self._stopped = False
+        self._app_options = app_options
+        self.app = app if app is not None else self._new_app()
+        self.start_wait_seconds = start_wait_seconds
+        self.max_argument_bytes = max_argument_bytes
+        self.max_wait_seconds = max_wait_seconds
+        self._bus = InMemorySubscriptionBus()
+        self._feed.on_change(announcer(self._bus))
+        self._token_verifier = token_verifier
+        self._auth = auth
+        self.mcp: MCPServer[Any] = MCPServer(
+            name,
+            instructions=instructions,
+            version=version,
+            token_verifier=token_verifier,
+            auth=auth,
+            lifespan=self._mcp_lifespan,
+            subscriptions=self._bus,
+            extensions=[DurableTasks(lambda: self.durable_tools, self._engine)] if tasks else None,
+        )
+        self.durable_tools: dict[str, DurableTool] = {}
+        self.storage = InstanceQueries(self._engine)
+        register_instance_resources(self.mcp, self._engine)
+
+    def _engine(self) -> EddaApp:
+        return self.app
+
+    def _new_app(self) -> EddaApp:
+        return EddaApp(self.db_url, service_name=self.name, hooks=self._feed, **self._app_options)
+
+    # -- registration ------------------------------------------------------------------------------
+    @overload
+    def durable_tool(
+        self,
+        fn: Callable[..., Any] | Workflow[Any, Any],
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        title: str | None = None,
+        wait_seconds: float | None = None,
+        timeout: float | None = None,
+        require_idempotency_key: bool = False,
+        human_input: bool = False,
+    ) -> Workflow[Any, Any]: ...
+    @overload
+    def durable_tool(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        title: str | None = None,
+        wait_seconds: float | None = None,
+        timeout: float | None = None,
+        require_idempotency_key: bool = False,
+        human_input: bool = False,
+    ) -> Callable[[Callable[..., Any]], Workflow[Any, Any]]: ...
+    def durable_tool(
+        self,
+        fn: Callable[..., Any] | Workflow[Any, Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        title: str | None = None,
+        wait_seconds: float | None = None,
+        timeout: float | None = None,
+        require_idempotency_key: bool = False,
+        human_input: bool = False,
+    ) -> Any:
+        """Expose a workflow (first parameter ``ctx: WorkflowContext``) as four tools.
+
+        ``<name>`` starts it, ``<name>_status`` reports progress, ``<name>_result`` returns the result
+        and ``<name>_cancel`` cancels it (running compensations). Works on a plain async function (it
+        becomes a ``@workflow``) or on an existing workflow.
+
+        Args:
+            fn: the workflow or its function (when used without parentheses).
+            name: tool name (default: the workflow's name).
+            description: what the tool does, for the model (default: the docstring).
+            title: human-readable title.
+            wait_seconds: how long the start tool waits for the result (default: the server's).
+            timeout: workflow timeout in seconds (only when ``fn`` is a plain function).
+            require_idempotency_key: make ``idempotency_key`` mandatory (the start is then idempotent).
+            human_input: add ``<name>_respond`` to answer a run waiting for input (``wait_event`` with a
+                ``model=``); clients that support elicitation are also asked while the start tool waits.
+
+        Returns:
+            The workflow, so it can still be started from code.
+        """
+
+        def register(f: Callable[..., Any] | Workflow[Any, Any]) -> Workflow[Any, Any]:
+            wf: Workflow[Any, Any] = f if isinstance(f, Workflow) else workflow(timeout=timeout)(f)
+            tool_name = name or wf.name
+            if tool_name in self.durable_tools:
+                raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
+            spec = DurableToolSpec(
+                name=tool_name,
+                description=description or (wf.__doc__ or "").strip() or f"Run the {wf.name} workflow.",
+                title=title,
+                wait_seconds=self.start_wait_seconds
+                if wait_seconds is None
+                else min(wait_seconds, self.max_wait_seconds),
+                max_wait_seconds=self.max_wait_seconds,
+                require_idempotency_key=require_idempotency_key,
+                max_argument_bytes=self.max_argument_bytes,
+                human_input=human_input,
+            )
+            tool = DurableTool(wf, spec, self._engine, self._feed)
+            register_durable_tool(self.mcp, tool)
+            self.durable_tools[tool_name] = tool
+            return wf
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    def tool(
+        self, name: str | None = None, *, description: str | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        """Register an ordinary (non-durable) tool; same options as ``MCPServer.tool``."""
+        return self.mcp.tool(name, description=description, **options)
+
+    def prompt(
+        self, name: str | None = None, *, description: str | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        """Register a prompt; it may read instances through ``server.storage``."""
+        return self.mcp.prompt(name, description=description, **options)
+
+    def resource(self, uri: str, **options: Any) -> Callable[[F], F]:
+        """Register an extra resource; same options as ``MCPServer.resource``."""
+        return self.mcp.resource(uri, **options)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[EddaMCPServer]:
+        """Start the engine for the duration of the block (nested blocks share it).
+
+        The engine stops when the last block exits, unless it was passed in as ``app=`` (you own it).
+        """
+        if self._users == 0 and self._stopped:
+            self.app = self._new_app()  # a stopped engine cannot start again; serve with a fresh one
+            self._stopped = False
+        self._users += 1
+        try:
+            await self.app.initialize()  # idempotent
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._owns_app:
+                await self.app.shutdown()
+                self._stopped = True
+
+    @asynccontextmanager
+    async def _mcp_lifespan(self, _: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with self.running():
+            yield {}
+
+    # -- transports --------------------------------------------------------------------------------
+    def run(
+        self,
+        transport: Literal["stdio", "http", "streamable-http"] = "stdio",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+    ) -> None:
+        """Serve until stopped: stdio (stdout carries only protocol messages) or streamable HTTP."""
+        if transport == "stdio":
+            run_stdio(self.mcp)
+            return
+        import uvicorn
+
+        uvicorn.run(self.asgi_app(host=host), host=host, port=port, log_level="warning")
+
+    def asgi_app(
+        self,
+        *,
+        path: str = "/mcp",
+        host: str = "127.0.0.1",
+        allowed_hosts: Sequence[str] | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        max_request_body_size: int = 1024 * 1024,
+        json_response: bool = True,
+        events_path: str | None = "/events",
+    ) -> Starlette:
+        """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
+
+        The engine starts in the app's lifespan, i.e. inside the server's own event loop. When you
+        mount it in another Starlette/FastAPI app, run its lifespan from yours (see docs/mcp-http.md).
+
+        Args:
+            path: where the MCP endpoint is served.
+            host: the interface it is served on; for 127.0.0.1/localhost, DNS-rebinding protection
+                allows only local Host/Origin headers unless ``allowed_hosts``/``allowed_origins`` say more.
+            allowed_hosts: accepted ``Host`` headers (``"example.com"``, ``"127.0.0.1:*"``).
+            allowed_origins: accepted ``Origin`` headers.
+            max_request_body_size: larger requests are refused with 413.
+            json_response: answer with plain JSON instead of an SSE stream where possible.
+            events_path: where CloudEvents (``POST``) and cancels (``POST .../cancel/{id}``) are
+                accepted into the engine (None: not served). With auth on, they need a valid token with
+                the required scopes, and a cancel must come from the instance's owner.
+        """
+        options = HttpOptions(
+            path=path,
+            host=host,
+            allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None,
+            allowed_origins=tuple(allowed_origins) if allowed_origins is not None else None,
+            max_request_body_size=max_request_body_size,
+            json_response=json_response,
+            events_path=events_path,
+        )
+        authorize = None
+        if self._token_verifier is not None:
+            scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
+            authorize = bearer_authorizer(self._token_verifier, scopes)
+        events = CloudEventsASGI(
+            EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
+        )
+        return build_asgi_app(self.mcp, options, events)
+
+
+__all__ = ["EddaMCPServer"]
