@@ -47,6 +47,7 @@ __all__ = [
 SQLITE_WRITE_OPTION: Final = "edda_write"
 CONNECT_TIMEOUT_S: Final = 10
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+SQLITE_MIGRATION_BUSY_TIMEOUT_MS: Final = 300_000
 MIGRATION_LOCK_TIMEOUT_S: Final = 120
 MEMORY_POOL_TIMEOUT_S: Final = 60
 _PG_MIGRATION_LOCK_KEY: Final = 0x45646461_4D696772  # "EddaMigr"
@@ -273,6 +274,21 @@ class SqliteDialect(SqlDialect):
             set_={"attempts": stmt.excluded.attempts, "last_error": stmt.excluded.last_error},
         )
         return (await conn.execute(stmt)).rowcount > 0
+
+    @asynccontextmanager
+    async def migration_lock(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        """``BEGIN IMMEDIATE`` is the lock; many processes starting at once may queue for it a while.
+
+        The busy timeout of this connection is raised for the migration, so a process waiting behind
+        others that are migrating waits instead of failing with "database is locked".
+        """
+        raw: Any = (await conn.get_raw_connection()).driver_connection  # the aiosqlite connection
+        await raw.execute(f"PRAGMA busy_timeout = {SQLITE_MIGRATION_BUSY_TIMEOUT_MS}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
     async def lock_keys(self, conn: AsyncConnection, tokens: Sequence[str]) -> None:
         """Nothing to lock: ``BEGIN IMMEDIATE`` already makes this transaction the only writer."""
