@@ -1,4 +1,5 @@
-"""Shared fixtures: ``backend`` / ``db_url`` parametrised over SQLite, PostgreSQL and MySQL, and ``storage``.
+"""Shared fixtures: ``backend`` / ``db_url`` parametrised over SQLite, PostgreSQL and MySQL, ``storage``, and
+``catalog`` / ``make_app`` (initialized apps with a catalog private to the test).
 
 Every test gets its own freshly created database (see :mod:`tests.backends`), so tests can run in
 parallel under pytest-xdist.
@@ -6,11 +7,13 @@ parallel under pytest-xdist.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from durable_core import Catalog, EddaApp
 from durable_core.storage.sql import SqlStorage
 from tests.backends import (
     BACKENDS,
@@ -75,3 +78,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 + ", ".join(_SKIPPED[:10]),
                 red=True,
             )
+
+
+# -- engine apps on the parametrised backend (tests/core, tests/messaging, ...) ----------------------------
+@pytest.fixture
+def catalog() -> Catalog:
+    """A catalog private to the test, so workflows defined in tests never leak between tests."""
+    return Catalog()
+
+
+@pytest.fixture
+async def make_app(db_url: str, catalog: Catalog) -> AsyncIterator[Callable[..., Any]]:
+    """Create initialized apps on the test database; all are shut down at the end."""
+    apps: list[EddaApp] = []
+
+    async def factory(**options: Any) -> EddaApp:
+        options.setdefault("service_name", "test")
+        options.setdefault("workflows", list(catalog))
+        options.setdefault("lease_ttl", 5.0)
+        options.setdefault("poll_interval", 0.2)
+        app = EddaApp(db_url, **options)
+        await app.initialize()
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in reversed(apps):
+        await app.shutdown()

@@ -1,4 +1,4 @@
-"""Fixtures: apps on the parametrised backends, each with a private catalog and a fake clock."""
+"""Fixtures for the integration tests: apps on the parametrised backends with a fake clock."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ from durable_core import Catalog, EddaApp, FakeClock
 
 
 @pytest.fixture
-def catalog() -> Catalog:
-    """A catalog private to the test."""
-    return Catalog()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     """The app's clock: timers fire only when the test advances it."""
     return FakeClock()
@@ -24,7 +18,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def make_app(db_url: str, catalog: Catalog, clock: FakeClock) -> AsyncIterator[Callable[..., Any]]:
-    """Create initialized apps on the test database; all are shut down at the end."""
+    """Create initialized apps (on the fake clock) on the test database; all are shut down at the end."""
     apps: list[EddaApp] = []
 
     async def factory(**options: Any) -> EddaApp:
@@ -32,7 +26,7 @@ async def make_app(db_url: str, catalog: Catalog, clock: FakeClock) -> AsyncIter
         options.setdefault("clock", clock)
         options.setdefault("lease_ttl", 5.0)
         options.setdefault("poll_interval", 0.2)
-        app = EddaApp(db_url, "pg-test", **options)
+        app = EddaApp(db_url, "integration-test", **options)
         await app.initialize()
         apps.append(app)
         return app
