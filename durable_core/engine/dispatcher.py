@@ -325,26 +325,15 @@ class Dispatcher:
                 self._timer_due = True
                 self._wakeup.set()
                 delay = None  # wait for the claim loop to report back (or the poll interval)
-            if await self._wait_for_timer(delay):
-                # The clock reached the wake-up time we slept towards: claim now, without first
-                # re-reading the earliest wake-up (that read would only add a round trip of lateness).
-                self._timer_due = True
-                self._wakeup.set()
+            await self._wait_for_timer(delay)
 
-    async def _wait_for_timer(self, delay: float | None) -> bool:
-        """Wait ``delay`` seconds of clock time (None: no clock wait), a local park, or ``poll_interval``.
-
-        Returns:
-            True when the clock wait ran to its end (the awaited wake-up time has come).
-        """
+    async def _wait_for_timer(self, delay: float | None) -> None:
+        """Wait ``delay`` seconds of clock time (None: no clock wait), a local park, or ``poll_interval``."""
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._timers_changed.wait())]
         if delay is not None:
             waits.append(asyncio.ensure_future(self._s.clock.sleep(delay)))
         try:
-            done, _ = await asyncio.wait(
-                waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            return delay is not None and waits[1] in done
+            await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waits:
                 waiter.cancel()
