@@ -181,30 +181,37 @@ class Dispatcher:
         return self._max - len(self._runs)
 
     async def _claim_hinted(self) -> None:
-        while self._hints and self._free_slots() > 0:
-            instance_id = self._hints.popleft()
-            if instance_id in self._runs:
-                continue
-            claimed = await self._s.storage.claim_instance(
-                instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl
-            )
-            if claimed is not None:
-                self.adopt(claimed)  # a local start may have taken the slot while we claimed
+        """Claim hinted instances (local wake-ups, NOTIFY from other processes) in one statement per batch."""
         names = self._s.catalog.names()
-        while self._remote_hints and (self._free_slots() > 0 or self._remote_hints[0] in self._runs):
-            instance_id = self._remote_hints.popleft()
-            if instance_id in self._runs:
+        while (self._hints or self._remote_hints) and self._free_slots() > 0:
+            batch, announced_running = self._take_hints(self._free_slots())
+            for instance_id in announced_running:
                 # Running here and announced by another process: most likely a cancel request made
                 # there; look at the stored flag now rather than at the next lease renewal.
                 await self._check_cancelled(instance_id)
+            if not batch:
                 continue
-            if instance_id in self._backlog:
-                continue
-            claimed = await self._s.storage.claim_instance(
-                instance_id, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, names
+            claimed = await self._s.storage.claim_these(
+                batch, self._s.worker_id, self._s.clock.now(), self._s.lease_ttl, names
             )
-            if claimed is not None:
-                self.adopt(claimed)
+            for one in claimed:
+                self.adopt(one)  # a local start may have taken the slot while we claimed
+        while self._remote_hints and self._remote_hints[0] in self._runs:  # no free slot needed for these
+            await self._check_cancelled(self._remote_hints.popleft())
+
+    def _take_hints(self, limit: int) -> tuple[list[str], list[str]]:
+        """Up to ``limit`` distinct hinted ids not running here, and remote hints for runs already here."""
+        batch: list[str] = []
+        running: list[str] = []
+        for queue, remote in ((self._hints, False), (self._remote_hints, True)):
+            while queue and len(batch) < limit:
+                instance_id = queue.popleft()
+                if instance_id in self._runs:
+                    if remote:
+                        running.append(instance_id)
+                elif instance_id not in self._backlog and instance_id not in batch:
+                    batch.append(instance_id)
+        return batch, running
 
     async def _check_cancelled(self, instance_id: str) -> None:
         record = await self._s.storage.get_instance(instance_id)

@@ -162,6 +162,22 @@ class Storage(abc.ABC):
         ``took_over_crashed``.
         """
 
+    async def claim_these(
+        self,
+        instance_ids: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        workflow_names: frozenset[str],
+    ) -> list[ClaimedInstance]:
+        """Claim those of ``instance_ids`` (of these workflows) that are runnable now; skip the rest."""
+        claimed = []
+        for instance_id in instance_ids:
+            one = await self.claim_instance(instance_id, owner, now, lease_ttl, workflow_names)
+            if one is not None:
+                claimed.append(one)
+        return claimed
+
     @abc.abstractmethod
     async def claim_runnable(
         self,

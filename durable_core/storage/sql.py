@@ -262,6 +262,30 @@ class SqlStorage(Storage):
         return claimed[0] if claimed else None
 
     @guarded()
+    async def claim_these(
+        self,
+        instance_ids: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_ttl: timedelta,
+        workflow_names: frozenset[str],
+    ) -> list[ClaimedInstance]:
+        """Claim those of ``instance_ids`` that are runnable now, in one transaction (skipping locked rows).
+
+        Used for wake-ups this process was told about, so a burst of them costs one claim, not one each.
+        """
+        ids = list(dict.fromkeys(instance_ids))[:ID_CHUNK]
+        if not ids or not workflow_names:
+            return []
+        stmt = (
+            leases.claim_select(now)
+            .where(_I.instance_id.in_(ids), _I.workflow_name.in_(sorted(workflow_names)))
+            .order_by(_I.instance_id)
+        )
+        async with self._conns.write() as conn:
+            return await self._claim(conn, self._lock_rows(stmt, skip_locked=True), owner, now, lease_ttl)
+
+    @guarded()
     async def claim_runnable(
         self,
         owner: str,
