@@ -398,11 +398,13 @@ class DeliveryResult:
         woken: instances that were WAITING for the key and are now runnable.
         record_outcome: for a journaled send, whether its history entry was recorded (if not, nothing
             was sent).
+        claimed: instances the send woke and leased to the local worker in the same transaction.
     """
 
     stored: int
     woken: tuple[str, ...] = ()
     record_outcome: RecordOutcome = RecordOutcome.RECORDED
+    claimed: tuple[ClaimedInstance, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
+from durable_core.storage.messaging import LocalClaim
 from durable_core.types import (
     FINISHED_STATUSES,
     CancelOutcome,
@@ -128,6 +129,8 @@ class EddaApp:
             worker_id=str(self._worker),
             lease_ttl=timedelta(seconds=lease_ttl),
             wake=self._wake_local,
+            local_claim=self._local_claim,
+            adopt=self._adopt_local,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -237,6 +240,14 @@ class EddaApp:
         if self._run_workers and self._initialized:
             for instance_id in instance_ids:
                 self._dispatcher.hint(instance_id)
+
+    def _local_claim(self) -> LocalClaim | None:
+        if self._run_workers and self._initialized and self._dispatcher.has_capacity():
+            return LocalClaim(self.worker_id, self._services.lease_ttl)
+        return None
+
+    def _adopt_local(self, claimed: ClaimedInstance) -> None:
+        self._dispatcher.adopt(claimed)
 
     # -- events and messages -----------------------------------------------------------------------
     async def send_event(

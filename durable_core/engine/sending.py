@@ -80,6 +80,9 @@ class Sender:
                 f"data must be JSON (dict, list, ...), bytes or a Pydantic model: {exc}"
             ) from None
         message = OutgoingMessage(key=key, data=payload, metadata=meta, target_instance_id=target)
-        result = await self._s.storage.messaging().deliver(message, self._s.clock.now())
+        claim = self._s.local_claim() if target is not None else None
+        result = await self._s.storage.messaging().deliver(message, self._s.clock.now(), claim_for=claim)
         self._s.wake(result.woken)
+        for claimed in result.claimed:
+            self._s.adopt(claimed)
         return result

@@ -12,6 +12,8 @@ from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
 from durable_core.storage.base import Storage
+from durable_core.storage.messaging import LocalClaim
+from durable_core.types import ClaimedInstance
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +32,7 @@ class EngineServices:
     wake: Callable[[Iterable[str]], None] = lambda _ids: None
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
+    #: a lease request for work a local send wakes, when this process runs workers and has room (else None)
+    local_claim: Callable[[], LocalClaim | None] = lambda: None
+    #: run an instance that a local send leased to this worker
+    adopt: Callable[[ClaimedInstance], None] = lambda _claimed: None

@@ -21,7 +21,8 @@ transaction that records it at the waiting position; competing consumers skip ro
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from durable_core.errors import InstanceNotFoundError
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import records
+from durable_core.storage import leases, records
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.leases import fence
@@ -62,7 +63,7 @@ from durable_core.types import (
     WaitRegistration,
 )
 
-__all__ = ["SqlMessaging"]
+__all__ = ["LocalClaim", "SqlMessaging"]
 
 _I = INSTANCES.c
 _M = MESSAGES.c
@@ -76,6 +77,14 @@ _HISTORY_COLUMNS: Final = list(HISTORY.c.keys())  # instance_id, position, kind,
 _ARCHIVE_COLUMNS: Final = ["instance_id", "run", *_HISTORY_COLUMNS[1:]]
 SCAN_BATCH: Final = 1000  # receivers of a by-type event / broadcast are read and written in batches
 _WAIT_CHUNK: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClaim:
+    """Lease what a send wakes to this worker (see :meth:`SqlMessaging.deliver`)."""
+
+    owner: str
+    lease_ttl: timedelta
 
 
 class _Rollback(Exception):
@@ -101,6 +110,7 @@ class SqlMessaging:
         now: datetime,
         *,
         record: tuple[Lease, HistoryEntry] | None = None,
+        claim_for: LocalClaim | None = None,
     ) -> DeliveryResult:
         """Store ``message`` for its receivers and make the waiting ones runnable, in one transaction.
 
@@ -109,6 +119,9 @@ class SqlMessaging:
             now: the engine clock's time (``created_at`` and the wake-up time).
             record: a workflow's journaled send: also record this history entry (fenced) in the same
                 transaction, so the send happens exactly once.
+            claim_for: a worker of this process with a free slot: an addressed message that wakes its
+                target also leases the target to that worker, in the same transaction (no claim
+                round trip; returned in ``DeliveryResult.claimed``).
 
         Raises:
             InstanceNotFoundError: the message names a target instance that does not exist.
@@ -117,7 +130,7 @@ class SqlMessaging:
             async with self._conns.write() as conn:
                 if message.target_instance_id is None:  # addressed sends lock the target's row instead
                     await self._dialect.lock_keys(conn, [message.key.token])
-                result = await self._deliver_locked(conn, message, now)
+                result = await self._deliver_locked(conn, message, now, claim_for)
                 if record is not None:
                     outcome = await self._insert_history(conn, *record)
                     if outcome is not RecordOutcome.RECORDED:
@@ -128,11 +141,15 @@ class SqlMessaging:
         return result
 
     async def _deliver_locked(
-        self, conn: AsyncConnection, message: OutgoingMessage, now: datetime
+        self,
+        conn: AsyncConnection,
+        message: OutgoingMessage,
+        now: datetime,
+        claim_for: LocalClaim | None = None,
     ) -> DeliveryResult:
         token = message.key.token
         if message.target_instance_id is not None:
-            return await self._deliver_to(conn, message, message.target_instance_id, now)
+            return await self._deliver_to(conn, message, message.target_instance_id, now, claim_for)
         if message.key.kind is WaitKind.MESSAGE:
             subs = await _scan(
                 conn,
@@ -178,25 +195,38 @@ class SqlMessaging:
         }
 
     async def _deliver_to(
-        self, conn: AsyncConnection, message: OutgoingMessage, target: str, now: datetime
+        self,
+        conn: AsyncConnection,
+        message: OutgoingMessage,
+        target: str,
+        now: datetime,
+        claim_for: LocalClaim | None = None,
     ) -> DeliveryResult:
         """Store an addressed message in ``target``'s mailbox and wake it if it waits for the key.
 
         Locking the target's instance row orders this send against the target parking (which updates
         that row before it checks its mailbox), so sends to different instances never wait for each other.
         """
-        probe = select(_I.status).where(_I.instance_id == target)
+        probe = select(INSTANCES).where(_I.instance_id == target)
         if self._dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
             probe = probe.with_for_update()
-        status = (await conn.execute(probe)).scalar()
-        if status is None:
+        row = (await conn.execute(probe)).first()
+        if row is None:
             raise InstanceNotFoundError(f"no workflow instance {target!r}")
+        status = row._mapping["status"]
         if InstanceStatus(status).is_finished:
             return DeliveryResult(stored=0)
         await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
         if status != _WAITING:
             return DeliveryResult(stored=1)
         waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
+        if claim_for is not None and row._mapping["lease_owner"] is None:
+            listening = (await conn.execute(select(literal(1)).where(waits_for_it))).first() is not None
+            if not listening:
+                return DeliveryResult(stored=1)
+            await conn.execute(leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl))
+            claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
+            return DeliveryResult(stored=1, claimed=(claimed,))
         woken = await conn.execute(
             update(INSTANCES)
             .where(_I.instance_id == target, _I.status == _WAITING, waits_for_it)
