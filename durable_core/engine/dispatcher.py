@@ -14,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
 from durable_core.engine.services import EngineServices
 from durable_core.errors import StorageUnavailableError
 from durable_core.storage.base import WakeListener
-from durable_core.types import ClaimedInstance, InstanceRecord
+from durable_core.types import ClaimedInstance, HistoryEntry, InstanceRecord
 
 logger = logging.getLogger("durable_core.engine")
+
+#: instances whose history a process keeps after parking them here (see ``Dispatcher._parked``)
+PARKED_HISTORY_CACHE: Final = 256
 
 
 class Dispatcher:
@@ -56,6 +59,10 @@ class Dispatcher:
         self._timers_changed = asyncio.Event()  # a local instance parked: re-read the earliest wake-up
         self._next_timer: datetime | None = None  # the earliest wake-up the timer loop sleeps towards
         self._timer_due = False  # the timer loop saw a due timer: the claim loop must poll now
+        # History of instances this process parked, keyed by id with the epoch of that run: when the
+        # next claim is that epoch + 1, nobody else ran it in between and the history read is skipped.
+        # Bounded (oldest dropped): a waiting instance still lives in the database only.
+        self._parked: OrderedDict[str, tuple[int, list[HistoryEntry]]] = OrderedDict()
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -246,7 +253,9 @@ class Dispatcher:
             # it): the epoch moved on, so that run can no longer write; make it stop at once.
             previous[1].lease_lost = True
         control = RunControl()
-        task = asyncio.create_task(self._run(claimed, control), name=f"edda-run-{instance_id}")
+        known = self._parked.pop(instance_id, None)
+        history = known[1] if known is not None and known[0] + 1 == claimed.lease.epoch else None
+        task = asyncio.create_task(self._run(claimed, control, history), name=f"edda-run-{instance_id}")
         self._runs[instance_id] = (task, control)
 
     def _start_backlog(self) -> None:
@@ -255,11 +264,15 @@ class Dispatcher:
             if claimed.lease.instance_id not in self._runs:
                 self._spawn(claimed)
 
-    async def _run(self, claimed: ClaimedInstance, control: RunControl) -> None:
+    async def _run(
+        self, claimed: ClaimedInstance, control: RunControl, history: list[HistoryEntry] | None
+    ) -> None:
         instance_id = claimed.lease.instance_id
-        runner = InstanceRunner(self._s, claimed, control)
+        runner = InstanceRunner(self._s, claimed, control, history)
         try:
             await runner.run()
+            if runner.parked_history is not None:
+                self._remember_parked(instance_id, runner.lease_epoch, runner.parked_history)
             if runner.parked_until is not None:
                 self.note_timer(runner.parked_until)
                 if control.cancel_requested:  # cancelled while parking: the stored wake-up is now
@@ -282,6 +295,12 @@ class Dispatcher:
             self._start_backlog()
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
+
+    def _remember_parked(self, instance_id: str, epoch: int, history: list[HistoryEntry]) -> None:
+        self._parked[instance_id] = (epoch, history)
+        self._parked.move_to_end(instance_id)
+        while len(self._parked) > PARKED_HISTORY_CACHE:
+            self._parked.popitem(last=False)
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)

@@ -32,6 +32,7 @@ from durable_core.types import (
     ClaimedInstance,
     ErrorInfo,
     FinishRequest,
+    HistoryEntry,
     InstanceRecord,
     InstanceStatus,
     JsonValue,
@@ -53,8 +54,17 @@ class RunEnd(enum.Enum):
 class InstanceRunner:
     """Replays and continues one instance while holding its lease."""
 
-    def __init__(self, services: EngineServices, claimed: ClaimedInstance, control: RunControl) -> None:
+    def __init__(
+        self,
+        services: EngineServices,
+        claimed: ClaimedInstance,
+        control: RunControl,
+        known_history: list[HistoryEntry] | None = None,
+    ) -> None:
         self._s = services
+        # what this process recorded up to the instance's last park here, when nobody claimed it since
+        self._known_history = known_history
+        self.parked_history: list[HistoryEntry] | None = None
         self._claimed = claimed
         self._lease = claimed.lease
         self._instance = claimed.instance
@@ -65,12 +75,22 @@ class InstanceRunner:
         self._is_first_run = claimed.lease.epoch == 1
         self._recurred = False  # the body asked for a fresh run (ctx.recur) that has no history yet
 
+    @property
+    def lease_epoch(self) -> int:
+        """The epoch of the lease this run holds."""
+        return self._lease.epoch
+
     async def run(self) -> RunEnd:
         """Run until the instance finishes, parks (or this worker loses its lease)."""
         inst = self._instance
         wf = self._s.catalog.get(inst.workflow_name)
         # Epoch 1 is the first claim ever made: nothing can be recorded yet, so skip the read.
-        history = [] if self._is_first_run else await self._s.storage.load_history(inst.instance_id)
+        if self._is_first_run:
+            history: list[HistoryEntry] = []
+        elif self._known_history is not None:
+            history = self._known_history  # this process parked it and no one has claimed it since
+        else:
+            history = await self._s.storage.load_history(inst.instance_id)
         self._control.deadline = inst.deadline_at
         self._control.cancel_requested = self._control.cancel_requested or inst.cancel_requested
         executor = StepExecutor(
@@ -242,6 +262,7 @@ class InstanceRunner:
             if outcome is ParkOutcome.MESSAGE_AVAILABLE:
                 return RunEnd.AGAIN  # it arrived while we were getting ready to park: take it now
         self.parked_until = wake_at
+        self.parked_history = session.recorded_entries()
         return RunEnd.PARKED
 
     async def _recur(self, wf: Workflow[Any, Any], session: ReplaySession, recur: RecurSignal) -> RunEnd:
