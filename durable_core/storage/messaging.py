@@ -221,10 +221,13 @@ class SqlMessaging:
             return DeliveryResult(stored=1)
         waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
         if claim_for is not None and row._mapping["lease_owner"] is None:
-            listening = (await conn.execute(select(literal(1)).where(waits_for_it))).first() is not None
-            if not listening:
-                return DeliveryResult(stored=1)
-            await conn.execute(leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl))
+            claim = leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl).where(
+                waits_for_it
+            )
+            if (await conn.execute(claim)).rowcount != 1:
+                return DeliveryResult(
+                    stored=1
+                )  # waiting for something else: the message stays in the mailbox
             claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
             return DeliveryResult(stored=1, claimed=(claimed,))
         woken = await conn.execute(
@@ -400,9 +403,8 @@ class SqlMessaging:
         self, conn: AsyncConnection, lease: Lease, entry: HistoryEntry
     ) -> RecordOutcome:
         stmt = hot.HISTORY_INSERT_LOCKED if self._dialect.lock_fence_row else hot.HISTORY_INSERT
-        try:
-            async with conn.begin_nested():
-                inserted = (await conn.execute(stmt, hot.history_params(lease, entry))).rowcount
+        try:  # no savepoint: on a conflict the caller abandons the whole transaction anyway
+            inserted = (await conn.execute(stmt, hot.history_params(lease, entry))).rowcount
         except Exception as exc:
             if self._dialect.classify(exc) is ErrorKind.UNIQUE_VIOLATION:
                 return RecordOutcome.CONFLICT
