@@ -21,6 +21,10 @@ Every benchmark runs in its own subprocess with its own timeout, on its own fres
 file in a temporary directory, or a new PostgreSQL database ``edda_bench_<hex>`` created through
 ``EDDA_BENCH_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) and dropped
 afterwards. Only loopback database hosts are accepted.
+
+Then (``--suite all``, the default, or ``--suite waits`` alone) the wait benchmarks of ``run_waits.py``:
+wake latency (``wake_latency.py``), timer lateness (``timer_lateness.py``) and recovery after SIGKILL
+(``recovery.py``), each with both engines, judged against the targets of issue 3.
 """
 
 from __future__ import annotations
@@ -51,12 +55,16 @@ from bench_common import (
     ensure_loopback,
     parse_result,
 )
+from run_waits import HEADLINE as WAIT_HEADLINE
+from run_waits import KEYS as WAIT_KEYS
+from run_waits import WaitSizes, format_waits, wait_jobs
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 EXIT_UNAVAILABLE = 3  # core_throughput.py: durable_core not importable yet
 
+SUITE_TITLE = {"all": "throughput and wait", "throughput": "throughput", "waits": "wait"}
 SEQ_TARGET = 0.6  # ours steps/s over the raw commit rate
 CONC_TARGET = 5.0  # ours workflows/s over edda-framework's
 
@@ -169,6 +177,8 @@ class Config:
     verbose: bool
     repeat: int
     pg_admin_url: str
+    suite: str = "all"
+    wait_sizes: WaitSizes = field(default_factory=lambda: WaitSizes.for_run(False))
 
 
 def _progress(msg: str) -> None:
@@ -232,6 +242,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "raw": ("commits_per_s",),
     "seq": ("seq", "steps_per_s"),
     "conc": ("conc", "workflows_per_s"),
+    **WAIT_HEADLINE,
 }
 
 
@@ -269,33 +280,67 @@ def run_benchmarks(cfg: Config) -> dict[str, dict[str, Outcome]]:
                 except Exception as exc:
                     err = f"PostgreSQL unreachable at {cfg.pg_admin_url}: {type(exc).__name__}: {exc}"
                     _progress(f"[postgresql] {err}")
-                    for key in ("raw", "ours_seq", "peer_seq", "ours_conc", "peer_conc"):
+                    for key in ("raw", "ours_seq", "peer_seq", "ours_conc", "peer_conc", *WAIT_KEYS):
                         entry[key] = Outcome(False, error=err)
                     continue
 
-            raw_flag = "--sqlite" if db == "sqlite" else "--postgres"
-            entry["raw"] = runner.on_fresh_db(db, "raw", raw_cmd, raw_flag)
-            for workload in ("seq", "conc"):
-                common = ["--workload", workload, *workload_args]
-                if ours_pending:
-                    entry[f"ours_{workload}"] = Outcome(False, error=ours_pending, pending=True)
-                else:
-                    ours_cmd = [py, str(BENCH_DIR / "core_throughput.py"), *common]
-                    out = runner.on_fresh_db(db, f"ours_{workload}", ours_cmd, "--db-url")
-                    if out.pending:
-                        ours_pending = out.error
-                    entry[f"ours_{workload}"] = out
-                if peer_py is None:
-                    entry[f"peer_{workload}"] = Outcome(False, error=peer_error)
-                    continue
-                peer_cmd = [
-                    peer_py, str(BENCH_DIR / "peer_edda.py"), *common,
-                    "--loop", cfg.peer_loop, "--sqlite-pragmas", cfg.peer_sqlite_pragmas,
-                ]  # fmt: skip
-                entry[f"peer_{workload}"] = runner.on_fresh_db(
-                    db, f"peer_{workload}", peer_cmd, "--db-url", env=peer_env
+            if cfg.suite in ("all", "throughput"):
+                raw_flag = "--sqlite" if db == "sqlite" else "--postgres"
+                entry["raw"] = runner.on_fresh_db(db, "raw", raw_cmd, raw_flag)
+                for workload in ("seq", "conc"):
+                    common = ["--workload", workload, *workload_args]
+                    if ours_pending:
+                        entry[f"ours_{workload}"] = Outcome(False, error=ours_pending, pending=True)
+                    else:
+                        ours_cmd = [py, str(BENCH_DIR / "core_throughput.py"), *common]
+                        out = runner.on_fresh_db(db, f"ours_{workload}", ours_cmd, "--db-url")
+                        if out.pending:
+                            ours_pending = out.error
+                        entry[f"ours_{workload}"] = out
+                    if peer_py is None:
+                        entry[f"peer_{workload}"] = Outcome(False, error=peer_error)
+                        continue
+                    peer_cmd = [
+                        peer_py, str(BENCH_DIR / "peer_edda.py"), *common,
+                        "--loop", cfg.peer_loop, "--sqlite-pragmas", cfg.peer_sqlite_pragmas,
+                    ]  # fmt: skip
+                    entry[f"peer_{workload}"] = runner.on_fresh_db(
+                        db, f"peer_{workload}", peer_cmd, "--db-url", env=peer_env
+                    )
+            if cfg.suite in ("all", "waits"):
+                ours_pending = _run_waits(
+                    cfg, runner, db, entry, py, peer_py, peer_error, peer_env, ours_pending
                 )
     return report
+
+
+def _run_waits(
+    cfg: Config,
+    runner: Runner,
+    db: str,
+    entry: dict[str, Outcome],
+    py: str,
+    peer_py: str | None,
+    peer_error: str,
+    peer_env: dict[str, str],
+    ours_pending: str,
+) -> str:
+    """Run the wait benchmarks (``run_waits.py``) for ``db`` into ``entry``; return ``ours_pending``."""
+    for key, cmd in wait_jobs(db, cfg.wait_sizes, py, peer_py, cfg.peer_sqlite_pragmas):
+        if key.startswith("peer_"):
+            entry[key] = (
+                Outcome(False, error=peer_error)
+                if cmd is None
+                else runner.on_fresh_db(db, key, cmd, "--db-url", env=peer_env)
+            )
+        elif ours_pending or cmd is None:
+            entry[key] = Outcome(False, error=ours_pending, pending=True)
+        else:
+            out = runner.on_fresh_db(db, key, cmd, "--db-url")
+            if out.pending:
+                ours_pending = out.error
+            entry[key] = out
+    return ours_pending
 
 
 # --------------------------------------------------------------------------- printing
@@ -341,6 +386,9 @@ def format_report(report: dict[str, dict[str, Outcome]], cfg: Config) -> tuple[s
     """Render the result tables; also return ``(target, verdict)`` lines."""
     lines: list[str] = []
     verdicts: list[tuple[str, str]] = []
+    if cfg.suite == "waits":
+        wait_lines, wait_verdicts = format_waits(report, cfg.wait_sizes)
+        return "\n".join(wait_lines), wait_verdicts
     seq_desc = f"{cfg.seq_runs} x 1 workflow of {SEQ_STEPS} activities, sequential"
     conc_desc = f"{cfg.conc_workflows} workflows of {CONC_STEPS} activities, started concurrently"
 
@@ -422,6 +470,10 @@ def format_report(report: dict[str, dict[str, Outcome]], cfg: Config) -> tuple[s
                 verdict,
             )
         )
+    if cfg.suite == "all":
+        wait_lines, wait_verdicts = format_waits(report, cfg.wait_sizes)
+        lines += ["", *wait_lines]
+        verdicts += wait_verdicts
     return "\n".join(lines), verdicts
 
 
@@ -437,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="run one database only")
+    parser.add_argument(
+        "--suite", choices=["all", "throughput", "waits"], default="all",
+        help="throughput (raw commits, workloads 1 and 2), waits (wake latency, timers, recovery) or all",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smaller workloads and shorter raw loops")
     parser.add_argument(
         "--timeout", type=float, help="seconds allowed per benchmark (default 600, quick 240)"
@@ -476,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         repeat=max(1, args.repeat),
         pg_admin_url=pg_url,
+        suite=args.suite,
+        wait_sizes=WaitSizes.for_run(args.quick),
     )
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     load_before = os.getloadavg()[0]
@@ -485,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(
-        f"Edda MCP throughput benchmarks - {started}, Python {platform.python_version()}, "
+        f"Edda MCP {SUITE_TITLE[cfg.suite]} benchmarks - {started}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {'quick' if cfg.quick else 'full'} run"
         f"{f', median of {cfg.repeat}' if cfg.repeat > 1 else ''}, "
         f"edda-framework on {cfg.peer_loop} (SQLite pragmas: {cfg.peer_sqlite_pragmas})"
@@ -520,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": {db: {key: o.__dict__ for key, o in entry.items()} for db, entry in report.items()},
             "targets": [{"target": d, "verdict": v} for d, v in verdicts],
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2, sort_keys=True))
+        Path(args.json).write_text(json.dumps(payload, indent=2, sort_keys=True, default=vars))
     return 1 if errors else 0
 
 
