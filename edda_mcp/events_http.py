@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from mcp.server.auth.provider import TokenVerifier, principal_components
@@ -28,6 +29,7 @@ class EngineSink:
         event_id: str | None = None,
         extensions: Mapping[str, str] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         """Deliver an event (committed when this returns)."""
         return await self._app().send_event(
@@ -39,6 +41,7 @@ class EngineSink:
             event_id=event_id,
             extensions=extensions,
             data_content_type=data_content_type,
+            time=time,
         )
 
     async def cancel(self, instance_id: str, reason: str = "", cancelled_by: str = "api") -> CancelOutcome:

@@ -82,6 +82,7 @@ class EventSender(Protocol):
         event_id: str | None = None,
         extensions: Mapping[str, JsonScalar] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         """Send an event; return its id."""
         ...
@@ -229,6 +230,7 @@ async def send_event(
     event_id: str | None = None,
     extensions: Mapping[str, JsonScalar] | None = None,
     data_content_type: str | None = None,
+    time: datetime | None = None,
     app: EventSender | None = None,
 ) -> str:
     """Send an event to waiting workflows (by type) or into one instance's mailbox (``instance_id``).
@@ -246,6 +248,7 @@ async def send_event(
         event_id: CloudEvents ``id`` (generated when omitted).
         extensions: CloudEvents extension attributes.
         data_content_type: CloudEvents ``datacontenttype``.
+        time: CloudEvents ``time`` (default: now).
         app: the app to send through, outside workflows and activities.
 
     Returns:
@@ -265,6 +268,7 @@ async def send_event(
             event_id=event_id,
             extensions=extensions,
             data_content_type=data_content_type,
+            time=time,
         )
     ctx = CURRENT_CONTEXT.get()
     if ctx is None:
@@ -277,7 +281,7 @@ async def send_event(
         event_id=eid,
         event_type=event_type,
         source=source,
-        time=runtime.clock_now(),
+        time=time or runtime.clock_now(),
         subject=subject,
         extensions=extensions,
         data_content_type=data_content_type,

@@ -261,6 +261,7 @@ class EddaApp:
         event_id: str | None = None,
         extensions: Mapping[str, JsonScalar] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         """Send an event; it is committed when this returns (see ``wait_event`` for delivery semantics).
 
@@ -274,6 +275,7 @@ class EddaApp:
             event_id: CloudEvents ``id`` (a UUID when omitted).
             extensions: CloudEvents extension attributes.
             data_content_type: CloudEvents ``datacontenttype``.
+            time: CloudEvents ``time`` (when it happened; default: now on the app's clock).
 
         Returns:
             The event id.
@@ -292,6 +294,7 @@ class EddaApp:
             event_id=event_id,
             extensions=extensions,
             data_content_type=data_content_type,
+            time=time,
         )
 
     async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:

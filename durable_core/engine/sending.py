@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from durable_core.authoring.channels import channel_metadata
@@ -32,6 +33,7 @@ class Sender:
         event_id: str | None = None,
         extensions: Mapping[str, JsonScalar] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         """See :meth:`EddaApp.send_event`."""
         eid = event_id or str(uuid.uuid4())
@@ -40,7 +42,7 @@ class Sender:
             event_id=eid,
             event_type=event_type,
             source=source,
-            time=self._s.clock.now(),
+            time=time or self._s.clock.now(),
             subject=subject,
             extensions=extensions,
             data_content_type=data_content_type,

@@ -224,6 +224,7 @@ class CloudEventsASGI:
                 event_id=event.event_id,
                 extensions=dict(event.extensions) or None,
                 data_content_type=event.data_content_type,
+                time=event.time,
             )
         except (ValueError, TypeError, InputValidationError) as exc:  # the sink refused an argument
             raise _Refused(exc) from exc

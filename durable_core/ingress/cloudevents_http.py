@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -74,6 +74,7 @@ class IncomingEvent:
         subject: ``subject``.
         data_content_type: ``datacontenttype``.
         instance_id: the ``eddainstanceid`` extension (the instance the event is addressed to).
+        time: ``time``, when given (RFC 3339; without an offset it is taken as UTC).
         extensions: the other extension attributes as ``(name, value)`` pairs, sorted.
         mode: binary or structured content mode.
     """
@@ -87,6 +88,7 @@ class IncomingEvent:
     instance_id: str | None = None
     extensions: tuple[tuple[str, str], ...] = ()
     mode: ContentMode = ContentMode.BINARY
+    time: datetime | None = None
 
 
 def media_type(content_type: str | None) -> str:
@@ -247,13 +249,15 @@ def _event(attributes: Mapping[str, Any], data: Any, mode: ContentMode) -> Incom
         _text(attributes, name, required=True) for name in ("id", "type", "source")
     )
     assert event_id is not None and event_type is not None and source is not None
-    time = _text(attributes, "time", required=False)
-    if time is not None:
+    time_text = _text(attributes, "time", required=False)
+    time: datetime | None = None
+    if time_text is not None:
         try:
-            datetime.fromisoformat(time)
+            time = datetime.fromisoformat(time_text)
+            time = time.replace(tzinfo=UTC) if time.tzinfo is None else time
         except ValueError:
             raise InvalidCloudEventError(
-                f"CloudEvent attribute 'time' is not an RFC 3339 timestamp: {time!r}"
+                f"CloudEvent attribute 'time' is not an RFC 3339 timestamp: {time_text!r}"
             ) from None
     extensions: dict[str, str] = {}
     for name, value in attributes.items():
@@ -277,4 +281,5 @@ def _event(attributes: Mapping[str, Any], data: Any, mode: ContentMode) -> Incom
         instance_id=instance_id,
         extensions=tuple(sorted(extensions.items())),
         mode=mode,
+        time=time,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from durable_core.types import CancelOutcome
@@ -30,6 +31,7 @@ class EventSink(Protocol):
         event_id: str | None = None,
         extensions: Mapping[str, str] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         """Deliver an event; return only after it is committed. Return the event id.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from durable_core import CancelOutcome, InstanceNotFoundError
@@ -45,6 +46,7 @@ class FakeSink:
         event_id: str | None = None,
         extensions: Mapping[str, str] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         if self.entered is not None:
             self.entered.set()

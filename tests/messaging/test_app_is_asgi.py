@@ -32,7 +32,9 @@ def _catalog() -> tuple[Catalog, object]:
 
     @workflow(catalog=catalog)
     async def approval(ctx: WorkflowContext) -> str:
-        return str((await wait_event(ctx, "approved")).data["by"])
+        event = await wait_event(ctx, "approved")
+        assert event.metadata.time is not None
+        return f"{event.data['by']}@{event.metadata.time.isoformat()}"
 
     return catalog, approval
 
@@ -53,10 +55,10 @@ async def test_edda_app_mounted_under_starlette(tmp_path: Path) -> None:
         assert first.status_code == 404 and first.json()["retryable"] is False
         iid = await app.start("approval")
         await _waiting(app, iid)
-        headers = {**HEADERS, "ce-id": "e1", "ce-eddainstanceid": iid}
+        headers = {**HEADERS, "ce-id": "e1", "ce-eddainstanceid": iid, "ce-time": "2026-01-02T03:04:05Z"}
         accepted = await client.post("/workflows/any/path", content=b'{"by": "ann"}', headers=headers)
         assert accepted.status_code == 202, accepted.text
-        assert await app.wait_result(iid, timeout=10) == "ann"
+        assert await app.wait_result(iid, timeout=10) == "ann@2026-01-02T03:04:05+00:00"  # the event's time
         bad = await client.post("/workflows/x", content=b"{not json", headers={**HEADERS, "ce-id": "e2"})
         assert bad.status_code == 400 and bad.json()["error_type"] and bad.json()["retryable"] is False
     await app.shutdown()

@@ -10,6 +10,7 @@ import argparse
 import json
 import socket
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class FileSink:
         event_id: str | None = None,
         extensions: Mapping[str, str] | None = None,
         data_content_type: str | None = None,
+        time: datetime | None = None,
     ) -> str:
         if instance_id not in (None, "order-1"):
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
