@@ -106,6 +106,9 @@ class Dispatcher:
 
     def adopt(self, claimed: ClaimedInstance) -> None:
         """Run an instance leased to this worker now, or from the backlog when every slot is taken."""
+        if self._stopping:  # leased while shutting down (e.g. by a local send): let any worker take it
+            self._keep(asyncio.create_task(self._release_quietly(claimed)))
+            return
         if claimed.lease.instance_id in self._runs or self._free_slots() > 0:  # a re-claim replaces
             self._spawn(claimed)
         else:
@@ -301,6 +304,10 @@ class Dispatcher:
         self._parked.move_to_end(instance_id)
         while len(self._parked) > PARKED_HISTORY_CACHE:
             self._parked.popitem(last=False)
+
+    async def _release_quietly(self, claimed: ClaimedInstance) -> None:
+        with contextlib.suppress(Exception):  # if this fails too, the lease simply expires
+            await self._s.storage.release_lease(claimed.lease)
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
