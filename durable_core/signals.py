@@ -41,10 +41,18 @@ class SuspendSignal(EddaSignal):
         wait: what else ends the wait (event types, channels, children), or None for a plain timer.
     """
 
-    def __init__(self, wake_at: datetime | None, wait: WaitRegistration | None = None) -> None:
+    def __init__(
+        self,
+        wake_at: datetime | None,
+        wait: WaitRegistration | None = None,
+        position: int | None = None,
+        spec: Any = None,
+    ) -> None:
         super().__init__(f"suspended until {wake_at.isoformat() if wake_at else 'a message arrives'}")
         self.wake_at = wake_at
         self.wait = wait
+        self.position = position  # the waiting history position (event/message waits)
+        self.spec = spec  # the ``WaitSpec`` waited on there
 
 
 class RecurSignal(EddaSignal):

@@ -399,12 +399,14 @@ class DeliveryResult:
         record_outcome: for a journaled send, whether its history entry was recorded (if not, nothing
             was sent).
         claimed: instances the send woke and leased to the local worker in the same transaction.
+        handed_off: the send recorded the end of the target's wait itself (no message was stored).
     """
 
     stored: int
     woken: tuple[str, ...] = ()
     record_outcome: RecordOutcome = RecordOutcome.RECORDED
     claimed: tuple[ClaimedInstance, ...] = ()
+    handed_off: bool = False
 
 
 @dataclass(frozen=True, slots=True)

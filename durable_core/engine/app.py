@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
+from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
@@ -131,6 +132,8 @@ class EddaApp:
             wake=self._wake_local,
             local_claim=self._local_claim,
             adopt=self._adopt_local,
+            parked_wait=self._parked_wait,
+            note_handoff=self._note_handoff,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -248,6 +251,15 @@ class EddaApp:
 
     def _adopt_local(self, claimed: ClaimedInstance) -> None:
         self._dispatcher.adopt(claimed)
+
+    def _parked_wait(self, instance_id: str) -> tuple[int, int, WaitSpec] | None:
+        parked = self._dispatcher.parked_here(instance_id)
+        if parked is None or parked.wait is None:
+            return None
+        return parked.epoch, parked.wait[0], parked.wait[1]
+
+    def _note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
+        self._dispatcher.note_handoff(instance_id, entry)
 
     # -- events and messages -----------------------------------------------------------------------
     async def send_event(

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from durable_core.authoring.runtime import WaitSpec
 from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
 from durable_core.engine.services import EngineServices
@@ -30,6 +33,21 @@ logger = logging.getLogger("durable_core.engine")
 
 #: instances whose history a process keeps after parking them here (see ``Dispatcher._parked``)
 PARKED_HISTORY_CACHE: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedRun:
+    """What this process knows of an instance it parked.
+
+    Attributes:
+        epoch: the lease epoch of the run that parked it.
+        history: every entry known at the park.
+        wait: (position, spec) of the event/message wait it parked on (None for a timer).
+    """
+
+    epoch: int
+    history: list[HistoryEntry]
+    wait: tuple[int, WaitSpec] | None = None
 
 
 class Dispatcher:
@@ -62,7 +80,7 @@ class Dispatcher:
         # History of instances this process parked, keyed by id with the epoch of that run: when the
         # next claim is that epoch + 1, nobody else ran it in between and the history read is skipped.
         # Bounded (oldest dropped): a waiting instance still lives in the database only.
-        self._parked: OrderedDict[str, tuple[int, list[HistoryEntry]]] = OrderedDict()
+        self._parked: OrderedDict[str, ParkedRun] = OrderedDict()
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -257,7 +275,7 @@ class Dispatcher:
             previous[1].lease_lost = True
         control = RunControl()
         known = self._parked.pop(instance_id, None)
-        history = known[1] if known is not None and known[0] + 1 == claimed.lease.epoch else None
+        history = known.history if known is not None and known.epoch + 1 == claimed.lease.epoch else None
         task = asyncio.create_task(self._run(claimed, control, history), name=f"edda-run-{instance_id}")
         self._runs[instance_id] = (task, control)
 
@@ -275,7 +293,8 @@ class Dispatcher:
         try:
             await runner.run()
             if runner.parked_history is not None:
-                self._remember_parked(instance_id, runner.lease_epoch, runner.parked_history)
+                parked = ParkedRun(runner.lease_epoch, runner.parked_history, runner.parked_wait)
+                self._remember_parked(instance_id, parked)
             if runner.parked_until is not None:
                 self.note_timer(runner.parked_until)
                 if control.cancel_requested:  # cancelled while parking: the stored wake-up is now
@@ -299,8 +318,18 @@ class Dispatcher:
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
 
-    def _remember_parked(self, instance_id: str, epoch: int, history: list[HistoryEntry]) -> None:
-        self._parked[instance_id] = (epoch, history)
+    def parked_here(self, instance_id: str) -> ParkedRun | None:
+        """How this process parked the instance (epoch, history, wait), if it did and still remembers."""
+        return self._parked.get(instance_id)
+
+    def note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
+        """A local send recorded the end of the instance's wait: add it to the remembered history."""
+        parked = self._parked.get(instance_id)
+        if parked is not None:
+            self._parked[instance_id] = dataclasses.replace(parked, history=[*parked.history, entry])
+
+    def _remember_parked(self, instance_id: str, parked: ParkedRun) -> None:
+        self._parked[instance_id] = parked
         self._parked.move_to_end(instance_id)
         while len(self._parked) > PARKED_HISTORY_CACHE:
             self._parked.popitem(last=False)

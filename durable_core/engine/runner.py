@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
+from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.engine.control import RunControl
 from durable_core.engine.executor import StepExecutor, StorageLostSignal
@@ -65,6 +66,7 @@ class InstanceRunner:
         # what this process recorded up to the instance's last park here, when nobody claimed it since
         self._known_history = known_history
         self.parked_history: list[HistoryEntry] | None = None
+        self.parked_wait: tuple[int, WaitSpec] | None = None  # (position, spec) of an event/message wait
         self._claimed = claimed
         self._lease = claimed.lease
         self._instance = claimed.instance
@@ -263,6 +265,8 @@ class InstanceRunner:
                 return RunEnd.AGAIN  # it arrived while we were getting ready to park: take it now
         self.parked_until = wake_at
         self.parked_history = session.recorded_entries()
+        if suspend.position is not None and isinstance(suspend.spec, WaitSpec):
+            self.parked_wait = (suspend.position, suspend.spec)
         return RunEnd.PARKED
 
     async def _recur(self, wf: Workflow[Any, Any], session: ReplaySession, recur: RecurSignal) -> RunEnd:

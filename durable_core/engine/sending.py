@@ -11,7 +11,9 @@ from durable_core.authoring.channels import channel_metadata
 from durable_core.authoring.events import build_event_metadata, event_data
 from durable_core.authoring.outbox import _text
 from durable_core.engine.services import EngineServices
-from durable_core.types import DeliveryResult, JsonScalar, OutgoingMessage, WaitKey, WaitKind
+from durable_core.replay.wait_records import wait_entry
+from durable_core.storage.messaging import Handoff
+from durable_core.types import DeliveryResult, JsonScalar, OutgoingMessage, StoredMessage, WaitKey, WaitKind
 
 __all__ = ["Sender"]
 
@@ -82,9 +84,26 @@ class Sender:
                 f"data must be JSON (dict, list, ...), bytes or a Pydantic model: {exc}"
             ) from None
         message = OutgoingMessage(key=key, data=payload, metadata=meta, target_instance_id=target)
+        now = self._s.clock.now()
         claim = self._s.local_claim() if target is not None else None
-        result = await self._s.storage.messaging().deliver(message, self._s.clock.now(), claim_for=claim)
+        handoff = self._handoff(message, now) if claim is not None else None
+        result = await self._s.storage.messaging().deliver(message, now, claim_for=claim, handoff=handoff)
         self._s.wake(result.woken)
+        if result.handed_off and handoff is not None and target is not None:
+            self._s.note_handoff(target, handoff.entry)
         for claimed in result.claimed:
             self._s.adopt(claimed)
         return result
+
+    def _handoff(self, message: OutgoingMessage, now: datetime) -> Handoff | None:
+        """The wait's end to record in the send itself, when this process parked the target on this key."""
+        target = message.target_instance_id
+        parked = self._s.parked_wait(target) if target is not None else None
+        if parked is None or target is None:
+            return None
+        epoch, position, spec = parked
+        if message.key not in spec.keys or (spec.due is not None and now >= spec.due):
+            return None
+        taken = StoredMessage(0, message.key, message.data, message.metadata, now)
+        entry = wait_entry(self._s.serializer, target, position, spec, taken, now)
+        return Handoff(epoch=epoch, entry=entry, retain=spec.retain)

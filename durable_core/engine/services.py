@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from durable_core.authoring.catalog import Catalog
+from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
 from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
 from durable_core.storage.base import Storage
 from durable_core.storage.messaging import LocalClaim
-from durable_core.types import ClaimedInstance
+from durable_core.types import ClaimedInstance, HistoryEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +37,7 @@ class EngineServices:
     local_claim: Callable[[], LocalClaim | None] = lambda: None
     #: run an instance that a local send leased to this worker
     adopt: Callable[[ClaimedInstance], None] = lambda _claimed: None
+    #: (epoch, position, spec) of the event/message wait this process parked an instance on, if known
+    parked_wait: Callable[[str], tuple[int, int, WaitSpec] | None] = lambda _iid: None
+    #: a local send recorded the end of an instance's wait (so the woken run need not take the message)
+    note_handoff: Callable[[str, HistoryEntry], None] = lambda _iid, _entry: None

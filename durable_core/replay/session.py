@@ -180,7 +180,8 @@ class ReplaySession(WorkflowRuntime):
             recorded = await executor.take_message(self, position, spec)
             if recorded is None:
                 if spec.due is None or self._clock_now() < spec.due:
-                    raise SuspendSignal(spec.due, WaitRegistration(spec.keys, spec.due, spec.schemas))
+                    registration = WaitRegistration(spec.keys, spec.due, spec.schemas)
+                    raise SuspendSignal(spec.due, registration, position, spec)
                 recorded = await executor.end_wait(self, position, spec)
             self._recorded[position] = recorded
             self.live_steps += 1

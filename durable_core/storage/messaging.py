@@ -63,7 +63,7 @@ from durable_core.types import (
     WaitRegistration,
 )
 
-__all__ = ["LocalClaim", "SqlMessaging"]
+__all__ = ["Handoff", "LocalClaim", "SqlMessaging"]
 
 _I = INSTANCES.c
 _M = MESSAGES.c
@@ -85,6 +85,21 @@ class LocalClaim:
 
     owner: str
     lease_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Record the end of the target's wait inside the send (see :meth:`SqlMessaging.deliver`).
+
+    Attributes:
+        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
+        entry: the history entry that records the wait's end with this message.
+        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
+    """
+
+    epoch: int
+    entry: HistoryEntry
+    retain: tuple[WaitKey, ...] = ()
 
 
 class _Rollback(Exception):
@@ -111,6 +126,7 @@ class SqlMessaging:
         *,
         record: tuple[Lease, HistoryEntry] | None = None,
         claim_for: LocalClaim | None = None,
+        handoff: Handoff | None = None,
     ) -> DeliveryResult:
         """Store ``message`` for its receivers and make the waiting ones runnable, in one transaction.
 
@@ -122,6 +138,9 @@ class SqlMessaging:
             claim_for: a worker of this process with a free slot: an addressed message that wakes its
                 target also leases the target to that worker, in the same transaction (no claim
                 round trip; returned in ``DeliveryResult.claimed``).
+            handoff: with ``claim_for``: when the target is still parked by that run (same epoch, still
+                listening, not cancelled, before its deadline), record the wait's end directly instead of
+                storing the message, so the woken run replays it (``DeliveryResult.handed_off``).
 
         Raises:
             InstanceNotFoundError: the message names a target instance that does not exist.
@@ -130,7 +149,7 @@ class SqlMessaging:
             async with self._conns.write() as conn:
                 if message.target_instance_id is None:  # addressed sends lock the target's row instead
                     await self._dialect.lock_keys(conn, [message.key.token])
-                result = await self._deliver_locked(conn, message, now, claim_for)
+                result = await self._deliver_locked(conn, message, now, claim_for, handoff)
                 if record is not None:
                     outcome = await self._insert_history(conn, *record)
                     if outcome is not RecordOutcome.RECORDED:
@@ -146,10 +165,11 @@ class SqlMessaging:
         message: OutgoingMessage,
         now: datetime,
         claim_for: LocalClaim | None = None,
+        handoff: Handoff | None = None,
     ) -> DeliveryResult:
         token = message.key.token
         if message.target_instance_id is not None:
-            return await self._deliver_to(conn, message, message.target_instance_id, now, claim_for)
+            return await self._deliver_to(conn, message, message.target_instance_id, now, claim_for, handoff)
         if message.key.kind is WaitKind.MESSAGE:
             subs = await _scan(
                 conn,
@@ -201,6 +221,7 @@ class SqlMessaging:
         target: str,
         now: datetime,
         claim_for: LocalClaim | None = None,
+        handoff: Handoff | None = None,
     ) -> DeliveryResult:
         """Store an addressed message in ``target``'s mailbox and wake it if it waits for the key.
 
@@ -216,10 +237,14 @@ class SqlMessaging:
         status = row._mapping["status"]
         if InstanceStatus(status).is_finished:
             return DeliveryResult(stored=0)
+        waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
+        if status == _WAITING and claim_for is not None and handoff is not None:
+            done = await self._hand_off(conn, row, message, now, claim_for, handoff, waits_for_it)
+            if done is not None:
+                return done
         await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
         if status != _WAITING:
             return DeliveryResult(stored=1)
-        waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
         if claim_for is not None and row._mapping["lease_owner"] is None:
             claim = leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl).where(
                 waits_for_it
@@ -236,6 +261,50 @@ class SqlMessaging:
             .values(wake_at=now, updated_at=now)
         )
         return DeliveryResult(stored=1, woken=(target,) if woken.rowcount == 1 else ())
+
+    async def _hand_off(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        message: OutgoingMessage,
+        now: datetime,
+        claim_for: LocalClaim,
+        handoff: Handoff,
+        waits_for_it: Any,
+    ) -> DeliveryResult | None:
+        """Lease the parked target and record its wait's end with this message; None: not possible."""
+        fields = row._mapping
+        target = str(fields["instance_id"])
+        deadline = fields["deadline_at"]
+        if (
+            fields["lease_owner"] is not None
+            or int(fields["lease_epoch"]) != handoff.epoch
+            or fields["cancel_requested"]
+            or (deadline is not None and now >= deadline)
+            or handoff.entry.instance_id != target
+        ):
+            return None
+        claim = leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl).where(waits_for_it)
+        if (await conn.execute(claim)).rowcount != 1:
+            return None  # not listening for this key any more: store the message as usual
+        claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
+        record = insert(HISTORY).values(**records.history_values(handoff.entry))
+        if self._dialect.name == "sqlite":
+            # The sole writer, and the epoch was checked: nobody can have recorded this position since
+            # the run that parked it (which recorded nothing at it). No savepoint round trips needed.
+            await conn.execute(record)
+            await conn.execute(self._drop_waits(target, handoff.retain, message.key))
+            return DeliveryResult(stored=0, claimed=(claimed,), handed_off=True)
+        try:
+            async with conn.begin_nested():
+                await conn.execute(record)
+        except Exception as exc:  # the position was recorded after all: let the woken run take the message
+            if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
+                raise
+            await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
+            return DeliveryResult(stored=1, claimed=(claimed,))
+        await conn.execute(self._drop_waits(target, handoff.retain, message.key))
+        return DeliveryResult(stored=0, claimed=(claimed,), handed_off=True)
 
     async def _wake(
         self, conn: AsyncConnection, token: str, candidates: Sequence[str], now: datetime

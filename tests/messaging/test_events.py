@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from durable_core import (
     Catalog,
@@ -23,6 +24,7 @@ from durable_core import (
     wait_event,
     workflow,
 )
+from durable_core.storage.schema import MESSAGES
 
 
 async def wait_status(app: EddaApp, iid: str, status: InstanceStatus) -> None:
@@ -194,3 +196,40 @@ async def test_by_type_fan_out_reads_receivers_in_batches(
         await wait_status(app, iid, InstanceStatus.WAITING)
     await app.send_event("all", "t", 100)
     assert [await app.wait_result(i, timeout=10) for i in ids] == [100 + n for n in range(7)]
+
+
+async def test_a_local_send_hands_the_event_to_the_parked_run(make_app, catalog: Catalog) -> None:
+    """In-process: the send records the wait's end itself; nothing stays in the mailbox; replay agrees."""
+
+    @workflow(catalog=catalog)
+    async def parked(ctx: WorkflowContext) -> str:
+        return str((await wait_event(ctx, "go")).data)
+
+    app = await make_app()
+    iid = await parked.start()
+    await wait_status(app, iid, InstanceStatus.WAITING)
+    assert app._dispatcher.parked_here(iid) is not None  # this process parked it and remembers how
+    await app.send_event("go", "t", "handed", instance_id=iid)
+    assert await app.wait_result(iid, timeout=10) == "handed"
+    history = await app.get_history(iid)
+    assert [e.kind for e in history] == [StepKind.WAIT]
+    async with app.storage._conns.read() as conn:
+        left = (await conn.execute(select(func.count()).select_from(MESSAGES))).scalar()
+    assert left == 0
+    reports = await app.replay_check(limit=5)
+    assert all(r.ok for r in reports), reports
+
+
+async def test_an_instance_parked_by_another_app_gets_the_event_through_its_mailbox(
+    make_app, catalog: Catalog
+) -> None:
+    @workflow(catalog=catalog)
+    async def parked(ctx: WorkflowContext) -> str:
+        return str((await wait_event(ctx, "go")).data)
+
+    worker = await make_app()
+    iid = await parked.start()
+    await wait_status(worker, iid, InstanceStatus.WAITING)
+    sender = await make_app()  # a second app (worker) on the same database, which did not park it
+    await sender.send_event("go", "t", "via mailbox", instance_id=iid)
+    assert await worker.wait_result(iid, timeout=10) == "via mailbox"
