@@ -21,18 +21,17 @@ transaction that records it at the waiting position; competing consumers skip ro
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from durable_core.errors import InstanceNotFoundError
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import leases, records
+from durable_core.storage import records
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.dialects import ErrorKind, SqlDialect
+from durable_core.storage.delivery import Delivery, Handoff, LocalClaim
+from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.leases import fence
 from durable_core.storage.schema import (
     ATTEMPTS,
@@ -63,7 +62,7 @@ from durable_core.types import (
     WaitRegistration,
 )
 
-__all__ = ["Handoff", "LocalClaim", "SqlMessaging"]
+__all__ = ["Handoff", "LocalClaim", "SqlMessaging"]  # Handoff/LocalClaim re-exported from delivery
 
 _I = INSTANCES.c
 _M = MESSAGES.c
@@ -75,31 +74,6 @@ _WAITING: Final = InstanceStatus.WAITING.value
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 _HISTORY_COLUMNS: Final = list(HISTORY.c.keys())  # instance_id, position, kind, ...
 _ARCHIVE_COLUMNS: Final = ["instance_id", "run", *_HISTORY_COLUMNS[1:]]
-SCAN_BATCH: Final = 1000  # receivers of a by-type event / broadcast are read and written in batches
-_WAIT_CHUNK: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LocalClaim:
-    """Lease what a send wakes to this worker (see :meth:`SqlMessaging.deliver`)."""
-
-    owner: str
-    lease_ttl: timedelta
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """Record the end of the target's wait inside the send (see :meth:`SqlMessaging.deliver`).
-
-    Attributes:
-        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
-        entry: the history entry that records the wait's end with this message.
-        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
-    """
-
-    epoch: int
-    entry: HistoryEntry
-    retain: tuple[WaitKey, ...] = ()
 
 
 class _Rollback(Exception):
@@ -116,6 +90,7 @@ class SqlMessaging:
     def __init__(self, conns: Connections, dialect: SqlDialect) -> None:
         self._conns = conns
         self._dialect = dialect
+        self._delivery = Delivery(dialect)
 
     # -- sending ---------------------------------------------------------------------------------------
     @guarded()
@@ -149,188 +124,15 @@ class SqlMessaging:
             async with self._conns.write() as conn:
                 if message.target_instance_id is None:  # addressed sends lock the target's row instead
                     await self._dialect.lock_keys(conn, [message.key.token])
-                result = await self._deliver_locked(conn, message, now, claim_for, handoff)
+                result = await self._delivery.deliver_locked(conn, message, now, claim_for, handoff)
                 if record is not None:
-                    outcome = await self._insert_history(conn, *record)
+                    outcome = await self._delivery.insert_history(conn, *record)
                     if outcome is not RecordOutcome.RECORDED:
                         raise _Rollback(outcome)
                 await self._dialect.notify_wake(conn, result.woken)
         except _Rollback as rollback:
             return DeliveryResult(stored=0, woken=(), record_outcome=rollback.outcome)
         return result
-
-    async def _deliver_locked(
-        self,
-        conn: AsyncConnection,
-        message: OutgoingMessage,
-        now: datetime,
-        claim_for: LocalClaim | None = None,
-        handoff: Handoff | None = None,
-    ) -> DeliveryResult:
-        token = message.key.token
-        if message.target_instance_id is not None:
-            return await self._deliver_to(conn, message, message.target_instance_id, now, claim_for, handoff)
-        if message.key.kind is WaitKind.MESSAGE:
-            subs = await _scan(
-                conn,
-                select(_S.instance_id, _S.mode)
-                .join(INSTANCES, _I.instance_id == _S.instance_id)
-                .where(_S.channel == message.key.name, _I.status.not_in(_FINISHED)),
-                _S.instance_id,
-            )
-            broadcast = [row[0] for row in subs if row[1] == SubscriptionMode.BROADCAST.value]
-            competing = [row[0] for row in subs if row[1] == SubscriptionMode.COMPETING.value]
-            receivers = broadcast
-            # a competing queue keeps the message until one subscriber takes it - also when nobody has
-            # subscribed yet (a job queue); a channel with only broadcast subscribers keeps no shared copy
-            shared = bool(competing) or not broadcast
-            wake_candidates = broadcast + competing
-        else:  # an event by type: every instance waiting for it now gets its own copy
-            waiting = await _scan(
-                conn,
-                select(_W.instance_id)
-                .join(INSTANCES, _I.instance_id == _W.instance_id)
-                .where(_W.wait_key == token, _I.status.not_in(_FINISHED)),
-                _W.instance_id,
-            )
-            receivers = [row[0] for row in waiting]
-            wake_candidates = receivers
-            shared = False
-        rows = [self._message_values(message, target, now) for target in receivers]
-        if shared:
-            rows.append(self._message_values(message, None, now))
-        for start in range(0, len(rows), SCAN_BATCH):
-            await conn.execute(insert(MESSAGES), rows[start : start + SCAN_BATCH])
-        woken = await self._wake(conn, token, wake_candidates, now)
-        return DeliveryResult(stored=len(rows), woken=tuple(woken))
-
-    @staticmethod
-    def _message_values(message: OutgoingMessage, target: str | None, now: datetime) -> dict[str, Any]:
-        return {
-            "target_instance_id": target,
-            "wait_key": message.key.token,
-            **records.payload_values("data", message.data),
-            "meta": message.metadata,
-            "created_at": now,
-        }
-
-    async def _deliver_to(
-        self,
-        conn: AsyncConnection,
-        message: OutgoingMessage,
-        target: str,
-        now: datetime,
-        claim_for: LocalClaim | None = None,
-        handoff: Handoff | None = None,
-    ) -> DeliveryResult:
-        """Store an addressed message in ``target``'s mailbox and wake it if it waits for the key.
-
-        Locking the target's instance row orders this send against the target parking (which updates
-        that row before it checks its mailbox), so sends to different instances never wait for each other.
-        """
-        probe = select(INSTANCES).where(_I.instance_id == target)
-        if self._dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
-            probe = probe.with_for_update()
-        row = (await conn.execute(probe)).first()
-        if row is None:
-            raise InstanceNotFoundError(f"no workflow instance {target!r}")
-        status = row._mapping["status"]
-        if InstanceStatus(status).is_finished:
-            return DeliveryResult(stored=0)
-        waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
-        if status == _WAITING and claim_for is not None and handoff is not None:
-            done = await self._hand_off(conn, row, message, now, claim_for, handoff, waits_for_it)
-            if done is not None:
-                return done
-        await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
-        if status != _WAITING:
-            return DeliveryResult(stored=1)
-        if claim_for is not None and row._mapping["lease_owner"] is None:
-            claim = leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl).where(
-                waits_for_it
-            )
-            if (await conn.execute(claim)).rowcount != 1:
-                return DeliveryResult(
-                    stored=1
-                )  # waiting for something else: the message stays in the mailbox
-            claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
-            return DeliveryResult(stored=1, claimed=(claimed,))
-        woken = await conn.execute(
-            update(INSTANCES)
-            .where(_I.instance_id == target, _I.status == _WAITING, waits_for_it)
-            .values(wake_at=now, updated_at=now)
-        )
-        return DeliveryResult(stored=1, woken=(target,) if woken.rowcount == 1 else ())
-
-    async def _hand_off(
-        self,
-        conn: AsyncConnection,
-        row: Any,
-        message: OutgoingMessage,
-        now: datetime,
-        claim_for: LocalClaim,
-        handoff: Handoff,
-        waits_for_it: Any,
-    ) -> DeliveryResult | None:
-        """Lease the parked target and record its wait's end with this message; None: not possible."""
-        fields = row._mapping
-        target = str(fields["instance_id"])
-        deadline = fields["deadline_at"]
-        if (
-            fields["lease_owner"] is not None
-            or int(fields["lease_epoch"]) != handoff.epoch
-            or fields["cancel_requested"]
-            or (deadline is not None and now >= deadline)
-            or handoff.entry.instance_id != target
-        ):
-            return None
-        claim = leases.claim_update([target], claim_for.owner, now, claim_for.lease_ttl).where(waits_for_it)
-        if (await conn.execute(claim)).rowcount != 1:
-            return None  # not listening for this key any more: store the message as usual
-        claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
-        record = insert(HISTORY).values(**records.history_values(handoff.entry))
-        if self._dialect.name == "sqlite":
-            # The sole writer, and the epoch was checked: nobody can have recorded this position since
-            # the run that parked it (which recorded nothing at it). No savepoint round trips needed.
-            await conn.execute(record)
-            await conn.execute(self._drop_waits(target, handoff.retain, message.key))
-            return DeliveryResult(stored=0, claimed=(claimed,), handed_off=True)
-        try:
-            async with conn.begin_nested():
-                await conn.execute(record)
-        except Exception as exc:  # the position was recorded after all: let the woken run take the message
-            if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
-                raise
-            await conn.execute(insert(MESSAGES), [self._message_values(message, target, now)])
-            return DeliveryResult(stored=1, claimed=(claimed,))
-        await conn.execute(self._drop_waits(target, handoff.retain, message.key))
-        return DeliveryResult(stored=0, claimed=(claimed,), handed_off=True)
-
-    async def _wake(
-        self, conn: AsyncConnection, token: str, candidates: Sequence[str], now: datetime
-    ) -> list[str]:
-        """Make runnable those ``candidates`` that are WAITING with a wait on ``token``."""
-        woken: list[str] = []
-        for start in range(0, len(candidates), _WAIT_CHUNK):
-            chunk = list(candidates[start : start + _WAIT_CHUNK])
-            ids = [
-                row[0]
-                for row in (
-                    await conn.execute(
-                        select(_W.instance_id)
-                        .join(INSTANCES, _I.instance_id == _W.instance_id)
-                        .where(_W.wait_key == token, _W.instance_id.in_(chunk), _I.status == _WAITING)
-                    )
-                ).all()
-            ]
-            if ids:
-                await conn.execute(
-                    update(INSTANCES)
-                    .where(_I.instance_id.in_(ids), _I.status == _WAITING)
-                    .values(wake_at=now, updated_at=now)
-                )
-                woken.extend(ids)
-        return woken
 
     @guarded()
     async def announce(self, instance_ids: Sequence[str]) -> None:
@@ -438,10 +240,10 @@ class SqlMessaging:
                 message = _message_from_row(row._mapping)
                 entry = build_entry(message)
                 await conn.execute(delete(MESSAGES).where(_M.message_id == message.message_id))
-                outcome = await self._insert_history(conn, lease, entry)
+                outcome = await self._delivery.insert_history(conn, lease, entry)
                 if outcome is not RecordOutcome.RECORDED:
                     raise _Rollback(outcome)
-                await conn.execute(self._drop_waits(lease.instance_id, retain, message.key))
+                await conn.execute(Delivery.drop_waits(lease.instance_id, retain, message.key))
         except _Rollback as rollback:
             return rollback.outcome, None
         return RecordOutcome.RECORDED, entry
@@ -453,32 +255,13 @@ class SqlMessaging:
         """Record a wait that ended without a message (timeout) and drop its wait rows, fenced."""
         try:
             async with self._conns.write() as conn:
-                outcome = await self._insert_history(conn, lease, entry)
+                outcome = await self._delivery.insert_history(conn, lease, entry)
                 if outcome is not RecordOutcome.RECORDED:
                     raise _Rollback(outcome)
-                await conn.execute(self._drop_waits(lease.instance_id, retain, None))
+                await conn.execute(Delivery.drop_waits(lease.instance_id, retain, None))
         except _Rollback as rollback:
             return rollback.outcome  # type: ignore[no-any-return]
         return RecordOutcome.RECORDED
-
-    @staticmethod
-    def _drop_waits(instance_id: str, retain: Sequence[WaitKey], taken: WaitKey | None) -> Any:
-        """The wait is over: stop listening, except for ``retain`` (minus what was just taken)."""
-        kept = [key.token for key in retain if key != taken]
-        stmt = delete(WAITS).where(_W.instance_id == instance_id)
-        return stmt.where(_W.wait_key.not_in(kept)) if kept else stmt
-
-    async def _insert_history(
-        self, conn: AsyncConnection, lease: Lease, entry: HistoryEntry
-    ) -> RecordOutcome:
-        stmt = hot.HISTORY_INSERT_LOCKED if self._dialect.lock_fence_row else hot.HISTORY_INSERT
-        try:  # no savepoint: on a conflict the caller abandons the whole transaction anyway
-            inserted = (await conn.execute(stmt, hot.history_params(lease, entry))).rowcount
-        except Exception as exc:
-            if self._dialect.classify(exc) is ErrorKind.UNIQUE_VIOLATION:
-                return RecordOutcome.CONFLICT
-            raise
-        return RecordOutcome.RECORDED if inserted == 1 else RecordOutcome.LEASE_LOST
 
     @guarded()
     async def get_wait(self, instance_id: str) -> WaitInfo | None:
@@ -527,15 +310,6 @@ class SqlMessaging:
             stmt = delete(SUBSCRIPTIONS).where(_S.instance_id == instance_id, _S.channel == channel)
             return (await conn.execute(stmt)).rowcount > 0
 
-    @guarded()
-    async def subscriptions(self, instance_id: str) -> dict[str, SubscriptionMode]:
-        """Channels the instance subscribes to, with their modes."""
-        async with self._conns.read() as conn:
-            rows = (
-                await conn.execute(select(_S.channel, _S.mode).where(_S.instance_id == instance_id))
-            ).all()
-        return {row[0]: SubscriptionMode(row[1]) for row in rows}
-
     # -- child workflows -------------------------------------------------------------------------------
     @guarded()
     async def finish_child(
@@ -557,25 +331,13 @@ class SqlMessaging:
                     key=key, data=request.output, metadata=meta, target_instance_id=parent_id
                 )
                 try:
-                    result = await self._deliver_locked(conn, message, now)
+                    result = await self._delivery.deliver_locked(conn, message, now)
                 except InstanceNotFoundError:  # the parent was purged: nobody to tell
                     return True, ()
                 await self._dialect.notify_wake(conn, result.woken)
         except _Rollback as rollback:
             return bool(rollback.outcome), ()
         return True, result.woken
-
-    @guarded()
-    async def unfinished_children(self, parent_id: str, limit: int = 1000) -> list[str]:
-        """Ids of the parent's children that have not finished (bounded)."""
-        stmt = (
-            select(_I.instance_id)
-            .where(_I.parent_instance_id == parent_id, _I.status.not_in(_FINISHED))
-            .order_by(_I.instance_id)
-            .limit(limit)
-        )
-        async with self._conns.read() as conn:
-            return [row[0] for row in (await conn.execute(stmt)).all()]
 
     # -- recur -----------------------------------------------------------------------------------------
     @guarded(retry_deadlocks=False)
@@ -626,26 +388,6 @@ class SqlMessaging:
                 )
             ).all()
         return [int(row[0]) for row in rows]
-
-    # -- retention -------------------------------------------------------------------------------------
-    async def purge_mailboxes(self, conn: AsyncConnection, instance_ids: Sequence[str]) -> None:
-        """Delete the mailbox rows of purged instances (inside the purge transaction)."""
-        await conn.execute(delete(MESSAGES).where(_M.target_instance_id.in_(list(instance_ids))))
-
-
-async def _scan(conn: AsyncConnection, stmt: Any, key: Any) -> list[Any]:
-    """Every row of ``stmt``, read in keyset pages of :data:`SCAN_BATCH` ordered by ``key`` (bounded scans)."""
-    rows: list[Any] = []
-    last: str | None = None
-    while True:
-        page_stmt = stmt.order_by(key).limit(SCAN_BATCH)
-        if last is not None:
-            page_stmt = page_stmt.where(key > last)
-        page = (await conn.execute(page_stmt)).all()
-        rows.extend(page)
-        if len(page) < SCAN_BATCH:
-            return rows
-        last = page[-1][0]
 
 
 def _message_from_row(row: Any) -> StoredMessage:

@@ -184,7 +184,7 @@ async def test_by_type_fan_out_reads_receivers_in_batches(
     make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """More waiting instances than one scan batch: every one of them gets the event."""
-    monkeypatch.setattr("durable_core.storage.messaging.SCAN_BATCH", 2)
+    monkeypatch.setattr("durable_core.storage.delivery.SCAN_BATCH", 2)
 
     @workflow(catalog=catalog)
     async def fan(ctx: WorkflowContext, n: int) -> int:
