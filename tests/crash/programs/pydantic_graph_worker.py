@@ -11,20 +11,17 @@ Options: ``--db URL --log PATH [--pause-after LABEL]...``
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
 import os
-import signal
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_graph import GraphBuilder, StepContext
 
-from durable_core import Catalog, EddaApp, RetryPolicy, WorkflowContext, workflow
+from durable_core import Catalog, RetryPolicy, WorkflowContext, workflow
 from durable_pydantic_graph import DurableGraph
+from tests.crash.programs.paused_worker import serve_main
 
 CATALOG = Catalog()
 GRAPH_NAME = "crash_graph"
@@ -156,35 +153,10 @@ class PauseHooks:
             await SETTINGS.forever.wait()
 
 
-async def main(args: argparse.Namespace) -> None:
-    """Serve until SIGTERM."""
-    SETTINGS.log_path = args.log
-    SETTINGS.pause_after = frozenset(args.pause_after)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    app = EddaApp(
-        args.db,
-        "pydantic-graph-crash-worker",
-        workflows=list(CATALOG),
-        hooks=PauseHooks(),
-        lease_ttl=5.0,  # generous: a loaded CI host must not expire a paused run's lease
-        poll_interval=0.1,
-        shutdown_timeout=2.0,
-    )
-    await app.initialize()
-    try:
-        print("ready", app.worker_id, flush=True)
-        await stop.wait()
-    finally:
-        await app.shutdown()
+def _configure(log_path: str, pause_after: frozenset[str]) -> None:
+    SETTINGS.log_path = log_path
+    SETTINGS.pause_after = pause_after
 
 
 if __name__ == "__main__":
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--log", required=True)
-    parser.add_argument("--pause-after", action="append", default=[])
-    asyncio.run(main(parser.parse_args(sys.argv[1:])))
+    serve_main("pydantic-graph-crash-worker", CATALOG, PauseHooks(), _configure)
