@@ -48,7 +48,16 @@ serve: $(STAMP)
 	@echo "                  (runs it over stdio; restart Claude Desktop afterwards)"
 	$(VENV)/bin/edda-mcp serve examples/mcp_order_server.py:server --transport http --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+# The TypeScript MCP SDK and the MCP Inspector (tests/ts) when npm is on the machine; tests that need them
+# skip with one line otherwise (and fail in CI, which installs them).
+TS_STAMP := tests/ts/node_modules/.installed
+$(TS_STAMP): tests/ts/package.json tests/ts/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "installing the TypeScript MCP clients (tests/ts)"; \
+	  npm ci --prefix tests/ts --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the TypeScript SDK / Inspector tests will be skipped"; fi
+
+test: $(STAMP) $(TS_STAMP)
 	$(VPY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
