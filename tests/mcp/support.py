@@ -42,10 +42,10 @@ def stdio_params(db_url: str, workdir: Path, *args: str) -> StdioServerParameter
     )
 
 
-def cli_http_argv(db_url: str) -> list[str]:
-    """``edda-mcp serve`` of the test server over HTTP (the port is appended)."""
+def cli_http_argv(db_url: str, *options: str) -> list[str]:
+    """``edda-mcp serve`` of the test server over HTTP with ``options`` (the port is appended)."""
     target = f"{PROGRAM}:server"
-    return ["-m", "edda_mcp", "serve", target, "--db", db_url, "--transport", "http", "--port"]
+    return ["-m", "edda_mcp", "serve", target, "--db", db_url, "--transport", "http", *options, "--port"]
 
 
 def free_port() -> int:
