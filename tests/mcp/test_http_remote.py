@@ -148,7 +148,8 @@ async def test_invalid_request_ids_get_an_invalid_request_error(tmp_path: Path, 
         http_server(db_url, tmp_path, argv=serve_argv(db_url)) as (url, _),
         httpx.AsyncClient(timeout=30) as http,
     ):
-        for name, bad_id in {"null": None, "object": {}, "array": [1], "fraction": 1.5, "bool": True}.items():
+        bad_ids: dict[str, Any] = {"null": None, "object": {}, "array": [1], "fraction": 1.5, "bool": True}
+        for name, bad_id in bad_ids.items():
             body = {"jsonrpc": "2.0", "id": bad_id, "method": "tools/list", "params": {}}
             headers = era_headers(mode, BOTH, method="tools/list")
             answers[name] = await http.post(url, content=json.dumps(body), headers=headers)
