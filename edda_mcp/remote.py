@@ -117,8 +117,14 @@ def load_token_verifier(path: str) -> TokenVerifier:
     found: Any = getattr(module, attr, None)
     if found is None:
         raise RemoteConfigError(f"--token-verifier: module {module_name!r} has no attribute {attr!r}")
-    if not callable(getattr(found, "verify_token", None)) and callable(found):
-        found = found()
+    is_verifier_class = isinstance(found, type) and callable(getattr(found, "verify_token", None))
+    is_factory = not isinstance(found, type) and callable(found) and not hasattr(found, "verify_token")
+    if is_verifier_class or is_factory:
+        try:
+            found = found()  # a class or a factory: make the verifier
+        except Exception as exc:
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise RemoteConfigError(f"--token-verifier {path!r}: calling it failed: {first_line}") from exc
     if not callable(getattr(found, "verify_token", None)):
         raise RemoteConfigError(
             f"--token-verifier {path!r} is a {type(found).__name__}, not a TokenVerifier "

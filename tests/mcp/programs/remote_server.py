@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from mcp.server.auth.provider import AccessToken
 from pydantic import BaseModel
 
 from durable_core import WorkflowContext, activity, wait_event
@@ -40,3 +41,16 @@ async def remote_approval(ctx: WorkflowContext, amount: float) -> str:
     decision = answer.data
     assert isinstance(decision, Approval)
     return f"{amount:.2f} {'approved' if decision.approved else 'rejected'} by {decision.approver}"
+
+
+class FixedTokens:
+    """A TokenVerifier for ``--token-verifier`` tests: ``good-token`` only, issued for the public URL.
+
+    The resource it reports comes from ``EDDA_MCP_TEST_PUBLIC_URL`` (what ``--public-url`` says).
+    """
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if token != "good-token":
+            return None
+        resource = os.environ.get("EDDA_MCP_TEST_PUBLIC_URL")
+        return AccessToken(token=token, client_id="tester", scopes=["orders"], resource=resource)
