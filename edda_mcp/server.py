@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
@@ -56,6 +56,9 @@ class EddaMCPServer:
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
         tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        request_state_security: how the ``requestState`` of 2026-07-28 input rounds is sealed; the
+            default key lives in this process only, so replicas behind one URL must share keys
+            (``RequestStateSecurity(keys=[secret])``).
         **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
     """
 
@@ -74,6 +77,7 @@ class EddaMCPServer:
         hooks: object | None = None,
         max_argument_bytes: int = 256 * 1024,
         tasks: bool = True,
+        request_state_security: RequestStateSecurity | None = None,
         **app_options: Any,
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
@@ -102,6 +106,7 @@ class EddaMCPServer:
             lifespan=self._mcp_lifespan,
             subscriptions=self._bus,
             extensions=[DurableTasks(lambda: self.durable_tools, self._engine)] if tasks else None,
+            request_state_security=request_state_security,
         )
         self.durable_tools: dict[str, DurableTool] = {}
         self.storage = InstanceQueries(self._engine)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from mcp import Client
-from mcp.types import ElicitRequestParams, ElicitResult
+from mcp.types import CallToolResult, ElicitRequest, ElicitRequestParams, ElicitResult, InputRequiredResult
 
-from tests.mcp.support import http_server
+from tests.backends import (
+    backends_required,
+    create_database,
+    drop_database,
+    missing_backend_message,
+    server_url,
+)
+from tests.mcp.support import http_server, server_env
 
 PROGRAM = "tests.mcp.programs.remote_server:server"
 MODES = ["legacy", "2026-07-28"]
@@ -111,6 +119,53 @@ async def test_a_2026_client_is_asked_for_input_over_http(tmp_path: Path) -> Non
     assert started.structured_content["status"] == "completed"
     assert started.structured_content["result"] == "12.00 approved by ida"
     assert len(asked) == 1 and "needs input" in asked[0]
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    if server_url("postgresql") is None:
+        message = missing_backend_message("postgresql")
+        if backends_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    url = await create_database("postgresql")
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def test_an_input_round_started_on_one_replica_is_answered_on_another(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    env = {**server_env(postgres_url, tmp_path), "EDDA_MCP_TEST_STATE_KEY": "k" * 32}
+
+    async def never(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        raise AssertionError("the test answers the round itself")
+
+    argv = serve_argv(postgres_url)
+    async with (
+        http_server(postgres_url, tmp_path, argv=argv, env=env) as (url_a, _),
+        http_server(postgres_url, tmp_path, argv=argv, env=env) as (url_b, _),
+        Client(url_a, mode="2026-07-28", elicitation_callback=never) as a,
+        Client(url_b, mode="2026-07-28", elicitation_callback=never) as b,
+    ):
+        arguments = {"amount": 30}
+        first = await a.session.call_tool("remote_approval", arguments, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult), first
+        assert first.input_requests is not None and len(first.input_requests) == 1
+        [(key, request)] = first.input_requests.items()
+        assert isinstance(request, ElicitRequest)
+        answer = ElicitResult(action="accept", content={"approved": True, "approver": "rae"})
+        done = await b.session.call_tool(
+            "remote_approval",
+            arguments,
+            input_responses={key: answer},
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
+    assert isinstance(done, CallToolResult) and done.structured_content is not None, done
+    assert done.structured_content["result"] == "30.00 approved by rae"
 
 
 async def test_a_handshake_era_http_client_answers_with_the_respond_tool(tmp_path: Path) -> None:

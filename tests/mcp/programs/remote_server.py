@@ -1,7 +1,7 @@
 """An MCP server for the remote-HTTP tests: a quick three-step tool and a tool that asks a human.
 
 Served with ``edda-mcp serve tests.mcp.programs.remote_server:server --transport http ...``.
-Environment: ``EDDA_MCP_TEST_DB`` (database URL).
+Environment: ``EDDA_MCP_TEST_DB`` (database URL), optionally ``EDDA_MCP_TEST_STATE_KEY``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,20 @@ from __future__ import annotations
 import os
 
 from mcp.server.auth.provider import AccessToken
+from mcp.server.mcpserver import RequestStateSecurity
 from pydantic import BaseModel
 
 from durable_core import WorkflowContext, activity, wait_event
 from edda_mcp import EddaMCPServer
 
+# Replicas share the key that seals the requestState of input rounds (EDDA_MCP_TEST_STATE_KEY).
+shared_key = os.environ.get("EDDA_MCP_TEST_STATE_KEY")
 server = EddaMCPServer(
-    "e2e-remote-server", db_url=os.environ["EDDA_MCP_TEST_DB"], start_wait_seconds=20, poll_interval=0.05
+    "e2e-remote-server",
+    db_url=os.environ["EDDA_MCP_TEST_DB"],
+    start_wait_seconds=20,
+    poll_interval=0.05,
+    request_state_security=RequestStateSecurity(keys=[shared_key]) if shared_key else None,
 )
 
 
