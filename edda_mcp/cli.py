@@ -86,6 +86,11 @@ def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
     remote.add_argument("--allowed-origin", action="append", help="accepted Origin header (repeatable)")
     remote.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="larger requests get 413")
     remote.add_argument(
+        "--stateful-sessions",
+        action="store_true",
+        help="a session per handshake-era client (elicitation over HTTP; needs sticky routing)",
+    )
+    remote.add_argument(
         "--allow-unauthenticated-events",
         action="store_true",
         help="serve /events and /events/cancel/{id} without auth",
@@ -137,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[DB_URL_ENV] = args.db
     remote = _remote_options(args)
     if args.transport == "stdio":
-        if remote != RemoteOptions():
+        if remote != RemoteOptions() or args.stateful_sessions:
             raise RemoteConfigError("the remote deployment options apply to --transport http only")
         logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):  # prints while importing must not hit the protocol
@@ -157,6 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_request_body_size=remote.max_body_bytes,
         allow_unauthenticated_events=remote.allow_unauthenticated_events,
         public_url=remote.public_url,
+        stateful_sessions=args.stateful_sessions,
     )
     return 0
 

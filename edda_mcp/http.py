@@ -46,6 +46,9 @@ class HttpOptions:
         allow_unauthenticated_events: serve ``events_path`` although no token verifier guards it.
         public_url: the canonical URL of the MCP endpoint (``https://mcp.example.com/mcp``); its host
             and origin are always allowed.
+        stateful_sessions: keep an MCP session per handshake-era client in this process, so the server
+            can send it requests (elicitation) on the SSE stream of a tool call. Needs sticky routing
+            when several replicas serve one URL; 2026-07-28 clients are stateless either way.
     """
 
     path: str = "/mcp"
@@ -57,6 +60,7 @@ class HttpOptions:
     events_path: str | None = "/events"
     allow_unauthenticated_events: bool = False
     public_url: str | None = None
+    stateful_sessions: bool = False
 
     def __post_init__(self) -> None:
         if self.max_request_body_size <= 0:
@@ -96,7 +100,7 @@ def transport_security(options: HttpOptions) -> TransportSecuritySettings:
 
 
 def build_asgi_app(mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | None = None) -> Starlette:
-    """A Starlette app serving ``mcp`` statelessly (and ``events`` at ``options.events_path``).
+    """A Starlette app serving ``mcp`` (stateless unless asked) and ``events`` at ``options.events_path``.
 
     Its lifespan starts the engine in the server's own event loop.
     """
@@ -105,7 +109,7 @@ def build_asgi_app(mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | 
     def flavour(json_response: bool) -> Starlette:
         return mcp.streamable_http_app(
             streamable_http_path=options.path,
-            stateless_http=True,
+            stateless_http=not options.stateful_sessions,
             json_response=json_response,
             max_request_body_size=options.max_request_body_size,
             transport_security=security,
@@ -115,7 +119,8 @@ def build_asgi_app(mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | 
     app = flavour(options.json_response)
     route = _mcp_route(app, options.path)
     endpoint = _endpoint(route)
-    if not options.json_response:
+    if not options.json_response and not options.stateful_sessions:
+        # Two stateless flavours of one endpoint; a session lives in one of them, so not with sessions.
         json_app = flavour(True)
         endpoint = AcceptRouter(endpoint, _endpoint(_mcp_route(json_app, options.path)))
         app.router.lifespan_context = _both(app.router.lifespan_context, json_app.router.lifespan_context)

@@ -292,6 +292,7 @@ class EddaMCPServer:
         events_path: str | None = "/events",
         allow_unauthenticated_events: bool = False,
         public_url: str | None = None,
+        stateful_sessions: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
 
@@ -314,6 +315,8 @@ class EddaMCPServer:
                 ``allow_unauthenticated_events=True``.
             allow_unauthenticated_events: serve ``events_path`` without auth (only behind your own guard).
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
+            stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
+                requests during a tool call (over SSE); needs sticky routing across replicas.
         """
         options = HttpOptions(
             path=path,
@@ -325,6 +328,7 @@ class EddaMCPServer:
             events_path=events_path,
             allow_unauthenticated_events=allow_unauthenticated_events,
             public_url=public_url,
+            stateful_sessions=stateful_sessions,
         )
         authorize = None
         if self._token_verifier is not None:

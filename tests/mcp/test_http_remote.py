@@ -195,6 +195,25 @@ async def test_a_handshake_era_http_client_answers_with_the_respond_tool(tmp_pat
     )
 
 
+async def test_stateful_sessions_let_a_handshake_era_client_be_asked(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'sessions.db'}"
+    asked: list[str] = []
+
+    async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approved": True, "approver": "ola"})
+
+    argv = serve_argv(db_url, "--stateful-sessions")
+    async with (
+        http_server(db_url, tmp_path, argv=argv) as (url, _),
+        Client(url, mode="legacy", elicitation_callback=on_elicit) as client,
+    ):
+        started = await client.call_tool("remote_approval", {"amount": 6})
+    assert started.structured_content is not None, started
+    assert started.structured_content["result"] == "6.00 approved by ola"
+    assert len(asked) == 1
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_invalid_request_ids_get_an_invalid_request_error(tmp_path: Path, mode: str) -> None:
     db_url = f"sqlite:///{tmp_path / 'ids.db'}"

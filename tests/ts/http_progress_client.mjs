@@ -2,6 +2,8 @@
 // over streamable HTTP: progress notifications during the start tool's bounded wait, and human input on
 // a stateless handshake-era connection (no elicitation request can reach the client there, so it answers
 // with the generated respond tool). Prints one JSON line with what it saw.
+// With a server started with --stateful-sessions, the elicitation request does reach the client (on the
+// SSE stream of the tool call), which accepts, and the start tool returns the finished run.
 // Usage: node http_progress_client.mjs http://127.0.0.1:PORT/mcp
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -13,9 +15,10 @@ const client = new Client(
   { capabilities: { elicitation: { form: {} } } },
 );
 let elicitations = 0;
-client.setRequestHandler(ElicitRequestSchema, async () => {
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
   elicitations += 1;
-  return { action: "decline" };
+  const fields = Object.keys(request.params.requestedSchema.properties).sort();
+  return { action: "accept", content: { approved: fields.includes("approved"), approver: "ts-elicited" } };
 });
 await client.connect(new StreamableHTTPClientTransport(url));
 
@@ -25,14 +28,20 @@ const steps = await client.callTool({ name: "remote_steps", arguments: { order_i
 });
 const started = await client.callTool({ name: "remote_approval", arguments: { amount: 9 } });
 const instanceId = started.structuredContent.instance_id;
-const responded = await client.callTool({
-  name: "remote_approval_respond",
-  arguments: { instance_id: instanceId, data: { approved: true, approver: "ts" } },
-});
-const result = await client.callTool({
-  name: "remote_approval_result",
-  arguments: { instance_id: instanceId, wait_seconds: 20 },
-});
+let responded = null;
+let result = started.structuredContent;
+if (started.structuredContent.status !== "completed") {
+  const answer = await client.callTool({
+    name: "remote_approval_respond",
+    arguments: { instance_id: instanceId, data: { approved: true, approver: "ts" } },
+  });
+  responded = answer.structuredContent;
+  const finished = await client.callTool({
+    name: "remote_approval_result",
+    arguments: { instance_id: instanceId, wait_seconds: 20 },
+  });
+  result = finished.structuredContent;
+}
 await client.close();
 console.log(
   JSON.stringify({
@@ -40,8 +49,8 @@ console.log(
     steps: steps.structuredContent,
     started: started.structuredContent,
     startedText: started.content[0].text,
-    responded: responded.structuredContent,
-    result: result.structuredContent,
+    responded,
+    result,
     elicitations,
   }),
 );
