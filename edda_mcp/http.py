@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from edda_mcp.errors import ToolDefinitionError
+from edda_mcp.errors import HttpConfigError
 from edda_mcp.http_guards import AcceptRouter, RequestIdGuard
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -64,13 +64,13 @@ class HttpOptions:
 
     def __post_init__(self) -> None:
         if self.max_request_body_size <= 0:
-            raise ToolDefinitionError(
+            raise HttpConfigError(
                 f"max_request_body_size must be a positive number of bytes, got {self.max_request_body_size}"
             )
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ToolDefinitionError(
+                raise HttpConfigError(
                     f"public_url must be an absolute http(s) URL such as https://mcp.example.com/mcp, "
                     f"got {self.public_url!r}"
                 )

@@ -16,13 +16,13 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl, ValidationError
 
-from edda_mcp.errors import ServerLoadError
+from edda_mcp.errors import HttpConfigError
 from edda_mcp.http import is_loopback
 from edda_mcp.jwt_auth import JwtSettings, JwtVerifier
 from edda_mcp.loader import import_target_module, split_target
 
 
-class RemoteConfigError(ServerLoadError):
+class RemoteConfigError(HttpConfigError):
     """Command-line options of a remote deployment that do not fit together (the message says why)."""
 
 
