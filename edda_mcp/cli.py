@@ -15,6 +15,7 @@ from durable_core import EddaError, InstanceStatus
 from edda_mcp import admin
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
+from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
 from edda_mcp.server import DB_URL_ENV
 from edda_mcp.stdio import logs_to_stderr
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", help="database URL (overrides the server's db_url)")
+    _add_remote_arguments(serve)
 
     inst = sub.add_parser("install", help="register a server with an MCP host")
     inst_sub = inst.add_subparsers(dest="host_app", required=True)
@@ -64,6 +66,35 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
     return parser
+
+
+def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
+    remote = serve.add_argument_group("remote HTTP deployment (--transport http)")
+    remote.add_argument(
+        "--public-url", help="URL clients use for the MCP endpoint (token audience, metadata)"
+    )
+    remote.add_argument(
+        "--token-verifier", metavar="MODULE:ATTR", help="TokenVerifier checking bearer tokens"
+    )
+    remote.add_argument("--jwt-issuer", metavar="URL", help="accept JWT access tokens of this issuer")
+    remote.add_argument("--jwks-url", metavar="URL", help="the issuer's JSON Web Key Set")
+    remote.add_argument(
+        "--authorization-server", metavar="URL", help="issuer in the protected-resource metadata"
+    )
+    remote.add_argument("--required-scope", action="append", default=[], help="scope every token needs")
+    remote.add_argument("--allowed-host", action="append", help="accepted Host header (repeatable)")
+    remote.add_argument("--allowed-origin", action="append", help="accepted Origin header (repeatable)")
+    remote.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="larger requests get 413")
+    remote.add_argument(
+        "--stateful-sessions",
+        action="store_true",
+        help="a session per handshake-era client (elicitation over HTTP; needs sticky routing)",
+    )
+    remote.add_argument(
+        "--allow-unauthenticated-events",
+        action="store_true",
+        help="serve /events and /events/cancel/{id} without auth",
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -109,15 +140,50 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if args.db:
         os.environ[DB_URL_ENV] = args.db
+    remote = _remote_options(args)
     if args.transport == "stdio":
+        if remote != RemoteOptions() or args.stateful_sessions:
+            raise RemoteConfigError("the remote deployment options apply to --transport http only")
         logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):  # prints while importing must not hit the protocol
             server = load_server(args.target)
         server.run("stdio")
-    else:
-        server = load_server(args.target)
-        server.run("http", host=args.host, port=args.port)
+        return 0
+    auth = auth_for(remote)
+    server = load_server(args.target)
+    if auth is not None:
+        server.use_auth(*auth)
+    server.run(
+        "http",
+        host=args.host,
+        port=args.port,
+        allowed_hosts=remote.allowed_hosts,
+        allowed_origins=remote.allowed_origins,
+        max_request_body_size=remote.max_body_bytes,
+        allow_unauthenticated_events=remote.allow_unauthenticated_events,
+        public_url=remote.public_url,
+        stateful_sessions=args.stateful_sessions,
+    )
     return 0
+
+
+def _remote_options(args: argparse.Namespace) -> RemoteOptions:
+    if args.max_body_bytes <= 0:
+        raise RemoteConfigError(
+            f"--max-body-bytes must be a positive number of bytes, got {args.max_body_bytes}"
+        )
+    return RemoteOptions(
+        public_url=args.public_url,
+        token_verifier=args.token_verifier,
+        jwt_issuer=args.jwt_issuer,
+        jwks_url=args.jwks_url,
+        authorization_server=args.authorization_server,
+        required_scopes=tuple(args.required_scope),
+        allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
+        allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
+        max_body_bytes=args.max_body_bytes,
+        allow_unauthenticated_events=args.allow_unauthenticated_events,
+    )
 
 
 def _instances(args: argparse.Namespace, out: TextIO) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel
 
 from durable_core import (
@@ -27,7 +27,7 @@ from durable_core import (
     WorkflowCancelledError,
     WorkflowFailedError,
 )
-from edda_mcp import access, human
+from edda_mcp import access, human, input_rounds
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.models import CancelOut, RespondOut, StatusOut, result_model, start_model
@@ -114,14 +114,26 @@ class DurableTool:
         return self._result_model
 
     # -- tool bodies ---------------------------------------------------------------------------------
-    async def start(self, ctx: Context, **arguments: Any) -> CallToolResult:
-        """Body of the start tool: create, wait boundedly, describe."""
-        created = await self.create(arguments)
-        if isinstance(created, CallToolResult):
-            return created
+    async def start(self, ctx: Context, **arguments: Any) -> CallToolResult | InputRequiredResult:
+        """Body of the start tool: create, wait boundedly, describe (or ask for the input it waits for).
+
+        A 2026-07-28 retry that answers an ``input_required`` round continues the instance it names
+        instead of creating another one.
+        """
         app = self._app()
-        record = await self._wait(ctx, app, created, self.spec.wait_seconds)
-        return await self._started(app, record)
+        asked = input_rounds.asked_input(ctx)
+        if asked is None:
+            created = await self.create(arguments)
+            if isinstance(created, CallToolResult):
+                return created
+            instance_id = created
+        else:
+            found = await self._find(app, asked.instance_id)
+            if isinstance(found, CallToolResult):
+                return found
+            instance_id = found.instance_id
+        record = await self._wait(ctx, app, instance_id, self.spec.wait_seconds, asked)
+        return await self._ask(ctx, app, record, asked) or await self._started(app, record)
 
     async def create(self, arguments: dict[str, Any]) -> str | CallToolResult:
         """Validate the arguments and durably create an instance; its id, or an error result.
@@ -197,15 +209,23 @@ class DurableTool:
             return ""
         return f" It needs input: answer with {self.respond_tool_name} (data must match waiting_for.input_schemas)."
 
-    async def result(self, ctx: Context, instance_id: str, wait_seconds: float) -> CallToolResult:
+    async def result(
+        self, ctx: Context, instance_id: str, wait_seconds: float
+    ) -> CallToolResult | InputRequiredResult:
         """Body of ``<name>_result``."""
         app = self._app()
         found = await self._find(app, instance_id)
         if isinstance(found, CallToolResult):
             return found
         record = found
+        asked = input_rounds.asked_input(ctx)
+        if asked is not None and asked.instance_id != instance_id:
+            asked = None  # state of another call: ignore it
         if not record.status.is_finished and wait_seconds > 0:
-            record = await self._wait(ctx, app, instance_id, min(wait_seconds, self.spec.max_wait_seconds))
+            seconds = min(wait_seconds, self.spec.max_wait_seconds)
+            record = await self._wait(ctx, app, instance_id, seconds, asked)
+            if (question := await self._ask(ctx, app, record, asked)) is not None:
+                return question
         _, status_tool, result_tool, _ = self.tool_names
         if not record.status.is_finished and record.status is not InstanceStatus.BLOCKED:
             status = await read_status(app, record)
@@ -337,11 +357,21 @@ class DurableTool:
             )
         return record
 
-    async def _wait(self, ctx: Context, app: EddaApp, instance_id: str, seconds: float) -> InstanceRecord:
+    async def _wait(
+        self,
+        ctx: Context,
+        app: EddaApp,
+        instance_id: str,
+        seconds: float,
+        asked: input_rounds.AskedInput | None = None,
+    ) -> InstanceRecord:
         async def report(count: int, step: str) -> None:
-            # A no-op unless the caller sent a progress token.
+            # A no-op unless the caller sent a progress token (and, over HTTP, accepts SSE).
             await ctx.report_progress(count, None, f"step {count} done: {step}")
 
+        if asked is not None and self.spec.human_input:
+            record = await app.get_instance(instance_id)
+            await input_rounds.deliver_answer(ctx, app, record, asked, self._source)
         if seconds <= 0:
             return await app.get_instance(instance_id)
         loop = asyncio.get_running_loop()
@@ -351,10 +381,19 @@ class DurableTool:
             record.status is InstanceStatus.WAITING
             and self.spec.human_input
             and human.supports_elicitation(ctx)
+            and not input_rounds.uses_input_required(ctx)  # 2026-07-28: no requests mid-call (see _ask)
             and await human.elicit(ctx, app, record, self._source)
         ):
             record = await wait_settled(app, self._feed, instance_id, deadline - loop.time(), report)
         return record
+
+    async def _ask(
+        self, ctx: Context, app: EddaApp, record: InstanceRecord, asked: input_rounds.AskedInput | None
+    ) -> InputRequiredResult | None:
+        """For a 2026-07-28 client with elicitation: ask for the input the run waits for (else None)."""
+        if not self.spec.human_input:
+            return None
+        return await input_rounds.input_required(ctx, app, record, asked)
 
 
 def raise_reserved(workflow_name: str) -> None:

@@ -19,3 +19,7 @@ class ServerLoadError(EddaMCPError):
 
 class AccessDeniedError(EddaMCPError):
     """The authenticated principal may not see or change this instance."""
+
+
+class HttpConfigError(EddaMCPError):
+    """HTTP serving options that cannot work (bad public URL, body limit, auth flags that do not fit)."""

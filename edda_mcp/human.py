@@ -93,17 +93,23 @@ def supports_elicitation(ctx: Context) -> bool:
     return capabilities is not None and capabilities.elicitation is not None
 
 
+def question_for(record: InstanceRecord, requests: list[InputRequest]) -> tuple[InputRequest, str] | None:
+    """The one typed input to ask the user for, with the message shown; None if not exactly one."""
+    if len(requests) != 1 or not requests[0].schema:
+        return None
+    request = requests[0]
+    title = request.schema.get("title") or request.event_type
+    return request, f"{record.workflow_name} (instance {record.instance_id}) needs input: {title}"
+
+
 async def elicit(ctx: Context, app: EddaApp, record: InstanceRecord, source: str) -> bool:
     """Ask the user for the single input the instance waits for; True if an answer was delivered."""
-    requests = await pending_inputs(app, record)
-    if len(requests) != 1 or not requests[0].schema:
+    question = question_for(record, await pending_inputs(app, record))
+    if question is None:
         return False
-    request = requests[0]
-    schema = request.schema
-    title = schema.get("title") or request.event_type
-    message = f"{record.workflow_name} (instance {record.instance_id}) needs input: {title}"
+    request, message = question
     try:
-        answer = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+        answer = await ctx.session.elicit_form(message, request.schema, related_request_id=ctx.request_id)
     except Exception:  # no back-channel or the client refused: fall back to the respond tool
         logger.info("elicitation for %s failed; the respond tool remains", record.instance_id, exc_info=True)
         return False

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar, overload
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
@@ -22,6 +23,7 @@ from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
+from edda_mcp.remote import exposure_warning
 from edda_mcp.resources import announcer, register_instance_resources
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
@@ -54,6 +56,9 @@ class EddaMCPServer:
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
         tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        request_state_security: how the ``requestState`` of 2026-07-28 input rounds is sealed; the
+            default key lives in this process only, so replicas behind one URL must share keys
+            (``RequestStateSecurity(keys=[secret])``).
         **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
     """
 
@@ -72,6 +77,7 @@ class EddaMCPServer:
         hooks: object | None = None,
         max_argument_bytes: int = 256 * 1024,
         tasks: bool = True,
+        request_state_security: RequestStateSecurity | None = None,
         **app_options: Any,
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
@@ -100,6 +106,7 @@ class EddaMCPServer:
             lifespan=self._mcp_lifespan,
             subscriptions=self._bus,
             extensions=[DurableTasks(lambda: self.durable_tools, self._engine)] if tasks else None,
+            request_state_security=request_state_security,
         )
         self.durable_tools: dict[str, DurableTool] = {}
         self.storage = InstanceQueries(self._engine)
@@ -248,14 +255,30 @@ class EddaMCPServer:
         *,
         host: str = "127.0.0.1",
         port: int = 8000,
+        **http_options: Any,
     ) -> None:
-        """Serve until stopped: stdio (stdout carries only protocol messages) or streamable HTTP."""
+        """Serve until stopped: stdio (stdout carries only protocol messages) or streamable HTTP.
+
+        ``http_options`` are :meth:`asgi_app` options. A non-loopback ``host`` without a token verifier
+        prints a warning to stderr.
+        """
         if transport == "stdio":
             run_stdio(self.mcp)
             return
         import uvicorn
 
-        uvicorn.run(self.asgi_app(host=host), host=host, port=port, log_level="warning")
+        app = self.asgi_app(host=host, **http_options)
+        warning = exposure_warning(host, self._token_verifier is not None)
+        if warning:
+            sys.stderr.write(warning)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    def use_auth(self, token_verifier: TokenVerifier, auth: AuthSettings) -> None:
+        """Require bearer tokens on HTTP (as ``token_verifier=``/``auth=`` do); for apps built afterwards."""
+        self._token_verifier = token_verifier
+        self._auth = auth
+        self.mcp.settings.auth = auth
+        self.mcp._token_verifier = token_verifier  # the SDK reads it when it builds the HTTP app
 
     def asgi_app(
         self,
@@ -265,8 +288,11 @@ class EddaMCPServer:
         allowed_hosts: Sequence[str] | None = None,
         allowed_origins: Sequence[str] | None = None,
         max_request_body_size: int = 1024 * 1024,
-        json_response: bool = True,
+        json_response: bool = False,
         events_path: str | None = "/events",
+        allow_unauthenticated_events: bool = False,
+        public_url: str | None = None,
+        stateful_sessions: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
 
@@ -275,15 +301,22 @@ class EddaMCPServer:
 
         Args:
             path: where the MCP endpoint is served.
-            host: the interface it is served on; for 127.0.0.1/localhost, DNS-rebinding protection
-                allows only local Host/Origin headers unless ``allowed_hosts``/``allowed_origins`` say more.
-            allowed_hosts: accepted ``Host`` headers (``"example.com"``, ``"127.0.0.1:*"``).
-            allowed_origins: accepted ``Origin`` headers.
+            host: the interface it is served on. Host/Origin checks are on for every interface.
+            allowed_hosts: accepted ``Host`` headers (``"mcp.example.com"``, ``"127.0.0.1:*"``); default:
+                the loopback names and ``public_url``'s host.
+            allowed_origins: accepted ``Origin`` headers; default: loopback origins and ``public_url``'s.
             max_request_body_size: larger requests are refused with 413.
-            json_response: answer with plain JSON instead of an SSE stream where possible.
+            json_response: always answer with plain JSON. By default a client that accepts
+                ``text/event-stream`` gets an SSE response (so it sees ``notifications/progress``) and
+                any other client gets JSON.
             events_path: where CloudEvents (``POST``) and cancels (``POST .../cancel/{id}``) are
-                accepted into the engine (None: not served). With auth on, they need a valid token with
-                the required scopes, and a cancel must come from the instance's owner.
+                accepted into the engine. Served only with auth on (then they need a valid token with
+                the required scopes, and a cancel must come from the instance's owner) or with
+                ``allow_unauthenticated_events=True``.
+            allow_unauthenticated_events: serve ``events_path`` without auth (only behind your own guard).
+            public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
+            stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
+                requests during a tool call (over SSE); needs sticky routing across replicas.
         """
         options = HttpOptions(
             path=path,
@@ -293,14 +326,19 @@ class EddaMCPServer:
             max_request_body_size=max_request_body_size,
             json_response=json_response,
             events_path=events_path,
+            allow_unauthenticated_events=allow_unauthenticated_events,
+            public_url=public_url,
+            stateful_sessions=stateful_sessions,
         )
         authorize = None
         if self._token_verifier is not None:
             scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
             authorize = bearer_authorizer(self._token_verifier, scopes)
-        events = CloudEventsASGI(
-            EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
-        )
+        events = None
+        if authorize is not None or allow_unauthenticated_events:
+            events = CloudEventsASGI(
+                EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
+            )
         return build_asgi_app(self.mcp, options, events)
 
 

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 
 from durable_core import Workflow
 from edda_mcp.errors import ToolDefinitionError
 
-ToolBody = Callable[..., Awaitable[CallToolResult]]
+ToolBody = Callable[..., Awaitable[CallToolResult | InputRequiredResult]]
+"""A tool body; ``InputRequiredResult`` asks a 2026-07-28 client for input before the call completes."""
 CONTEXT_PARAM = "mcp_context"
 
 
@@ -54,7 +55,7 @@ def make_tool(
     if bad:
         raise ToolDefinitionError(f"tool {name}: MCP tool parameters cannot start with '_': {bad}")
 
-    async def tool(**kwargs: Any) -> CallToolResult:
+    async def tool(**kwargs: Any) -> CallToolResult | InputRequiredResult:
         ctx = kwargs.pop(CONTEXT_PARAM)
         return await body(ctx, **kwargs)
 

@@ -3,7 +3,8 @@
 The workflow calls ``wait_event(ctx, "approval", model=Approval)`` and parks (no worker held, survives
 restarts). MCP clients see what it waits for in ``<tool>_status`` (with the JSON schema of the answer)
 and answer through ``<tool>_respond``; answers are validated against the model before delivery. A client
-that supports elicitation is asked directly while the start tool waits.
+that supports elicitation is asked directly while the start tool waits: with an elicitation request
+(handshake era) or an ``input_required`` round that the client answers by retrying the call (2026-07-28).
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ async def main() -> None:
 
         async with Client(server.mcp, mode="legacy", elicitation_callback=ask_user) as client:
             started = await client.call_tool("expense_approval", {"employee": "bob", "amount": 99})
+            print(f"result: {(started.structured_content or {})['result']}")
+
+        print("== a 2026-07-28 client gets an input_required round and retries with the answer")
+        async with Client(server.mcp, mode="2026-07-28", elicitation_callback=ask_user) as client:
+            started = await client.call_tool("expense_approval", {"employee": "cai", "amount": 15})
             print(f"result: {(started.structured_content or {})['result']}")
 
 

@@ -227,6 +227,8 @@ EXPECTED: dict[str, list[str]] = {
         "result: paid EXP-ann-420 (approved by mia)",
         "elicitation: expense_approval",
         "result: EXP-bob-99 rejected by leo",
+        "== a 2026-07-28 client gets an input_required round and retries with the answer",
+        "result: EXP-cai-15 rejected by leo",
     ],
     "mcp_remote_http.py": [
         "without a token: HTTP 401",

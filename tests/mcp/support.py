@@ -42,10 +42,10 @@ def stdio_params(db_url: str, workdir: Path, *args: str) -> StdioServerParameter
     )
 
 
-def cli_http_argv(db_url: str) -> list[str]:
-    """``edda-mcp serve`` of the test server over HTTP (the port is appended)."""
+def cli_http_argv(db_url: str, *options: str) -> list[str]:
+    """``edda-mcp serve`` of the test server over HTTP with ``options`` (the port is appended)."""
     target = f"{PROGRAM}:server"
-    return ["-m", "edda_mcp", "serve", target, "--db", db_url, "--transport", "http", "--port"]
+    return ["-m", "edda_mcp", "serve", target, "--db", db_url, "--transport", "http", *options, "--port"]
 
 
 def free_port() -> int:
@@ -67,10 +67,15 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str, timeou
 
 @asynccontextmanager
 async def http_server(
-    db_url: str, workdir: Path, *, argv: list[str] | None = None, env: dict[str, str] | None = None
+    db_url: str,
+    workdir: Path,
+    *,
+    argv: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run the test server over streamable HTTP on a free port; yield its MCP URL and process."""
-    port = free_port()
+    """Run the test server over streamable HTTP on ``port`` (default: a free one); yield its MCP URL and process."""
+    port = port or free_port()
     log = (workdir / f"http-{port}.log").open("wb")
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once; polled without blocking the loop
         [sys.executable, *(argv or cli_http_argv(db_url)), str(port)],

@@ -17,7 +17,7 @@ from tests.backends import (
     missing_backend_message,
     server_url,
 )
-from tests.mcp.support import http_server, steps_log, wait_until
+from tests.mcp.support import cli_http_argv, http_server, steps_log, wait_until
 
 
 @pytest.fixture
@@ -136,7 +136,8 @@ async def test_http_refuses_foreign_hosts_and_oversized_bodies(tmp_path: Path) -
 
 async def test_cloudevents_endpoint_delivers_events_and_cancels(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'events.db'}"
-    async with http_server(db_url, tmp_path) as (url, _), Client(url) as client:
+    argv = cli_http_argv(db_url, "--allow-unauthenticated-events")
+    async with http_server(db_url, tmp_path, argv=argv) as (url, _), Client(url) as client:
         first = await client.call_tool("e2e_wait_go", {"order_id": "E1"})
         second = await client.call_tool("e2e_wait_go", {"order_id": "E2"})
         assert first.structured_content is not None and second.structured_content is not None
