@@ -17,6 +17,7 @@ from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
+from durable_core.engine.liveness import heartbeat_for
 from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
@@ -71,6 +72,8 @@ class EddaApp:
         payload_codec: encrypts/compresses stored payloads.
         clock: time source (inject ``FakeClock`` in tests).
         lease_ttl: seconds a worker's claim on an instance lasts without renewal.
+        liveness_ttl: seconds after its last heartbeat that a worker process counts as dead, so others
+            take its instances over without waiting for ``lease_ttl`` (PostgreSQL/MySQL; None: off).
         poll_interval: seconds between fallback polls for work started elsewhere or abandoned.
         max_concurrent_runs: instances this process runs at once.
         shutdown_timeout: seconds ``shutdown()`` lets running instances finish before releasing them.
@@ -99,6 +102,7 @@ class EddaApp:
         payload_codec: PayloadCodec | None = None,
         clock: Clock | None = None,
         lease_ttl: float = 30.0,
+        liveness_ttl: float | None = 5.0,
         poll_interval: float = 1.0,
         max_concurrent_runs: int = 200,
         shutdown_timeout: float = 10.0,
@@ -114,7 +118,7 @@ class EddaApp:
         max_event_bytes: int = DEFAULT_MAX_BODY_BYTES,
         authorize: Authorizer | None = None,
     ) -> None:
-        validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout)
+        validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout, liveness_ttl)
         self.service_name = service_name
         self._catalog = Catalog(workflows) if workflows is not None else DEFAULT_CATALOG
         self._storage: Storage = make_storage(db_url, pool_size=pool_size, max_overflow=max_overflow)
@@ -144,11 +148,19 @@ class EddaApp:
         self._run_workers = run_workers
         self._shutdown_timeout = shutdown_timeout
         self._waiters = ResultWaiters()
+        self._heartbeat = heartbeat_for(
+            self._storage if run_workers else None,
+            self.worker_id,
+            liveness_ttl,
+            on_lapse=lambda: self._dispatcher.lapse(),
+            on_revive=lambda: self._dispatcher.poll_soon(),
+        )
         self._dispatcher = Dispatcher(
             self._services,
             max_concurrent=max_concurrent_runs,
             poll_interval=poll_interval,
             on_run_finished=self._run_finished,
+            alive=self._heartbeat.alive if self._heartbeat is not None else lambda: True,
         )
         self._initialized = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -181,6 +193,8 @@ class EddaApp:
             if dead:
                 count = await self._storage.expire_leases_of(dead, self._clock.now())
                 logger.info("took over %d lease(s) of %d dead local worker(s)", count, len(dead))
+            if self._heartbeat is not None:  # registered before anything is claimed
+                await self._heartbeat.start()
             self._dispatcher.start()
         if self._outbox is not None:
             self._outbox.start()
@@ -199,6 +213,8 @@ class EddaApp:
             await self._outbox.stop()
         if self._run_workers:
             await self._dispatcher.stop(self._shutdown_timeout)
+        if self._heartbeat is not None:  # after the leases were released: declares this worker dead
+            await self._heartbeat.stop()
         for wf in self._catalog:
             wf._unbind_app(self)
         self._waiters.fail_all(EddaError("the app was shut down"))

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal
 
 
+def _always() -> bool:
+    return True
+
+
 @dataclass(slots=True)
 class RunControl:
-    """Mutable flags the dispatcher and renewer set; the run checks them before each live step."""
+    """Mutable flags the dispatcher and renewer set; the run checks them before each live step.
+
+    ``alive`` is the process's liveness (see :mod:`durable_core.engine.liveness`): once it is False the
+    process may already be taken for dead, so the run stops as if its lease were lost.
+    """
 
     deadline: datetime | None = None
     cancel_requested: bool = False
     lease_lost: bool = False
+    alive: Callable[[], bool] = _always
 
     def check(self, now: datetime) -> None:
         """Raise the signal that applies, if any (lease loss first: nothing may be written then)."""
-        if self.lease_lost:
-            raise LeaseLostSignal()
+        self.check_lease()
         if self.cancel_requested:
             raise CancelSignal()
         if self.deadline is not None and now >= self.deadline:
@@ -27,5 +36,5 @@ class RunControl:
 
     def check_lease(self) -> None:
         """Raise ``LeaseLostSignal`` if the lease is gone (checked after retry back-off sleeps)."""
-        if self.lease_lost:
+        if self.lease_lost or not self.alive():
             raise LeaseLostSignal()

@@ -60,8 +60,10 @@ class Dispatcher:
         max_concurrent: int,
         poll_interval: float,
         on_run_finished: Callable[[str, InstanceRecord | None], None],
+        alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self._s = services
+        self._alive = alive  # this process's liveness: claim and run nothing while it is False
         self._max = max_concurrent
         self._poll_interval = poll_interval
         self._on_run_finished = on_run_finished
@@ -120,7 +122,9 @@ class Dispatcher:
         Beyond the concurrency limit, up to as many again wait in a local backlog (their leases are
         renewed); past that, starts are stored unleased for whichever worker has room.
         """
-        return not self._stopping and len(self._runs) + len(self._backlog) < 2 * self._max
+        if self._stopping or not self._alive():
+            return False
+        return len(self._runs) + len(self._backlog) < 2 * self._max
 
     def adopt(self, claimed: ClaimedInstance) -> None:
         """Run an instance leased to this worker now, or from the backlog when every slot is taken."""
@@ -143,6 +147,15 @@ class Dispatcher:
             return False
         run[1].cancel_requested = True
         return True
+
+    def lapse(self) -> None:
+        """This process lapsed (liveness): stop every run at its next step and drop the backlog.
+
+        Their leases are freed when the process revives; until then claims are paused.
+        """
+        for _, control in self._runs.values():
+            control.lease_lost = True
+        self._backlog.clear()
 
     @property
     def running(self) -> frozenset[str]:
@@ -183,6 +196,11 @@ class Dispatcher:
         backoff = 0.05
         while not self._stopping:
             try:
+                if not self._alive():  # lapsed: claim nothing until revived (poll_soon wakes us)
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                    continue
                 await self._claim_hinted()
                 if (self._timer_due or loop.time() >= next_poll) and self._free_slots() > 0:
                     due, self._timer_due = self._timer_due, False
@@ -273,7 +291,7 @@ class Dispatcher:
             # Our own earlier run's lease expired and was claimed again (e.g. a test clock jumped past
             # it): the epoch moved on, so that run can no longer write; make it stop at once.
             previous[1].lease_lost = True
-        control = RunControl()
+        control = RunControl(alive=self._alive)
         known = self._parked.pop(instance_id, None)
         history = known.history if known is not None and known.epoch + 1 == claimed.lease.epoch else None
         task = asyncio.create_task(self._run(claimed, control, history), name=f"edda-run-{instance_id}")
@@ -406,7 +424,9 @@ class Dispatcher:
         interval = max(0.05, self._s.lease_ttl.total_seconds() / 3)
         while not self._stopping:
             await asyncio.sleep(interval)
-            ids = [*self._runs, *self._backlog]
+            # a run that lost its lease (or stopped in a lapse) must not hold on to it
+            ids = [iid for iid, (_, control) in self._runs.items() if not control.lease_lost]
+            ids += list(self._backlog)
             if not ids:
                 continue
             try:

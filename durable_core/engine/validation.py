@@ -21,12 +21,18 @@ def validate_instance_id(instance_id: object) -> str:
 
 
 def validate_options(
-    lease_ttl: float, poll_interval: float, max_concurrent_runs: int, shutdown_timeout: float
+    lease_ttl: float,
+    poll_interval: float,
+    max_concurrent_runs: int,
+    shutdown_timeout: float,
+    liveness_ttl: float | None = None,
 ) -> None:
     """Reject nonsensical engine options up front."""
     problems = []
     if lease_ttl <= 0:
         problems.append(f"lease_ttl must be > 0 seconds, got {lease_ttl}")
+    if liveness_ttl is not None and not liveness_ttl > 0:
+        problems.append(f"liveness_ttl must be > 0 seconds (or None: off), got {liveness_ttl}")
     if poll_interval <= 0:
         problems.append(f"poll_interval must be > 0 seconds, got {poll_interval}")
     if max_concurrent_runs < 1:

@@ -82,6 +82,34 @@ class UserTransaction(abc.ABC):
         """Roll back unless committed, and return the connection. Idempotent."""
 
 
+class LivenessStore(abc.ABC):
+    """Heartbeat rows of worker processes (see :mod:`durable_core.storage.liveness`).
+
+    Unlike the rest of storage, these decisions use the *database's* clock, not a time passed in:
+    they compare times written by different hosts, whose clocks may be skewed.
+    """
+
+    @abc.abstractmethod
+    async def register(self, worker_id: str, ttl: timedelta) -> None:
+        """Record a new worker, alive for ``ttl``."""
+
+    @abc.abstractmethod
+    async def beat(self, worker_id: str, ttl: timedelta) -> bool:
+        """Keep the worker alive for ``ttl`` more; False if it had already been declared dead."""
+
+    @abc.abstractmethod
+    async def revive(self, worker_id: str, ttl: timedelta) -> int:
+        """Free every lease of the worker (whose runs stopped), then make it alive again; leases freed."""
+
+    @abc.abstractmethod
+    async def retire(self, worker_id: str) -> None:
+        """Declare the worker dead now (clean shutdown)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the connection."""
+
+
 class Storage(abc.ABC):
     """Abstract storage. One SQL implementation serves SQLite, PostgreSQL and MySQL."""
 
@@ -280,6 +308,13 @@ class Storage(abc.ABC):
     def messaging(self) -> SqlMessaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
+
+    def liveness_factory(self) -> Callable[[], LivenessStore] | None:
+        """Builds a heartbeat store on its own connection (call it in the loop that will use it).
+
+        None when the database serves a single process (in-memory SQLite): leases suffice there.
+        """
+        return None
 
     def wake_listener(
         self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]

@@ -1,7 +1,7 @@
 """Statements for leases and fencing, written once for every dialect.
 
-An instance is *claimable* when it is runnable and its lease is free (``lease_expires_at`` NULL) or
-expired. Claiming bumps ``lease_epoch``; every write by the runner carries ``(epoch, owner)`` and only
+An instance is *claimable* when it is runnable and its lease is free (``lease_expires_at`` NULL),
+expired, or held by a worker whose liveness heartbeat expired (:mod:`durable_core.storage.liveness`). Claiming bumps ``lease_epoch``; every write by the runner carries ``(epoch, owner)`` and only
 matches while both are unchanged (:func:`fence`).
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
+from durable_core.storage.liveness import owner_dead
 from durable_core.storage.records import instance_from_row, utc
 from durable_core.storage.schema import INSTANCES
 from durable_core.types import ClaimedInstance, InstanceStatus, Lease
@@ -47,8 +48,8 @@ def fence_select(lease: Lease) -> Select[Any]:
 
 
 def lease_free(now: datetime) -> ColumnElement[bool]:
-    """No lease, or an expired one."""
-    return or_(_I.lease_expires_at.is_(None), _I.lease_expires_at <= now)
+    """No lease, an expired one, or one held by a dead worker (its liveness heartbeat expired)."""
+    return or_(_I.lease_expires_at.is_(None), _I.lease_expires_at <= now, owner_dead())
 
 
 def runnable(now: datetime) -> ColumnElement[bool]:

@@ -23,7 +23,15 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
 
 from durable_core.errors import MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
-from durable_core.storage.schema import INSTANCES, OUTBOX, PARENT_INDEX, SCHEMA_VERSION, V1_TABLES, V3_TABLES
+from durable_core.storage.schema import (
+    INSTANCES,
+    OUTBOX,
+    PARENT_INDEX,
+    SCHEMA_VERSION,
+    V1_TABLES,
+    V3_TABLES,
+    V5_TABLES,
+)
 from durable_core.types import MigrationStep
 
 __all__ = [
@@ -81,11 +89,16 @@ def _messaging(dialect: Dialect) -> list[DDLElement]:
     return statements + _create_tables(dialect, V3_TABLES)
 
 
+def _liveness(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, V5_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
+    (5, "worker liveness heartbeats", _liveness),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -50,7 +50,9 @@ __all__ = [
     "SUBSCRIPTIONS",
     "V1_TABLES",
     "V3_TABLES",
+    "V5_TABLES",
     "WAITS",
+    "WORKERS",
     "UTCDateTime",
 ]
 
@@ -321,3 +323,20 @@ HISTORY_ARCHIVE: Final = Table(
 
 V3_TABLES: Final[tuple[Table, ...]] = (MESSAGES, WAITS, SUBSCRIPTIONS, KEY_LOCKS, HISTORY_ARCHIVE)
 INSTANCE_CHILD_TABLES.extend([WAITS, SUBSCRIPTIONS, HISTORY_ARCHIVE])
+
+# -- worker liveness (migration v5) ---------------------------------------------------------------------
+#: One row per running worker process, kept alive by its heartbeat. Every time here is *database* time
+#: (see :mod:`durable_core.storage.dbtime`), so hosts with skewed clocks agree on who is dead. A worker
+#: whose row has expired is dead: the leases it holds may be taken over before they expire.
+WORKERS: Final = Table(
+    "edda_workers",
+    METADATA,
+    _id("worker_id", primary_key=True),  # the lease owner string (host:pid:token)
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("beat_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_edda_workers_expires", "expires_at"),  # clearing out rows of long-dead workers
+    **_MYSQL_TABLE_ARGS,
+)
+
+V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)

@@ -7,6 +7,7 @@ Queries are written once with SQLAlchemy Core; what differs per database lives i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
@@ -20,9 +21,10 @@ from sqlalchemy.sql.selectable import Select
 from durable_core.errors import MigrationError, StorageUnavailableError
 from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records
-from durable_core.storage.base import LeaseRenewal, Storage, UserTransaction, WakeListener
+from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect, dialect_for
+from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
@@ -100,6 +102,7 @@ class SqlStorage(Storage):
         self._conns = Connections(engine, dialect, mask_url(url))
         self._writer = _make_writer(normalized, dialect, self._conns)
         self._messaging = SqlMessaging(self._conns, dialect)
+        self._url = url
         self._closed = False
 
     def __repr__(self) -> str:
@@ -542,6 +545,16 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def liveness_factory(self) -> Callable[[], LivenessStore] | None:
+        """Heartbeat rows on a connection of their own; None for SQLite.
+
+        SQLite serves one host, where an app takes over the leases of dead local processes at start-up,
+        and a heartbeat writer would compete for its single write lock.
+        """
+        if self._dialect.name == "sqlite":
+            return None
+        return functools.partial(SqlLiveness, self._url)
 
     def wake_listener(
         self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]

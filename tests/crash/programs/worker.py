@@ -10,6 +10,8 @@ Options:
     --host NAME           pretend to run on another host (dead-owner detection then cannot apply,
                           so recovery must wait for the lease to expire)
     --ttl / --poll / --max-runs   lease TTL, fallback poll interval, concurrent runs
+    --liveness-ttl S      seconds after its last heartbeat that this worker counts as dead (default 5, the
+                          app's default; 0 turns the heartbeat off)
     --no-fsync            skip fsync of side-effect lines (scale test: no crash, speed matters)
 """
 
@@ -37,6 +39,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ttl", type=float, default=1.5)
     parser.add_argument("--poll", type=float, default=0.1)
     parser.add_argument("--max-runs", type=int, default=50)
+    parser.add_argument("--liveness-ttl", type=float, default=None)
     parser.add_argument("--no-fsync", action="store_true")
     return parser.parse_args(argv)
 
@@ -50,6 +53,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.host:
         fake_host = args.host
         socket.gethostname = lambda: fake_host  # WorkerId.new() reads the host name from here
+    liveness_ttl: float | None = 5.0 if args.liveness_ttl is None else (args.liveness_ttl or None)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     app = EddaApp(
@@ -61,6 +65,7 @@ async def main(args: argparse.Namespace) -> None:
         poll_interval=args.poll,
         max_concurrent_runs=args.max_runs,
         shutdown_timeout=2.0,
+        liveness_ttl=liveness_ttl,
     )
     await app.initialize()
     try:
