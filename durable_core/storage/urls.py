@@ -137,7 +137,9 @@ def normalize_url(url: str) -> str:
 
     ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (``sslmode=`` is renamed to
     asyncpg's ``ssl=``); ``mysql://`` and ``mariadb://`` become ``mysql+aiomysql://`` with
-    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``.
+    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``. A SQLite URL's
+    ``?synchronous=full|normal`` is checked and removed (it is not a driver argument; the storage applies
+    it, see :func:`resolve_sqlite_synchronous`); on other databases it is an error.
 
     Args:
         url: the URL the user configured.
@@ -146,7 +148,8 @@ def normalize_url(url: str) -> str:
         The normalized URL (passwords kept: it is meant for the engine, not for logs).
 
     Raises:
-        InvalidDatabaseURLError: the URL is empty, unparsable or of an unknown scheme/driver.
+        InvalidDatabaseURLError: the URL is empty, unparsable or of an unknown scheme/driver, or has a
+            bad ``?synchronous=``.
         DriverNotInstalledError: the async driver for the backend is not installed.
     """
     backend = backend_of(url)
