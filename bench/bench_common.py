@@ -149,3 +149,9 @@ def add_workload_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait-timeout", type=float, default=300.0, help="seconds to wait for one workload to finish"
     )
+    parser.add_argument(
+        "--synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite: PRAGMA synchronous of every connection (peers: with --sqlite-pragmas same)",
+    )

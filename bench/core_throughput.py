@@ -11,6 +11,7 @@ One warm-up workflow runs before each timed window. Every result is checked.
 Usage::
 
     .venv/bin/python bench/core_throughput.py --db-url sqlite:////tmp/x.db [--workload seq|conc|all]
+        [--synchronous full|normal]   # SQLite: EddaApp(sqlite_synchronous=...), default full
     .venv/bin/python bench/core_throughput.py --db-url postgresql://postgres@127.0.0.1:5432/scratch
 
 Prints ``BENCH_RESULT {json}`` on stdout. Exits with status 3 (and ``"unavailable"`` in the result) when
@@ -102,7 +103,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     """Run the requested workloads and return the result payload."""
     if args.db_url.startswith("postgres"):
         ensure_loopback(args.db_url)
-    app = EddaApp(db_url=args.db_url, service_name="bench")
+    options: dict[str, Any] = {}
+    if args.db_url.startswith("sqlite"):
+        options["sqlite_synchronous"] = args.synchronous
+    app = EddaApp(db_url=args.db_url, service_name="bench", **options)
     await app.initialize()
     results: dict[str, Any] = {}
     try:
@@ -123,6 +127,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "engine": "durable_core",
         "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "python": sys.version.split()[0],
+        "synchronous": args.synchronous if args.db_url.startswith("sqlite") else None,
         **results,
     }
 

@@ -18,7 +18,7 @@ How edda-framework 0.16.2's MCP server is used (read from ``edda/integrations/mc
   and ``stateless_http=True`` (fixed by edda), plus edda's ``/cancel/{id}`` route.
 
 Database settings as in ``peer_edda.py``: on SQLite every connection gets ``journal_mode=WAL`` and
-``synchronous=NORMAL`` (the engine's pragmas) unless ``--sqlite-pragmas stock``; uvloop by default.
+``synchronous=FULL`` (the engine's default pragmas) unless ``--sqlite-pragmas stock``; uvloop by default.
 
 Usage (inside the peer venv)::
 

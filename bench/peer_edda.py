@@ -22,9 +22,9 @@ How edda-framework 0.16.2 is driven (read from its source, ``edda/app.py``, ``ed
 Settings (edda defaults otherwise): pool_size=5, max_overflow=10 on PostgreSQL (edda's defaults),
 LISTEN/NOTIFY auto-enabled on PostgreSQL. edda sets no SQLite pragmas itself (rollback journal,
 synchronous=FULL); with ``--sqlite-pragmas same`` (the default) the benchmark applies the engine's own
-pragmas, ``journal_mode=WAL`` and ``synchronous=NORMAL``, to every edda connection through a SQLAlchemy
-``connect`` event, so both engines run on the same durability settings; ``--sqlite-pragmas stock`` leaves
-edda's defaults alone. ``--loop uvloop`` (the default) runs it on uvloop, as edda's docs recommend (edda
+pragmas, ``journal_mode=WAL`` and the ``--synchronous`` setting of the row being measured (``full``, the
+engine's default, or ``normal``), to every edda connection through a SQLAlchemy ``connect`` event, so
+both engines run on the same durability settings; ``--sqlite-pragmas stock`` leaves edda's defaults alone. ``--loop uvloop`` (the default) runs it on uvloop, as edda's docs recommend (edda
 depends on uvloop); ``--loop asyncio`` uses the stock event loop.
 """
 
@@ -71,15 +71,15 @@ def to_edda_url(url: str) -> str:
     return url
 
 
-def apply_sqlite_pragmas(app: EddaApp) -> None:
-    """Make every SQLite connection edda opens use WAL and synchronous=NORMAL (the engine's pragmas)."""
+def apply_sqlite_pragmas(app: EddaApp, synchronous: str = "full") -> None:
+    """Make every SQLite connection edda opens use WAL and ``synchronous`` (the engine's pragmas)."""
     from sqlalchemy import event
 
     @event.listens_for(app.storage.engine.sync_engine, "connect")
     def _set_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.close()
 
 
@@ -146,7 +146,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     app = EddaApp(service_name="bench", db_url=url)
     is_sqlite = url.startswith("sqlite")
     if is_sqlite and args.sqlite_pragmas == "same":
-        apply_sqlite_pragmas(app)
+        apply_sqlite_pragmas(app, args.synchronous)
     await app.initialize()
     results: dict[str, Any] = {}
     try:
@@ -166,7 +166,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "pool_size=5, max_overflow=10, LISTEN/NOTIFY on"
         if not is_sqlite
         else (
-            "journal_mode=WAL, synchronous=NORMAL (set by the benchmark)"
+            f"journal_mode=WAL, synchronous={args.synchronous.upper()} (set by the benchmark)"
             if args.sqlite_pragmas == "same"
             else "edda stock: rollback journal, synchronous=FULL"
         )

@@ -3,8 +3,10 @@
 This is the floor that a durable step is measured against (DESIGN.md section 8): a durable step costs one
 transaction, so steps/s can at best approach this rate.
 
-* SQLite through ``aiosqlite`` with the same pragmas the engine uses (``journal_mode=WAL``,
-  ``synchronous=NORMAL``).
+* SQLite through ``aiosqlite`` with the same pragmas the engine uses: ``journal_mode=WAL`` and
+  ``synchronous=FULL`` (the engine's default; every commit fsyncs the WAL) or, with
+  ``--synchronous normal``, ``synchronous=NORMAL`` (no fsync per commit). A durable step is compared
+  with the floor of the same setting.
 * PostgreSQL through ``asyncpg`` directly.
 
 Each variant is timed in several short windows and the median window rate is reported. Each database
@@ -18,7 +20,7 @@ is measured in two ways of committing one row; the faster one is reported as
 
 Usage::
 
-    .venv/bin/python bench/raw_commit.py --sqlite /tmp/x.db [--seconds 3]
+    .venv/bin/python bench/raw_commit.py --sqlite /tmp/x.db [--synchronous full|normal] [--seconds 3]
     .venv/bin/python bench/raw_commit.py --postgres postgresql://postgres@127.0.0.1:5432/scratch
 
 Prints a ``BENCH_RESULT {json}`` line on stdout (see ``bench_common``).
@@ -74,15 +76,17 @@ async def _timed_loop(
     }
 
 
-async def bench_sqlite(path: str, seconds: float, windows: int, max_rows: int) -> dict[str, Any]:
-    """Measure single-row commit rates on a SQLite file (WAL, synchronous=NORMAL) via aiosqlite."""
+async def bench_sqlite(
+    path: str, seconds: float, windows: int, max_rows: int, synchronous: str = "full"
+) -> dict[str, Any]:
+    """Measure single-row commit rates on a SQLite file (WAL, the given ``synchronous``) via aiosqlite."""
     import aiosqlite
 
     variants: dict[str, Any] = {}
     for name, isolation in (("insert+commit", ""), ("autocommit", None)):
         async with aiosqlite.connect(path, isolation_level=isolation) as db:
             mode = await (await db.execute("PRAGMA journal_mode=WAL")).fetchone()
-            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             table = "raw_" + name.replace("+", "_")
             await db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, k INTEGER, payload TEXT)")
             await db.commit()
@@ -107,7 +111,8 @@ async def bench_sqlite(path: str, seconds: float, windows: int, max_rows: int) -
     return {
         "db": "sqlite",
         "driver": f"aiosqlite {aiosqlite.__version__} (SQLite {sqlite_version})",
-        "settings": "journal_mode=WAL, synchronous=NORMAL",
+        "settings": f"journal_mode=WAL, synchronous={synchronous.upper()}",
+        "synchronous": synchronous,
         "variants": variants,
         "best_variant": best,
         "commits_per_s": variants[best]["commits_per_s"],
@@ -166,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--sqlite", metavar="FILE", help="SQLite database file to create")
     target.add_argument("--postgres", metavar="URL", help="asyncpg URL of a scratch database")
+    parser.add_argument(
+        "--synchronous", choices=["full", "normal"], default="full", help="SQLite only: PRAGMA synchronous"
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per variant")
     parser.add_argument("--windows", type=int, default=5, help="measuring windows per variant (median wins)")
     parser.add_argument("--max-rows", type=int, default=1_000_000, help="stop a variant after this many rows")
     args = parser.parse_args(argv)
     if args.sqlite:
-        result = asyncio.run(bench_sqlite(args.sqlite, args.seconds, args.windows, args.max_rows))
+        result = asyncio.run(
+            bench_sqlite(args.sqlite, args.seconds, args.windows, args.max_rows, args.synchronous)
+        )
     else:
         result = asyncio.run(bench_postgres(args.postgres, args.seconds, args.windows, args.max_rows))
     result["bench"] = "raw_commit"

@@ -4,18 +4,24 @@ Entry point of ``make bench``::
 
     .venv/bin/python bench/run_all.py [--only sqlite|postgresql] [--quick] [--json FILE]
 
-For each database (SQLite in WAL mode, PostgreSQL) it measures
+For each database target it measures
 
-* the raw single-row INSERT+COMMIT rate of the same database and driver (``raw_commit.py``),
+* the raw single-row INSERT+COMMIT rate of the same database, driver and settings (``raw_commit.py``),
 * workload (1), one workflow of 20 trivial activities run 30 times sequentially, and
 * workload (2), 500 workflows of 5 activities started concurrently,
 
-with our engine (``core_throughput.py``, in this venv) and with edda-framework 0.16.2 from PyPI
-(``peer_edda.py``, in ``bench/.peer-venv``, created on first use by ``peer_setup.py``), and prints
+with our engine (``core_throughput.py``, in this venv) and with two peers from PyPI, each in its own venv
+created on first use by ``peer_setup.py``: edda-framework 0.16.2 (``peer_edda.py``, ``bench/.peer-venv``)
+and DBOS Transact 3.4.0 (``peer_dbos.py``, ``bench/.peer-venv-dbos``). It prints
 
-* steps/s of workload (1) over the raw commit rate (target: at least 0.6; edda-framework reaches about
-  0.11 of the explicit-transaction rate), and
-* workflows/s of workload (2), ours over edda-framework's (target: at least 5).
+* steps/s of workload (1) over the raw commit rate of the same target (target: at least 0.6;
+  edda-framework reaches about 0.11 of the explicit-transaction rate), and
+* workflows/s of workload (2), ours over edda-framework's (target: at least 5), and over DBOS's.
+
+Targets: ``sqlite`` (WAL, ``synchronous=FULL``, the engine's default: every acknowledged commit is
+fsynced), ``sqlite-normal`` (WAL, ``synchronous=NORMAL``: no fsync per commit) and ``postgresql``. Both
+SQLite settings are measured by default (``--sqlite-synchronous``); on each, the floor, our engine and
+the peers (``--peer-sqlite-pragmas same``) all run with that setting.
 
 Every benchmark runs in its own subprocess with its own timeout, on its own fresh database: a new SQLite
 file in a temporary directory, or a new PostgreSQL database ``edda_bench_<hex>`` created through
@@ -65,6 +71,22 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 EXIT_UNAVAILABLE = 3  # core_throughput.py: durable_core not importable yet
 
 SUITE_TITLE = {"all": "throughput and wait", "throughput": "throughput", "waits": "wait"}
+#: SQLite targets and their ``PRAGMA synchronous``; ``sqlite`` is the engine's default (and runs the waits)
+SQLITE_TARGETS = {"sqlite": "full", "sqlite-normal": "normal"}
+PEER_LABELS = {"peer": "edda-framework 0.16.2", "dbos": "DBOS Transact 3.4.0"}
+
+
+def backend_of(target: str) -> str:
+    """The database of a target (``sqlite-normal`` is SQLite)."""
+    return "sqlite" if target in SQLITE_TARGETS else target
+
+
+def synchronous_args(target: str) -> list[str]:
+    """``--synchronous SETTING`` for a SQLite target, nothing for PostgreSQL."""
+    setting = SQLITE_TARGETS.get(target)
+    return ["--synchronous", setting] if setting else []
+
+
 SEQ_TARGET = 0.6  # ours steps/s over the raw commit rate
 CONC_TARGET = 5.0  # ours workflows/s over edda-framework's
 
@@ -174,6 +196,7 @@ class Config:
     peer: bool
     peer_loop: str
     peer_sqlite_pragmas: str
+    dbos: bool
     verbose: bool
     repeat: int
     pg_admin_url: str
@@ -202,31 +225,42 @@ class Runner:
         ``--db-url``.
 
         The median is taken on the benchmark's headline number (commits/s, steps/s or workflows/s); all
-        values are kept in the result as ``repeat_values``. The first failing run is returned as is.
+        values are kept in the result as ``repeat_values``. Our engine's first failing run is returned as
+        is; a peer's failing runs are counted (``failed_runs``, ``first_failure``) and the median is taken
+        over its other runs, so one sporadic failure of a peer does not hide its numbers.
         """
         runs: list[Outcome] = []
+        failures: list[Outcome] = []
         for i in range(self.cfg.repeat):
             label = key if self.cfg.repeat == 1 else f"{key} #{i + 1}"
             out = self._once(db, label, cmd, flag, env)
             if not out.ok:
-                return out
+                if key.startswith("ours") or out.pending:
+                    return out
+                failures.append(out)
+                continue
             runs.append(out)
+        if not runs:
+            return failures[0]
         path = HEADLINE[key.split("_")[-1]]
         runs.sort(key=lambda o: _get(o, *path) or 0.0)
         chosen = runs[(len(runs) - 1) // 2]
         if len(runs) > 1:
             chosen.result["repeat_values"] = [_get(o, *path) for o in runs]
+        if failures:
+            chosen.result["failed_runs"] = len(failures)
+            chosen.result["first_failure"] = failures[0].error.splitlines()[-1][:300]
         return chosen
 
     def _once(self, db: str, label: str, cmd: list[str], flag: str, env: dict[str, str] | None) -> Outcome:
         dbname = ""
         try:
-            if db == "sqlite":
-                target = self.fresh.sqlite(label.replace(" #", "_"))
+            if backend_of(db) == "sqlite":
+                target = self.fresh.sqlite(f"{db}_{label.replace(' #', '_')}")
             else:
                 dbname, target = self.fresh.create_pg()
             _progress(f"[{db}] {label} ...")
-            if flag == "--db-url" and db == "sqlite":
+            if flag == "--db-url" and backend_of(db) == "sqlite":
                 target = "sqlite:///" + target
             out = run_script([*cmd, flag, target], self.cfg.timeout, self.cfg.verbose, env)
         finally:
@@ -246,33 +280,53 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 }
 
 
-def run_benchmarks(cfg: Config) -> dict[str, dict[str, Outcome]]:
-    """Run every benchmark of ``cfg`` and return all outcomes (by database, then by benchmark)."""
-    py = sys.executable
-    peer_py: str | None = None
-    peer_error = "skipped (--no-peer)"
-    if cfg.peer:
+def _peer_pythons(cfg: Config) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Interpreter of each peer's venv (created on first use) or None, and why it is None."""
+    wanted = {"peer": cfg.peer, "dbos": cfg.peer and cfg.dbos}
+    pythons: dict[str, str | None] = dict.fromkeys(wanted)
+    errors = {
+        "peer": "skipped (--no-peer)",
+        "dbos": "skipped (--no-peer)" if not cfg.peer else "skipped (--no-dbos)",
+    }
+    if any(wanted.values()):
         sys.path.insert(0, str(BENCH_DIR))
         from peer_setup import ensure_peer_venv
 
-        try:
-            peer_py = str(ensure_peer_venv(quiet=not cfg.verbose))
-        except RuntimeError as exc:
-            peer_error = str(exc)
-    peer_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+        for key, setup_name in (("peer", "edda"), ("dbos", "dbos")):
+            if wanted[key]:
+                try:
+                    pythons[key] = str(ensure_peer_venv(quiet=not cfg.verbose, peer=setup_name))
+                except RuntimeError as exc:
+                    errors[key] = str(exc)
+    return pythons, errors
+
+
+def run_benchmarks(cfg: Config) -> dict[str, dict[str, Outcome]]:
+    """Run every benchmark of ``cfg`` and return all outcomes (by target, then by benchmark)."""
+    py = sys.executable
+    peers, peer_errors = _peer_pythons(cfg)
+    peer_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("DBOS")
+    }
     workload_args = [
         "--seq-runs", str(cfg.seq_runs), "--seq-steps", str(SEQ_STEPS),
         "--conc-workflows", str(cfg.conc_workflows), "--conc-steps", str(CONC_STEPS),
         "--wait-timeout", str(cfg.timeout),
     ]  # fmt: skip
     raw_cmd = [py, str(BENCH_DIR / "raw_commit.py"), "--seconds", str(cfg.raw_seconds)]
+    peer_scripts = {"peer": "peer_edda.py", "dbos": "peer_dbos.py"}
     report: dict[str, dict[str, Outcome]] = {}
     ours_pending = ""
     with tempfile.TemporaryDirectory(prefix="edda_bench_") as tmpdir:
         runner = Runner(cfg, FreshDatabases(cfg.pg_admin_url, tmpdir))
         for db in cfg.dbs:
+            if cfg.suite == "waits" and db not in ("sqlite", "postgresql"):
+                continue  # the wait benchmarks run with the engine's default setting only
             entry: dict[str, Outcome] = {}
             report[db] = entry
+            sync = synchronous_args(db)
             if db == "postgresql":
                 try:
                     dbname, _ = runner.fresh.create_pg()
@@ -280,15 +334,15 @@ def run_benchmarks(cfg: Config) -> dict[str, dict[str, Outcome]]:
                 except Exception as exc:
                     err = f"PostgreSQL unreachable at {cfg.pg_admin_url}: {type(exc).__name__}: {exc}"
                     _progress(f"[postgresql] {err}")
-                    for key in ("raw", "ours_seq", "peer_seq", "ours_conc", "peer_conc", *WAIT_KEYS):
+                    for key in ("raw", *THROUGHPUT_KEYS, *WAIT_KEYS):
                         entry[key] = Outcome(False, error=err)
                     continue
 
             if cfg.suite in ("all", "throughput"):
-                raw_flag = "--sqlite" if db == "sqlite" else "--postgres"
-                entry["raw"] = runner.on_fresh_db(db, "raw", raw_cmd, raw_flag)
+                raw_flag = "--sqlite" if backend_of(db) == "sqlite" else "--postgres"
+                entry["raw"] = runner.on_fresh_db(db, "raw", [*raw_cmd, *sync], raw_flag)
                 for workload in ("seq", "conc"):
-                    common = ["--workload", workload, *workload_args]
+                    common = ["--workload", workload, *workload_args, *sync]
                     if ours_pending:
                         entry[f"ours_{workload}"] = Outcome(False, error=ours_pending, pending=True)
                     else:
@@ -297,21 +351,27 @@ def run_benchmarks(cfg: Config) -> dict[str, dict[str, Outcome]]:
                         if out.pending:
                             ours_pending = out.error
                         entry[f"ours_{workload}"] = out
-                    if peer_py is None:
-                        entry[f"peer_{workload}"] = Outcome(False, error=peer_error)
-                        continue
-                    peer_cmd = [
-                        peer_py, str(BENCH_DIR / "peer_edda.py"), *common,
-                        "--loop", cfg.peer_loop, "--sqlite-pragmas", cfg.peer_sqlite_pragmas,
-                    ]  # fmt: skip
-                    entry[f"peer_{workload}"] = runner.on_fresh_db(
-                        db, f"peer_{workload}", peer_cmd, "--db-url", env=peer_env
-                    )
-            if cfg.suite in ("all", "waits"):
+                    for key, script in peer_scripts.items():
+                        peer_py = peers[key]
+                        if peer_py is None:
+                            entry[f"{key}_{workload}"] = Outcome(False, error=peer_errors[key])
+                            continue
+                        cmd = [
+                            peer_py, str(BENCH_DIR / script), *common,
+                            "--sqlite-pragmas", cfg.peer_sqlite_pragmas,
+                            *(["--loop", cfg.peer_loop] if key == "peer" else []),
+                        ]  # fmt: skip
+                        entry[f"{key}_{workload}"] = runner.on_fresh_db(
+                            db, f"{key}_{workload}", cmd, "--db-url", env=peer_env
+                        )
+            if cfg.suite in ("all", "waits") and db in ("sqlite", "postgresql"):  # engine defaults only
                 ours_pending = _run_waits(
-                    cfg, runner, db, entry, py, peer_py, peer_error, peer_env, ours_pending
+                    cfg, runner, db, entry, py, peers["peer"], peer_errors["peer"], peer_env, ours_pending
                 )
     return report
+
+
+THROUGHPUT_KEYS = ("ours_seq", "peer_seq", "dbos_seq", "ours_conc", "peer_conc", "dbos_conc")
 
 
 def _run_waits(
@@ -374,93 +434,100 @@ def _status(outcome: Outcome | None) -> str:
 
 
 def _spread(outcome: Outcome | None) -> str:
-    values = outcome.result.get("repeat_values") if outcome is not None and outcome.ok else None
-    return f" runs: {' / '.join(_num(v) for v in values)}" if values else ""
+    if outcome is None or not outcome.ok:
+        return ""
+    values = outcome.result.get("repeat_values")
+    text = f" runs: {' / '.join(_num(v) for v in values)}" if values else ""
+    failed = outcome.result.get("failed_runs")
+    return text + (f" ({failed} run(s) failed: {outcome.result.get('first_failure')})" if failed else "")
 
 
 def _txn_variant(db: str) -> str:
-    return "insert+commit" if db == "sqlite" else "begin+insert+commit"
+    return "insert+commit" if backend_of(db) == "sqlite" else "begin+insert+commit"
 
 
-def format_report(report: dict[str, dict[str, Outcome]], cfg: Config) -> tuple[str, list[tuple[str, str]]]:
-    """Render the result tables; also return ``(target, verdict)`` lines."""
-    lines: list[str] = []
-    verdicts: list[tuple[str, str]] = []
-    if cfg.suite == "waits":
-        wait_lines, wait_verdicts = format_waits(report, cfg.wait_sizes)
-        return "\n".join(wait_lines), wait_verdicts
-    seq_desc = f"{cfg.seq_runs} x 1 workflow of {SEQ_STEPS} activities, sequential"
-    conc_desc = f"{cfg.conc_workflows} workflows of {CONC_STEPS} activities, started concurrently"
+ENGINE_ROWS = (("durable_core (ours)", "ours"), (PEER_LABELS["peer"], "peer"), (PEER_LABELS["dbos"], "dbos"))
 
-    lines.append("Raw commit rate (one single-row INSERT per transaction, same driver)")
-    lines.append(f"  {'db':<11} {'variant':<28} {'commits/s':>10} {'ms/commit':>10}  driver / settings")
+
+def _raw_lines(report: dict[str, dict[str, Outcome]]) -> list[str]:
+    lines = ["Raw commit rate (one single-row INSERT per transaction, same driver and settings)"]
+    lines.append(f"  {'db':<13} {'variant':<28} {'commits/s':>10} {'ms/commit':>10}  driver / settings")
     for db, entry in report.items():
         raw = entry.get("raw")
         if raw is None or not raw.ok:
-            lines.append(f"  {db:<11} {'-':<28} {'-':>10} {'-':>10}  {raw.error if raw else ''}")
+            lines.append(f"  {db:<13} {'-':<28} {'-':>10} {'-':>10}  {raw.error if raw else ''}")
             continue
         best = raw.result.get("best_variant")
         for name, var in raw.result.get("variants", {}).items():
             label = name + (" (floor)" if name == best else "")
             rate = float(var["commits_per_s"])
             lines.append(
-                f"  {db:<11} {label:<28} {rate:>10,.0f} {1000.0 / rate:>10.3f}  "
+                f"  {db:<13} {label:<28} {rate:>10,.0f} {1000.0 / rate:>10.3f}  "
                 f"{raw.result.get('driver', '')}; {raw.result.get('settings', '')}"
                 + (_spread(raw) if name == best else "")
             )
-    lines.append("")
+    return lines
 
-    lines.append(f"Workload (1): {seq_desc}  [target: ours/raw floor >= {SEQ_TARGET}]")
+
+def _seq_lines(
+    report: dict[str, dict[str, Outcome]], desc: str, verdicts: list[tuple[str, str]]
+) -> list[str]:
+    lines = [f"Workload (1): {desc}  [target: ours/raw floor >= {SEQ_TARGET}]"]
     lines.append(
-        f"  {'db':<11} {'engine':<22} {'steps/s':>9} {'ms/step':>8} {'/raw floor':>10} {'/raw txn':>9} "
-        f"{'ours/edda':>9}"
+        f"  {'db':<13} {'engine':<22} {'steps/s':>9} {'ms/step':>8} {'/raw floor':>10} {'/raw txn':>9} "
+        f"{'ours/edda':>9} {'ours/dbos':>9}"
     )
     for db, entry in report.items():
         floor = _get(entry.get("raw"), "commits_per_s")
         txn = _get(entry.get("raw"), "variants", _txn_variant(db), "commits_per_s")
-        ours = _get(entry.get("ours_seq"), "seq", "steps_per_s")
-        peer = _get(entry.get("peer_seq"), "seq", "steps_per_s")
-        for label, key, val in (
-            ("durable_core (ours)", "ours_seq", ours),
-            ("edda-framework 0.16.2", "peer_seq", peer),
-        ):
-            o = entry.get(key)
+        rates = {key: _get(entry.get(f"{key}_seq"), "seq", "steps_per_s") for _, key in ENGINE_ROWS}
+        for label, key in ENGINE_ROWS:
+            o = entry.get(f"{key}_seq")
+            val = rates[key]
             ms = _get(o, "seq", "ms_per_step")
-            vs_peer = _num(_ratio(ours, peer), "{:.2f}") if key == "ours_seq" else ""
+            vs = [
+                _num(_ratio(rates["ours"], rates[p]), "{:.2f}") if key == "ours" else ""
+                for p in ("peer", "dbos")
+            ]
             lines.append(
-                f"  {db:<11} {label:<22} {_num(val):>9} {_num(ms, '{:.3f}'):>8} "
-                f"{_num(_ratio(val, floor), '{:.3f}'):>10} {_num(_ratio(val, txn), '{:.3f}'):>9} {vs_peer:>9} "
-                f"{_status(o)}{_spread(o)}"
+                f"  {db:<13} {label:<22} {_num(val):>9} {_num(ms, '{:.3f}'):>8} "
+                f"{_num(_ratio(val, floor), '{:.3f}'):>10} {_num(_ratio(val, txn), '{:.3f}'):>9} {vs[0]:>9} "
+                f"{vs[1]:>9} {_status(o)}{_spread(o)}"
             )
-        r = _ratio(ours, floor)
+        r = _ratio(rates["ours"], floor)
         verdict = _verdict(r, SEQ_TARGET, entry.get("ours_seq"))
         verdicts.append(
             (f"{db}: sequential steps/s / raw commit floor = {_num(r, '{:.3f}')} (>= {SEQ_TARGET})", verdict)
         )
-    lines.append("")
+    return lines
 
-    lines.append(f"Workload (2): {conc_desc}  [target: ours/edda >= {CONC_TARGET:g}]")
+
+def _conc_lines(
+    report: dict[str, dict[str, Outcome]], desc: str, verdicts: list[tuple[str, str]]
+) -> list[str]:
+    lines = [f"Workload (2): {desc}  [target: ours/edda >= {CONC_TARGET:g}]"]
     lines.append(
-        f"  {'db':<11} {'engine':<22} {'wf/s':>9} {'steps/s':>9} {'ms/step':>8} {'failed':>7} {'ours/edda':>9}"
+        f"  {'db':<13} {'engine':<22} {'wf/s':>9} {'steps/s':>9} {'ms/step':>8} {'failed':>7} {'ours/edda':>9} "
+        f"{'ours/dbos':>9}"
     )
     for db, entry in report.items():
-        ours = _get(entry.get("ours_conc"), "conc", "workflows_per_s")
-        peer = _get(entry.get("peer_conc"), "conc", "workflows_per_s")
-        for label, key, val in (
-            ("durable_core (ours)", "ours_conc", ours),
-            ("edda-framework 0.16.2", "peer_conc", peer),
-        ):
-            o = entry.get(key)
-            vs_peer = _num(_ratio(ours, peer), "{:.2f}") if key == "ours_conc" else ""
+        rates = {key: _get(entry.get(f"{key}_conc"), "conc", "workflows_per_s") for _, key in ENGINE_ROWS}
+        for label, key in ENGINE_ROWS:
+            o = entry.get(f"{key}_conc")
+            vs = [
+                _num(_ratio(rates["ours"], rates[p]), "{:.2f}") if key == "ours" else ""
+                for p in ("peer", "dbos")
+            ]
             failed = _get(o, "conc", "failed")
             note = _status(o)
             if failed:
                 note = f"{failed:.0f} failed; all ended after {_num(_get(o, 'conc', 'elapsed_all_s'), '{:.1f}')}s"
             lines.append(
-                f"  {db:<11} {label:<22} {_num(val, '{:,.1f}'):>9} {_num(_get(o, 'conc', 'steps_per_s')):>9} "
-                f"{_num(_get(o, 'conc', 'ms_per_step'), '{:.3f}'):>8} {_num(failed):>7} {vs_peer:>9} {note}{_spread(o)}"
+                f"  {db:<13} {label:<22} {_num(rates[key], '{:,.1f}'):>9} "
+                f"{_num(_get(o, 'conc', 'steps_per_s')):>9} {_num(_get(o, 'conc', 'ms_per_step'), '{:.3f}'):>8} "
+                f"{_num(failed):>7} {vs[0]:>9} {vs[1]:>9} {note}{_spread(o)}"
             )
-        r = _ratio(ours, peer)
+        r = _ratio(rates["ours"], rates["peer"])
         verdict = _verdict(r, CONC_TARGET, entry.get("ours_conc"))
         if _get(entry.get("ours_conc"), "conc", "failed"):
             verdict = "FAIL"  # our engine must not lose workflows
@@ -470,6 +537,19 @@ def format_report(report: dict[str, dict[str, Outcome]], cfg: Config) -> tuple[s
                 verdict,
             )
         )
+    return lines
+
+
+def format_report(report: dict[str, dict[str, Outcome]], cfg: Config) -> tuple[str, list[tuple[str, str]]]:
+    """Render the result tables; also return ``(target, verdict)`` lines."""
+    verdicts: list[tuple[str, str]] = []
+    if cfg.suite == "waits":
+        wait_lines, wait_verdicts = format_waits(report, cfg.wait_sizes)
+        return "\n".join(wait_lines), wait_verdicts
+    seq_desc = f"{cfg.seq_runs} x 1 workflow of {SEQ_STEPS} activities, sequential"
+    conc_desc = f"{cfg.conc_workflows} workflows of {CONC_STEPS} activities, started concurrently"
+    lines = [*_raw_lines(report), "", *_seq_lines(report, seq_desc, verdicts), ""]
+    lines += _conc_lines(report, conc_desc, verdicts)
     if cfg.suite == "all":
         wait_lines, wait_verdicts = format_waits(report, cfg.wait_sizes)
         lines += ["", *wait_lines]
@@ -481,6 +561,13 @@ def _verdict(ratio: float | None, target: float, ours: Outcome | None) -> str:
     if ratio is None:
         return "PENDING" if ours is not None and ours.pending else "N/A"
     return "PASS" if ratio >= target else "FAIL"
+
+
+def _targets(only: str | None, sqlite_synchronous: str) -> list[str]:
+    sqlite = [t for t, s in SQLITE_TARGETS.items() if sqlite_synchronous in ("both", s)]
+    if only == "sqlite":
+        return sqlite
+    return ["postgresql"] if only == "postgresql" else [*sqlite, "postgresql"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,14 +584,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, help="seconds allowed per benchmark (default 600, quick 240)"
     )
-    parser.add_argument("--no-peer", action="store_true", help="skip edda-framework (no peer venv needed)")
+    parser.add_argument("--no-peer", action="store_true", help="skip both peers (no peer venv needed)")
+    parser.add_argument("--no-dbos", action="store_true", help="skip DBOS Transact (keep edda-framework)")
+    parser.add_argument(
+        "--sqlite-synchronous", choices=["both", "full", "normal"], default="both",
+        help="SQLite targets: sqlite (synchronous=FULL, the default) and/or sqlite-normal (NORMAL)",
+    )  # fmt: skip
     parser.add_argument(
         "--peer-loop", choices=["uvloop", "asyncio"], default="uvloop",
         help="event loop for edda-framework (default uvloop, as its docs recommend)",
     )  # fmt: skip
     parser.add_argument(
         "--peer-sqlite-pragmas", choices=["same", "stock"], default="same",
-        help="same: give edda WAL + synchronous=NORMAL like ours (default); stock: edda's own defaults",
+        help="same: give the peers WAL + the target's synchronous like ours (default); stock: their own",
     )  # fmt: skip
     parser.add_argument(
         "--repeat",
@@ -520,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "sqlite":
         ensure_loopback(pg_url)
     cfg = Config(
-        dbs=[args.only] if args.only else ["sqlite", "postgresql"],
+        dbs=_targets(args.only, args.sqlite_synchronous),
         quick=args.quick,
         timeout=args.timeout or (240.0 if args.quick else 600.0),
         raw_seconds=1.0 if args.quick else 3.0,
@@ -529,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         peer=not args.no_peer,
         peer_loop=args.peer_loop,
         peer_sqlite_pragmas=args.peer_sqlite_pragmas,
+        dbos=not args.no_dbos,
         verbose=args.verbose,
         repeat=max(1, args.repeat),
         pg_admin_url=pg_url,
@@ -546,8 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Edda MCP {SUITE_TITLE[cfg.suite]} benchmarks - {started}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {'quick' if cfg.quick else 'full'} run"
         f"{f', median of {cfg.repeat}' if cfg.repeat > 1 else ''}, "
-        f"edda-framework on {cfg.peer_loop} (SQLite pragmas: {cfg.peer_sqlite_pragmas})"
+        f"edda-framework on {cfg.peer_loop} (peers' SQLite pragmas: {cfg.peer_sqlite_pragmas})"
     )
+    print("sqlite = WAL + synchronous=FULL (the engine's default), sqlite-normal = WAL + synchronous=NORMAL")
     print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after")
     if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
         print(

@@ -58,7 +58,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
         "--sqlite-pragmas",
         choices=["same", "stock"],
         default="same",
-        help="edda only: same = WAL + synchronous=NORMAL like ours (default); stock = edda's own",
+        help="edda only: same = WAL + synchronous=FULL like ours (default); stock = edda's own",
     )
 
 

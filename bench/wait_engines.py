@@ -375,7 +375,7 @@ class EddaEngine(Engine):
     def engine_settings(self) -> str:
         if self._is_sqlite:
             pragmas = (
-                "journal_mode=WAL, synchronous=NORMAL (set by the benchmark)"
+                "journal_mode=WAL, synchronous=FULL (set by the benchmark, as ours by default)"
                 if self._sqlite_pragmas == "same"
                 else "stock pragmas"
             )

@@ -449,3 +449,16 @@ class WaitInfo:
     children: tuple[str, ...] = ()
     wake_at: datetime | None = None
     input_schemas: dict[str, JsonValue] = field(default_factory=dict)
+
+
+# -- storage settings ----------------------------------------------------------------------------------
+class SqliteSynchronous(enum.StrEnum):
+    """How hard a SQLite file database pushes each commit to disk (``PRAGMA synchronous`` in WAL mode).
+
+    ``FULL`` (the default) syncs the write-ahead log on every commit, so every acknowledged start, event
+    and step survives a power loss or OS crash. ``NORMAL`` syncs only at checkpoints: a commit survives
+    a crash of the process, but the last commits before a power loss can be lost.
+    """
+
+    FULL = "full"
+    NORMAL = "normal"

@@ -54,6 +54,7 @@ from durable_core.types import (
     NewInstance,
     OutboxRecord,
     OutboxStatus,
+    SqliteSynchronous,
     WaitInfo,
 )
 
@@ -79,6 +80,10 @@ class EddaApp:
         shutdown_timeout: seconds ``shutdown()`` lets running instances finish before releasing them.
         auto_migrate: apply schema migrations at start-up (under a database lock).
         pool_size / max_overflow: connection pool sizing (PostgreSQL/MySQL).
+        sqlite_synchronous: for a SQLite file, ``"full"`` (default: every acknowledged start, event and
+            step is on disk, so it survives a power loss) or ``"normal"`` (faster commits; survives a
+            crash of the process, but the last commits before a power loss or OS crash can be lost).
+            Same as ``?synchronous=full|normal`` in the URL; rejected for PostgreSQL and MySQL.
         run_workers: False makes a client-only app that starts and queries but never runs instances.
         outbox_target_url: when set, a relayer delivers ``send_event_transactional`` events to this URL
             (HTTP POST, CloudEvents) while the app runs.
@@ -109,6 +114,7 @@ class EddaApp:
         auto_migrate: bool = True,
         pool_size: int | None = None,
         max_overflow: int | None = None,
+        sqlite_synchronous: SqliteSynchronous | str | None = None,
         run_workers: bool = True,
         outbox_target_url: str | None = None,
         outbox_mode: str = "binary",
@@ -121,7 +127,9 @@ class EddaApp:
         validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout, liveness_ttl)
         self.service_name = service_name
         self._catalog = Catalog(workflows) if workflows is not None else DEFAULT_CATALOG
-        self._storage: Storage = make_storage(db_url, pool_size=pool_size, max_overflow=max_overflow)
+        self._storage: Storage = make_storage(
+            db_url, pool_size=pool_size, max_overflow=max_overflow, sqlite_synchronous=sqlite_synchronous
+        )
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
         self._services = EngineServices(

@@ -31,7 +31,7 @@ from sqlalchemy.sql.selectable import Select
 
 from durable_core.errors import MigrationError
 from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
-from durable_core.types import JsonScalar
+from durable_core.types import JsonScalar, SqliteSynchronous
 
 __all__ = [
     "ErrorKind",
@@ -208,16 +208,20 @@ class SqliteDialect(SqlDialect):
     name = "sqlite"
     label = "SQLite"
     lock_fence_row = False
-    _PRAGMAS: Final = (
-        f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
-        "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = NORMAL",
-        "PRAGMA foreign_keys = ON",
-    )
 
-    def __init__(self, url: str, *, memory: bool) -> None:
+    def __init__(
+        self, url: str, *, memory: bool, synchronous: SqliteSynchronous = SqliteSynchronous.FULL
+    ) -> None:
         super().__init__(url)
         self.single_connection = memory
+        #: ``PRAGMA synchronous`` of every connection (pool, writer): FULL syncs the WAL on each commit
+        self.synchronous = synchronous
+        self._pragmas = (
+            f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+            "PRAGMA journal_mode = WAL",
+            f"PRAGMA synchronous = {synchronous.name}",
+            "PRAGMA foreign_keys = ON",
+        )
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
         """In-memory databases live in one connection that is never closed; files use a queue pool."""
@@ -249,7 +253,7 @@ class SqliteDialect(SqlDialect):
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             try:
-                for pragma in self._PRAGMAS:
+                for pragma in self._pragmas:
                     cursor.execute(pragma)
             finally:
                 cursor.close()
@@ -571,16 +575,19 @@ def _repair_aiomysql_bytes() -> None:
         aiomysql_connection.escape_bytes_prefixed = _escape_bytes
 
 
-def dialect_for(backend: str, url: str, *, memory: bool = False) -> SqlDialect:
+def dialect_for(
+    backend: str, url: str, *, memory: bool = False, synchronous: SqliteSynchronous = SqliteSynchronous.FULL
+) -> SqlDialect:
     """The dialect helper of a backend family (``sqlite``, ``postgresql``, ``mysql``).
 
     Args:
         backend: the family returned by :func:`durable_core.storage.urls.backend_of`.
         url: the normalized URL.
         memory: True for an in-memory SQLite database.
+        synchronous: SQLite's ``PRAGMA synchronous`` (ignored by the other backends).
     """
     if backend == "sqlite":
-        return SqliteDialect(url, memory=memory)
+        return SqliteDialect(url, memory=memory, synchronous=synchronous)
     if backend == "postgresql":
         return PostgresDialect(url)
     if backend == "mysql":

@@ -23,13 +23,19 @@ from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.dialects import SqlDialect, dialect_for
+from durable_core.storage.dialects import SqlDialect, SqliteDialect, dialect_for
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
-from durable_core.storage.urls import backend_of, is_memory_sqlite, mask_url, normalize_url
+from durable_core.storage.urls import (
+    backend_of,
+    is_memory_sqlite,
+    mask_url,
+    normalize_url,
+    resolve_sqlite_synchronous,
+)
 from durable_core.storage.writer import (
     AsyncpgWriter,
     DuplicateKey,
@@ -53,6 +59,7 @@ from durable_core.types import (
     Lease,
     NewInstance,
     RecordOutcome,
+    SqliteSynchronous,
 )
 
 __all__ = ["SqlStorage"]
@@ -84,17 +91,29 @@ class SqlStorage(Storage):
         pool_size: connection pool size (SQLAlchemy's default when None).
         max_overflow: extra connections above ``pool_size`` (SQLAlchemy's default when None).
         echo: log every statement (SQLAlchemy ``echo``).
+        sqlite_synchronous: SQLite's ``PRAGMA synchronous`` (``"full"``, the default, or ``"normal"``),
+            unless the URL sets it with ``?synchronous=``; rejected for PostgreSQL and MySQL.
 
     Raises:
         InvalidDatabaseURLError: the URL is not accepted.
         DriverNotInstalledError: the driver for the URL is missing.
+        ValueError: ``sqlite_synchronous`` is invalid, not for SQLite, or contradicts the URL.
     """
 
     def __init__(
-        self, url: str, *, pool_size: int | None = None, max_overflow: int | None = None, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        echo: bool = False,
+        sqlite_synchronous: SqliteSynchronous | str | None = None,
     ) -> None:
         normalized = normalize_url(url)
-        dialect = dialect_for(backend_of(normalized), normalized, memory=is_memory_sqlite(normalized))
+        synchronous = resolve_sqlite_synchronous(url, sqlite_synchronous)
+        dialect = dialect_for(
+            backend_of(normalized), normalized, memory=is_memory_sqlite(normalized), synchronous=synchronous
+        )
         self.dialect_name = dialect.name
         engine = create_async_engine(normalized, **dialect.engine_kwargs(pool_size, max_overflow, echo))
         dialect.install_events(engine)
@@ -573,8 +592,9 @@ class SqlStorage(Storage):
 
 def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWriter:
     """The cheapest correct way to run the hot-path writes on this database (see :mod:`writer`)."""
-    if dialect.name == "sqlite" and not dialect.single_connection:
-        return SqliteThreadWriter(make_url(url).database or "", conns.engine.dialect, conns.display_url)
+    if isinstance(dialect, SqliteDialect) and not dialect.single_connection:
+        path = make_url(url).database or ""
+        return SqliteThreadWriter(path, conns.engine.dialect, conns.display_url, dialect.synchronous)
     if dialect.name == "postgresql":
         return AsyncpgWriter(conns)
     return TransactionWriter(conns)

@@ -15,19 +15,26 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError
+from durable_core.types import SqliteSynchronous
 
 __all__ = [
     "ACCEPTED_FORMS",
+    "SYNCHRONOUS_PARAM",
     "backend_of",
     "is_memory_sqlite",
     "mask_url",
     "normalize_url",
+    "resolve_sqlite_synchronous",
 ]
+
+#: URL query parameter of a SQLite URL that sets ``PRAGMA synchronous`` (``full`` or ``normal``)
+SYNCHRONOUS_PARAM: Final = "synchronous"
 
 ACCEPTED_FORMS: Final[tuple[str, ...]] = (
     "sqlite:///path/to/file.db",
     "sqlite+aiosqlite:///path/to/file.db",
     "sqlite:///:memory:",
+    "sqlite:///path/to/file.db?synchronous=normal",
     "postgresql://user:password@host:5432/dbname",
     "postgres://user:password@host:5432/dbname",
     "postgresql+asyncpg://user:password@host:5432/dbname",
@@ -52,6 +59,7 @@ _INSTALL_HINTS: Final[dict[str, str]] = {
 }
 
 _PASSWORD_RE: Final = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_EMPTY_SYNCHRONOUS_RE: Final = re.compile(rf"[?&]{SYNCHRONOUS_PARAM}=?(&|$)")
 
 
 def mask_url(url: str) -> str:
@@ -129,7 +137,9 @@ def normalize_url(url: str) -> str:
 
     ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (``sslmode=`` is renamed to
     asyncpg's ``ssl=``); ``mysql://`` and ``mariadb://`` become ``mysql+aiomysql://`` with
-    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``.
+    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``. A SQLite URL's
+    ``?synchronous=full|normal`` is checked and removed (it is not a driver argument; the storage applies
+    it, see :func:`resolve_sqlite_synchronous`); on other databases it is an error.
 
     Args:
         url: the URL the user configured.
@@ -138,7 +148,8 @@ def normalize_url(url: str) -> str:
         The normalized URL (passwords kept: it is meant for the engine, not for logs).
 
     Raises:
-        InvalidDatabaseURLError: the URL is empty, unparsable or of an unknown scheme/driver.
+        InvalidDatabaseURLError: the URL is empty, unparsable or of an unknown scheme/driver, or has a
+            bad ``?synchronous=``.
         DriverNotInstalledError: the async driver for the backend is not installed.
     """
     backend = backend_of(url)
@@ -148,7 +159,14 @@ def normalize_url(url: str) -> str:
         if parsed.host or parsed.username or parsed.port:
             raise _invalid(url, "a SQLite URL has no host; use sqlite:///relative.db or sqlite:////abs.db")
         database = parsed.database if parsed.database not in (None, "") else ":memory:"
-        parsed = parsed.set(drivername=f"sqlite+{async_driver}", database=database)
+        _synchronous_in_query(url, parsed)  # validated here, applied by the dialect (not a driver argument)
+        parsed = parsed.set(drivername=f"sqlite+{async_driver}", database=database).difference_update_query(
+            [SYNCHRONOUS_PARAM]
+        )
+    elif SYNCHRONOUS_PARAM in parsed.query:
+        raise _invalid(
+            url, f"?{SYNCHRONOUS_PARAM}= is a SQLite setting; {backend} sets durability on the server"
+        )
     elif backend == "postgresql":
         query = dict(parsed.query)
         if "sslmode" in query and "ssl" not in query:
@@ -164,3 +182,62 @@ def normalize_url(url: str) -> str:
             f"not installed. Install it with: {_INSTALL_HINTS[backend]}"
         )
     return parsed.render_as_string(hide_password=False)
+
+
+def _synchronous_choice(value: object) -> SqliteSynchronous | None:
+    """The setting ``value`` names (any letter case), or None."""
+    if isinstance(value, str):
+        try:
+            return SqliteSynchronous(value.lower())
+        except ValueError:
+            return None
+    return None
+
+
+def _synchronous_in_query(url: str, parsed: URL) -> SqliteSynchronous | None:
+    raw = parsed.query.get(SYNCHRONOUS_PARAM)
+    if raw is None:
+        if _EMPTY_SYNCHRONOUS_RE.search(url):  # URL parsing drops an empty value; it is still a mistake
+            raise _invalid(url, f"{SYNCHRONOUS_PARAM} must be 'full' or 'normal', got ''")
+        return None
+    if not isinstance(raw, str):
+        raise _invalid(url, f"?{SYNCHRONOUS_PARAM}= is given {len(raw)} times; give it once")
+    choice = _synchronous_choice(raw)
+    if choice is None:
+        raise _invalid(url, f"{SYNCHRONOUS_PARAM} must be 'full' or 'normal', got {raw!r}")
+    return choice
+
+
+def resolve_sqlite_synchronous(url: str, option: SqliteSynchronous | str | None) -> SqliteSynchronous:
+    """The ``PRAGMA synchronous`` setting for ``url``: the option, else the URL's ``?synchronous=``, else FULL.
+
+    Args:
+        url: the URL the user configured (before :func:`normalize_url`, which drops the parameter).
+        option: the ``sqlite_synchronous`` option (``"full"``, ``"normal"`` or the enum), or None.
+
+    Returns:
+        The setting to apply (also returned, and unused, for PostgreSQL and MySQL when no option is set).
+
+    Raises:
+        ValueError: the option is not ``"full"``/``"normal"``, is given for a PostgreSQL or MySQL URL, or
+            contradicts the URL's ``?synchronous=``.
+        InvalidDatabaseURLError: the URL itself is not accepted (including a bad ``?synchronous=``).
+    """
+    backend = backend_of(url)
+    in_url = _synchronous_in_query(url, _parse(url)) if backend == "sqlite" else None
+    if option is None:
+        return in_url or SqliteSynchronous.FULL
+    choice = _synchronous_choice(option)
+    if choice is None:
+        raise ValueError(f"sqlite_synchronous must be 'full' or 'normal', got {option!r}")
+    if backend != "sqlite":
+        raise ValueError(
+            f"sqlite_synchronous={choice.value!r} applies only to SQLite; the {backend} database sets its "
+            "durability on the server"
+        )
+    if in_url is not None and in_url is not choice:
+        raise ValueError(
+            f"sqlite_synchronous={choice.value!r} contradicts ?{SYNCHRONOUS_PARAM}={in_url.value} in the "
+            f"database URL {mask_url(url)!r}; set it in one place"
+        )
+    return choice

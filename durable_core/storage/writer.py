@@ -5,12 +5,14 @@ record a history entry, finish) are built once with bound parameters and execute
 
 * on a SQLite file, group-committed: statements issued during one turn of the event loop are written
   in one transaction at the end of that turn (a savepoint each, so one failing statement cannot fail
-  the others). The commit runs inline on the loop when the database's write lock is free: a WAL commit
-  with ``synchronous=NORMAL`` does no fsync and takes tens of microseconds, far less than a hop to a
-  driver thread. The inline attempt never waits for the lock (``busy_timeout=0``); when another
-  connection holds it (a user transaction, a claim), the batch goes to a dedicated writer thread that
-  waits for the lock there. Checkpoints of the write-ahead log also run in that thread, never on the
-  loop;
+  the others). With ``synchronous=FULL`` (the default) every commit waits for an fsync of the
+  write-ahead log (milliseconds on a typical disk), so all batches go to a dedicated writer thread and
+  the loop keeps running, and queueing the next batch, meanwhile. With ``synchronous=NORMAL`` a commit
+  does no fsync and takes tens of microseconds, far less than a hop to a driver thread, so it runs
+  inline on the loop when the database's write lock is free. The inline attempt never waits for the
+  lock (``busy_timeout=0``); when another connection holds it (a user transaction, a claim), the batch
+  goes to the writer thread, which waits for the lock there. Checkpoints of the write-ahead log also
+  run in that thread, never on the loop;
 * on PostgreSQL as one autocommit statement sent straight through a held asyncpg connection
   (compiled once by SQLAlchemy, no per-call SQLAlchemy execution or pool checkout): one round trip,
   which is its own transaction;
@@ -37,6 +39,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from durable_core.errors import StorageUnavailableError
 from durable_core.storage.connections import Connections
 from durable_core.storage.dialects import SQLITE_BUSY_TIMEOUT_MS, ErrorKind
+from durable_core.types import SqliteSynchronous
 
 
 class DuplicateKey(Exception):
@@ -222,10 +225,26 @@ _Job = tuple[str, tuple[Any, ...], "asyncio.Future[int]"]
 
 
 class SqliteThreadWriter(FastWriter):
-    """Group-committing SQLite writer: inline on the loop when the lock is free, else a writer thread."""
+    """Group-committing SQLite writer: a writer thread, or inline on the loop when a commit cannot block.
 
-    def __init__(self, path: str, dialect: Dialect, display_url: str) -> None:
+    Args:
+        path: the database file.
+        dialect: SQLAlchemy's SQLite dialect (compiles the statements).
+        display_url: the URL without password, for error messages.
+        synchronous: ``PRAGMA synchronous`` of both connections; only ``NORMAL`` commits inline.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        dialect: Dialect,
+        display_url: str,
+        synchronous: SqliteSynchronous = SqliteSynchronous.FULL,
+    ) -> None:
         self._path = path
+        self._synchronous = synchronous
+        # a FULL commit waits for an fsync: never on the loop
+        self._commit_inline = synchronous is SqliteSynchronous.NORMAL
         self._dialect = dialect
         self._display_url = display_url
         self._compiled: dict[int, _Compiled] = {}
@@ -259,7 +278,7 @@ class SqliteThreadWriter(FastWriter):
         batch, self._tick = self._tick, []
         if not batch:
             return
-        if self._flusher is None:  # keep order: never overtake statements queued for the thread
+        if self._flusher is None and self._commit_inline:  # never overtake statements queued for the thread
             try:
                 results = self._write_inline(batch)
             except sqlite3.Error as exc:
@@ -276,7 +295,9 @@ class SqliteThreadWriter(FastWriter):
         """Commit the batch on the loop thread; None if another connection holds the write lock."""
         conn = self._inline
         if conn is None:
-            conn = self._inline = _open(self._path, busy_timeout_ms=0, autocheckpoint=False)
+            conn = self._inline = _open(
+                self._path, self._synchronous, busy_timeout_ms=0, autocheckpoint=False
+            )
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
@@ -307,7 +328,7 @@ class SqliteThreadWriter(FastWriter):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = _open(
-                self._path, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, autocheckpoint=True
+                self._path, self._synchronous, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, autocheckpoint=True
             )
         return _run_batch(conn, jobs, begun=False)
 
@@ -388,13 +409,15 @@ def _fail(batch: list[_Job], error: Exception) -> None:
             future.set_exception(error)
 
 
-def _open(path: str, *, busy_timeout_ms: int, autocheckpoint: bool) -> sqlite3.Connection:
+def _open(
+    path: str, synchronous: SqliteSynchronous, *, busy_timeout_ms: int, autocheckpoint: bool
+) -> sqlite3.Connection:
     """A ``sqlite3`` connection with the engine's pragmas, in autocommit mode (we issue BEGIN)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
     for pragma in (
         f"PRAGMA busy_timeout = {busy_timeout_ms}",
         "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = NORMAL",
+        f"PRAGMA synchronous = {synchronous.name}",
         "PRAGMA foreign_keys = ON",
         "PRAGMA wal_autocheckpoint = 1000" if autocheckpoint else "PRAGMA wal_autocheckpoint = 0",
     ):
