@@ -157,6 +157,8 @@ async def inspector(args: Sequence[str], home: Path, timeout: float = 120.0) -> 
         "--cli",
         "--format",
         "json",
+        "--connect-timeout",
+        "90000",  # a shared, loaded CI machine can take longer than the default 15 s to start a server
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
