@@ -91,6 +91,7 @@ async def exercise_every_result(c: Checked) -> None:
     await _quick_and_typed(c)
     await _human_input(c)
     await _failed_and_cancelled(c)
+    await _blocked(c)
     for tool in ("quick_status", "quick_result", "quick_cancel", "approval_respond"):
         arguments: dict[str, Any] = {"instance_id": "no-such-run"}
         if tool == "approval_respond":
@@ -160,6 +161,17 @@ async def _failed_and_cancelled(c: Checked) -> None:
     assert requested["outcome"] in ("requested", "already-finished")
     await c.error("pending_result", {"instance_id": iid, "wait_seconds": 30}, expect="was cancelled")
     await c.ok("pending_status", {"instance_id": iid}, expect="cancelled")
+
+
+async def _blocked(c: Checked) -> None:
+    started = await c.ok("diverging", {"order_id": "D1"})
+    iid = started["instance_id"]
+    await c.status_until("diverging", iid, "waiting")
+    await c.ok("diverging_respond", {"instance_id": iid, "data": {"go": True}})
+    blocked = await c.status_until("diverging", iid, "blocked")
+    assert blocked["error"] is not None
+    await c.error("diverging_result", {"instance_id": iid}, expect="is blocked")
+    await c.ok("diverging_cancel", {"instance_id": iid})
 
 
 async def test_ts_sdk_accepts_every_result_over_stdio(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """An MCP server whose durable tools reach every result shape, for the real-host (TypeScript) tests.
 
 ``quick`` finishes within its wait, ``approval`` waits for typed human input (``approval_respond``
-answers it), ``failing`` fails, ``pending`` waits for an event nobody sends, and ``typed`` returns a
-model (its result schema is an object). The database comes from ``EDDA_MCP_DB_URL`` (``edda-mcp serve
+answers it), ``failing`` fails, ``pending`` waits for an event nobody sends, ``typed`` returns a
+model (its result schema is an object) and ``diverging`` replays differently once answered, so it
+ends blocked by the determinism check. The database comes from ``EDDA_MCP_DB_URL`` (``edda-mcp serve
 --db``). Serve it with ``edda-mcp serve tests.mcp.programs.host_matrix:server [--transport http ...]``.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from pydantic import BaseModel
 
@@ -62,6 +65,20 @@ async def failing(ctx: WorkflowContext, reason: str) -> str:
 @server.durable_tool(description="Waits for an event nobody sends.", wait_seconds=0)
 async def pending(ctx: WorkflowContext, order_id: str) -> str:
     await wait_event(ctx, "never")
+    return order_id
+
+
+class Go(BaseModel):
+    go: bool
+
+
+RUNS = itertools.count()
+
+
+@server.durable_tool(description="Diverges on replay (blocked).", wait_seconds=0, human_input=True)
+async def diverging(ctx: WorkflowContext, order_id: str) -> str:
+    await hm_step(ctx, f"{order_id}:{next(RUNS)}")  # non-deterministic on purpose: differs on replay
+    await wait_event(ctx, "go", model=Go)
     return order_id
 
 
