@@ -19,10 +19,11 @@ from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import AccessDeniedError, EddaMCPError, ServerLoadError, ToolDefinitionError
 from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut
 from edda_mcp.resources import history_uri, instance_uri
-from edda_mcp.results import ErrorCode
+from edda_mcp.results import ERROR_META_KEY, ErrorCode, error_details
 from edda_mcp.server import EddaMCPServer
 
 __all__ = [
+    "ERROR_META_KEY",
     "AccessDeniedError",
     "CancelOut",
     "DurableTool",
@@ -35,6 +36,7 @@ __all__ = [
     "StatusOut",
     "ToolDefinitionError",
     "WaitOut",
+    "error_details",
     "history_uri",
     "instance_uri",
 ]

@@ -260,12 +260,14 @@ class DurableTool:
                 status=record.status.value,
             )
         except WorkflowFailedError as exc:
+            reason = record.error.message if record.error is not None else str(exc)
             return error(
                 ErrorCode.FAILED,
-                f"Instance {instance_id} failed: {exc}. Completed steps were compensated; fix the cause "
+                f"Instance {instance_id} failed: {reason}. Completed steps were compensated; fix the cause "
                 "and start a new run.",
                 instance_id=instance_id,
                 status=record.status.value,
+                error_type=exc.type_name or None,
             )
         out = self._result_model(instance_id=instance_id, status=record.status.value, result=value)
         return ok(out, f"{self.spec.name} (instance {instance_id}) completed.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar, overload
 
@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
-from durable_core import CloudEventsASGI, EddaApp, Workflow, workflow
+from durable_core import Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -59,6 +59,9 @@ class EddaMCPServer:
         request_state_security: how the ``requestState`` of 2026-07-28 input rounds is sealed; the
             default key lives in this process only, so replicas behind one URL must share keys
             (``RequestStateSecurity(keys=[secret])``).
+        workflows: further workflows this server runs besides its durable tools (e.g. the child
+            workflows they start). A server runs only these and its durable tools, never another
+            server's, even on the same database.
         **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
     """
 
@@ -78,6 +81,7 @@ class EddaMCPServer:
         max_argument_bytes: int = 256 * 1024,
         tasks: bool = True,
         request_state_security: RequestStateSecurity | None = None,
+        workflows: Iterable[Workflow[Any, Any]] = (),
         **app_options: Any,
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
@@ -89,7 +93,12 @@ class EddaMCPServer:
         self._users = 0
         self._stopped = False
         self._app_options = app_options
+        # This server's own definitions: two servers in one process never run each other's workflows.
+        self.catalog = Catalog(workflows)
         self.app = app if app is not None else self._new_app()
+        if app is not None:
+            for wf in self.catalog:
+                app.add_workflow(wf)
         self.start_wait_seconds = start_wait_seconds
         self.max_argument_bytes = max_argument_bytes
         self.max_wait_seconds = max_wait_seconds
@@ -116,7 +125,9 @@ class EddaMCPServer:
         return self.app
 
     def _new_app(self) -> EddaApp:
-        return EddaApp(self.db_url, service_name=self.name, hooks=self._feed, **self._app_options)
+        return EddaApp(
+            self.db_url, service_name=self.name, hooks=self._feed, workflows=self.catalog, **self._app_options
+        )
 
     # -- registration ------------------------------------------------------------------------------
     @overload
@@ -182,7 +193,8 @@ class EddaMCPServer:
         """
 
         def register(f: Callable[..., Any] | Workflow[Any, Any]) -> Workflow[Any, Any]:
-            wf: Workflow[Any, Any] = f if isinstance(f, Workflow) else workflow(timeout=timeout)(f)
+            # A plain function becomes a workflow of this server only (not of the process-wide catalog).
+            wf: Workflow[Any, Any] = f if isinstance(f, Workflow) else Workflow(f, timeout=timeout)
             tool_name = name or wf.name
             if tool_name in self.durable_tools:
                 raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
@@ -199,6 +211,8 @@ class EddaMCPServer:
                 human_input=human_input,
             )
             tool = DurableTool(wf, spec, self._engine, self._feed)
+            self.catalog.add(wf)
+            self.app.add_workflow(wf)
             register_durable_tool(self.mcp, tool)
             self.durable_tools[tool_name] = tool
             return wf

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
@@ -91,7 +92,7 @@ class Workflow(Generic[P, R]):
     def _validate_field(self, field: str, value: Any) -> JsonValue:
         try:
             typed = convert(value, self.shape.annotation(field))
-            return to_json_value(typed)
+            encoded = to_json_value(typed)
         except ValidationError as exc:
             details = "; ".join(
                 f"{'.'.join(str(p) for p in (field, *err['loc']))}: {err['msg']}" for err in exc.errors()
@@ -99,6 +100,12 @@ class Workflow(Generic[P, R]):
             raise InputValidationError(f"workflow {self.name}: invalid input {details}") from None
         except TypeError as exc:
             raise InputValidationError(f"workflow {self.name}: input {field!r}: {exc}") from None
+        bad = _non_finite_path(encoded, field)
+        if bad is not None:  # JSON has no NaN/Infinity: refuse it here, naming the field, not in storage
+            raise InputValidationError(
+                f"workflow {self.name}: invalid input {bad}: NaN and Infinity are not JSON numbers"
+            )
+        return encoded
 
     def decode_arguments(self, stored: Mapping[str, Any]) -> dict[str, Any]:
         """Rebuild typed keyword arguments from the stored JSON input."""
@@ -204,6 +211,23 @@ class BoundWorkflow(Generic[P, R]):
         app = wf._resolve_app(self._app)
         instance_id = await app.start(wf, wf.encode_arguments(args, kwargs), instance_id=self._instance_id)
         return await app.wait_result(instance_id, timeout=self._wait_timeout)  # type: ignore[no-any-return]
+
+
+def _non_finite_path(value: JsonValue, path: str) -> str | None:
+    """Dotted path of the first NaN/Infinity inside a JSON value (None if there is none)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        items: list[tuple[str, JsonValue]] = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite_path(item, f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
 
 
 @overload

@@ -262,6 +262,19 @@ class EddaApp:
         """The workflow definition this app serves under ``name`` (``WorkflowNotFoundError`` if none)."""
         return self._catalog.get(name)
 
+    def add_workflow(self, wf: Workflow[Any, Any]) -> None:
+        """Serve one more workflow from now on (its instances are run, started and resumed here).
+
+        It joins this app's catalog: the ``workflows=`` list it was built with, or the process-wide
+        catalog of ``@workflow`` definitions when it was built without one.
+
+        Raises:
+            ConfigurationError: another workflow of this app already has that name.
+        """
+        self._catalog.add(wf)
+        if self._initialized:
+            wf._bind_app(self)
+
     def _wake_local(self, instance_ids: Iterable[str]) -> None:
         """A local delivery made these instances runnable: run them here at once (if we run workers)."""
         if self._run_workers and self._initialized:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 from mcp import StdioServerParameters
+from mcp.types import CallToolResult
+
+from edda_mcp import error_details
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = "tests.mcp.programs.order_server"
@@ -124,3 +127,9 @@ def steps_log(workdir: Path) -> list[str]:
     """Live step executions logged by the test server's activities."""
     path = workdir / "steps.log"
     return path.read_text().splitlines() if path.exists() else []
+
+
+def code_of(result: CallToolResult) -> str | None:
+    """The error code of a durable tool's error result (from ``_meta``; errors have no structured content)."""
+    details = error_details(result)
+    return None if details is None else str(details["error"])

@@ -17,7 +17,7 @@ from tests.backends import (
     missing_backend_message,
     server_url,
 )
-from tests.mcp.support import cli_http_argv, http_server, steps_log, wait_until
+from tests.mcp.support import cli_http_argv, code_of, http_server, steps_log, wait_until
 
 
 @pytest.fixture
@@ -105,8 +105,8 @@ async def test_cancel_on_another_replica_stops_a_running_instance(tmp_path: Path
         assert cancelled.structured_content["outcome"] == "requested"
         (tmp_path / "P2.go").touch()
         result = await b.call_tool("e2e_order_result", {"instance_id": iid, "wait_seconds": 30})
-    assert result.is_error and result.structured_content is not None
-    assert result.structured_content["error"] == "cancelled"
+    assert result.is_error and result.structured_content is None
+    assert code_of(result) == "cancelled"
     assert "P2:ship" not in steps_log(tmp_path)
 
 
@@ -163,4 +163,4 @@ async def test_cloudevents_endpoint_delivers_events_and_cancels(tmp_path: Path) 
     assert cancelled.status_code in (200, 202), cancelled.text
     assert result.structured_content is not None
     assert result.structured_content["result"] == {"order_id": "E1", "said": "hello"}
-    assert gone.structured_content is not None and gone.structured_content["error"] == "cancelled"
+    assert gone.structured_content is None and code_of(gone) == "cancelled"

@@ -91,7 +91,10 @@ def test_raw_initialize_of_a_handshake_era_host_and_malformed_input(tmp_path: Pa
         assert "tools" in result["capabilities"]
         assert proc.stdin is not None
         proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
-        proc.stdin.write("{this is not json\n")  # dropped by the server (no id to answer); it keeps serving
+        parse_error = _exchange(
+            proc, "{this is not json"
+        )  # answered as JSON-RPC prescribes; it keeps serving
+        assert parse_error["id"] is None and parse_error["error"]["code"] == -32700  # type: ignore[index]
         bad_method = _exchange(proc, {"jsonrpc": "2.0", "id": 1, "method": "no/such/method"})
         assert bad_method["error"]["code"] == -32601  # type: ignore[index]
         unknown_tool = _exchange(

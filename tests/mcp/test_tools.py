@@ -13,6 +13,7 @@ from durable_core import InstanceStatus
 from edda_mcp import EddaMCPServer
 from tests.mcp import workflows as wfs
 from tests.mcp.conftest import build_server
+from tests.mcp.support import code_of
 
 MODES = ["legacy", "auto"]  # handshake-era (initialize) and 2026-07-28 (stateless) clients
 
@@ -93,9 +94,7 @@ async def test_running_instance_status_result_and_completion(server_on: Callable
         # not finished: the result tool says so (isError) and how to proceed
         pending = await client.call_tool("gated_order_result", {"instance_id": iid})
         assert pending.is_error
-        assert (
-            pending.structured_content is not None and pending.structured_content["error"] == "not_finished"
-        )
+        assert pending.structured_content is None and code_of(pending) == "not_finished"
         assert "Not finished yet" in text_of(pending) and "gated_order_status" in text_of(pending)
 
         status = await client.call_tool("gated_order_status", {"instance_id": iid})
@@ -128,8 +127,8 @@ async def test_unknown_instance_is_an_actionable_error(
     async with Client(server.mcp) as client:
         result = await client.call_tool(tool, {"instance_id": "no-such-run"})
         assert result.is_error
-        assert result.structured_content is not None
-        assert result.structured_content["error"] == "unknown_instance"
+        assert result.structured_content is None
+        assert code_of(result) == "unknown_instance"
         assert "no-such-run" in text_of(result) and "instance_id returned by place_order" in text_of(result)
         # the server keeps serving
         assert not (await client.call_tool("place_order", {"order_id": "after"})).is_error
@@ -171,8 +170,8 @@ async def test_idempotency_key_returns_the_same_instance(server_on: Callable[...
         conflict = await client.call_tool("place_order", {"order_id": "K2", "idempotency_key": "retry-1"})
         other = await client.call_tool("place_order", {"order_id": "K1", "idempotency_key": "retry-2"})
         assert len(await server.app.list_instances()) == 2
-    assert conflict.is_error and conflict.structured_content is not None
-    assert conflict.structured_content["error"] == "conflict"
+    assert conflict.is_error and conflict.structured_content is None
+    assert code_of(conflict) == "conflict"
     assert other.structured_content is not None
     assert other.structured_content["instance_id"] != first.structured_content["instance_id"]
 
@@ -192,8 +191,8 @@ async def test_cancel_runs_compensations_and_result_reports_it(
         wfs.GATES.open("c1")  # cancellation takes effect between steps
         result = await client.call_tool("gated_order_result", {"instance_id": iid, "wait_seconds": 20})
         again = await client.call_tool("gated_order_cancel", {"instance_id": iid})
-    assert result.is_error and result.structured_content is not None
-    assert result.structured_content["error"] == "cancelled"
+    assert result.is_error and result.structured_content is None
+    assert code_of(result) == "cancelled"
     assert wfs.CALLS["refund:C1"] == 1 and wfs.CALLS["C1:ship"] == 0
     assert again.structured_content is not None
     assert again.structured_content["outcome"] == "already-finished"
@@ -211,8 +210,8 @@ async def test_failed_workflow_result_is_an_error_with_the_reason(
         assert started.structured_content["error"]["message"] == "cannot continue: out of stock"
         iid = started.structured_content["instance_id"]
         result = await client.call_tool("failing_result", {"instance_id": iid})
-    assert result.is_error and result.structured_content is not None
-    assert result.structured_content["error"] == "failed"
+    assert result.is_error and result.structured_content is None
+    assert code_of(result) == "failed"
     assert "out of stock" in text_of(result)
 
 

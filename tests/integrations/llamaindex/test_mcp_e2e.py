@@ -8,6 +8,8 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
+from edda_mcp import error_details
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TARGET = str(REPO_ROOT / "examples" / "llamaindex_mcp_server.py") + ":server"
 
@@ -32,7 +34,8 @@ async def test_refund_waits_for_approval_and_survives_a_server_restart(tmp_path:
         assert started.structured_content is not None
         iid = started.structured_content["instance_id"]
         pending = await client.call_tool("refund_result", {"instance_id": iid, "wait_seconds": 0})
-        assert pending.structured_content is not None and pending.structured_content["status"] != "completed"
+        details = error_details(pending)  # an error without structured content: not finished yet
+        assert pending.is_error and details is not None and details["status"] != "completed", pending
 
     # A new server process: the run waits in the database, not in the old process's memory.
     async with Client(_params(db_url, tmp_path)) as client:
