@@ -149,9 +149,7 @@ class Delivery:
         Locking the target's instance row orders this send against the target parking (which updates
         that row before it checks its mailbox), so sends to different instances never wait for each other.
         """
-        probe = select(INSTANCES).where(_I.instance_id == target)
-        if self._dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
-            probe = probe.with_for_update()
+        probe = self._dialect.lock_rows(select(INSTANCES).where(_I.instance_id == target), conn.dialect)
         row = (await conn.execute(probe)).first()
         if row is None:
             raise InstanceNotFoundError(f"no workflow instance {target!r}")
@@ -210,7 +208,7 @@ class Delivery:
             return None  # not listening for this key any more: store the message as usual
         claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
         record = insert(HISTORY).values(**records.history_values(handoff.entry))
-        if self._dialect.name == "sqlite":
+        if self._dialect.sole_writer:
             # The sole writer, and the epoch was checked: nobody can have recorded this position since
             # the run that parked it (which recorded nothing at it). No savepoint round trips needed.
             await conn.execute(record)

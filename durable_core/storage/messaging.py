@@ -137,7 +137,7 @@ class SqlMessaging:
     @guarded()
     async def announce(self, instance_ids: Sequence[str]) -> None:
         """Tell other processes these instances are runnable (PostgreSQL NOTIFY; a no-op elsewhere)."""
-        if self._dialect.name != "postgresql" or not instance_ids:
+        if not self._dialect.notifies_wakes or not instance_ids:
             return
         async with self._conns.write() as conn:
             await self._dialect.notify_wake(conn, instance_ids)
@@ -225,13 +225,7 @@ class SqlMessaging:
         stmt = self._available(lease.instance_id, keys).limit(1)
         if sent_by is not None:
             stmt = stmt.where(_M.created_at <= sent_by)
-        if self._dialect.name != "sqlite":
-            skip = self._dialect.skip_locked(self._conns.engine.dialect)
-            stmt = (
-                stmt.with_for_update(skip_locked=skip, of=MESSAGES)
-                if skip
-                else stmt.with_for_update(of=MESSAGES)
-            )
+        stmt = self._dialect.lock_rows(stmt, self._conns.engine.dialect, skip_locked=True, of=MESSAGES)
         try:
             async with self._conns.write() as conn:
                 row = (await conn.execute(stmt)).first()

@@ -159,9 +159,7 @@ class SqlOutboxStorage:
             .order_by(_O.next_attempt_at, _O.event_id)
             .limit(limit)
         )
-        if self._dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already excludes every other writer
-            skip = self._dialect.skip_locked(self._conns.engine.dialect)
-            stmt = stmt.with_for_update(skip_locked=skip)
+        stmt = self._dialect.lock_rows(stmt, self._conns.engine.dialect, skip_locked=True)
         until = now + visibility_timeout
         async with self._conns.write() as conn:
             rows = [_record(row._mapping) for row in (await conn.execute(stmt)).all()]

@@ -11,9 +11,9 @@ import asyncio
 import enum
 import json
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -23,6 +23,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from durable_core.types import JsonScalar
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+    from durable_core.storage.base import WakeListener
+    from durable_core.storage.connections import Connections
+    from durable_core.storage.writer import FastWriter
 
 CONNECT_TIMEOUT_S: Final = 10
 MIGRATION_LOCK_TIMEOUT_S: Final = 120
@@ -93,6 +100,34 @@ class SqlDialect:
 
     #: lock the fenced instance row in ``INSERT ... SELECT`` (serializes against a claim's UPDATE)
     lock_fence_row: bool = True
+    #: a writing transaction is the only writer (SQLite's ``BEGIN IMMEDIATE``): no row locks are needed,
+    #: and a history position written under a checked epoch cannot have been taken meanwhile
+    sole_writer: ClassVar[bool] = False
+    #: other processes can be told about wake-ups inside the committing transaction (``NOTIFY``)
+    notifies_wakes: ClassVar[bool] = False
+
+    def write_engine(self, engine: AsyncEngine) -> AsyncEngine:
+        """The engine (or a variant of it) that hands out connections for writing transactions."""
+        return engine
+
+    def fast_writer(self, conns: Connections) -> FastWriter:
+        """The cheapest correct way to run the hot-path writes (see :mod:`durable_core.storage.writer`)."""
+        from durable_core.storage.writer import TransactionWriter  # the writer module imports dialects
+
+        return TransactionWriter(conns)
+
+    def wake_listener(
+        self, conns: Connections, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
+    ) -> WakeListener | None:
+        """A listener for wake-ups committed by other processes, or None when the database has none."""
+        return None
+
+    def lock_rows(
+        self, stmt: Select[Any], sa_dialect: Dialect, *, skip_locked: bool = False, of: Table | None = None
+    ) -> Select[Any]:
+        """``stmt`` with ``FOR UPDATE`` (of ``of`` only), ``SKIP LOCKED`` when asked for and available."""
+        skip = skip_locked and self.skip_locked(sa_dialect)
+        return stmt.with_for_update(skip_locked=skip, of=of)
 
     # -- statements -----------------------------------------------------------------------------------
     async def upsert_attempt(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import bindparam, cast, func, literal, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
@@ -24,6 +24,11 @@ from durable_core.storage.dialects.base import (
 )
 from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
 from durable_core.types import JsonScalar
+
+if TYPE_CHECKING:
+    from durable_core.storage.base import WakeListener
+    from durable_core.storage.connections import Connections
+    from durable_core.storage.writer import FastWriter
 
 _PG_MIGRATION_LOCK_KEY: Final = 0x45646461_4D696772  # "EddaMigr"
 
@@ -55,6 +60,7 @@ class PostgresDialect(SqlDialect):
 
     name = "postgresql"
     label = "PostgreSQL"
+    notifies_wakes = True
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
         """Connect timeout and an application name visible in ``pg_stat_activity``."""
@@ -68,6 +74,20 @@ class PostgresDialect(SqlDialect):
     def skip_locked(self, sa_dialect: Dialect) -> bool:
         """Always (PostgreSQL 9.5+)."""
         return True
+
+    def fast_writer(self, conns: Connections) -> FastWriter:
+        """Hot-path writes as prepared asyncpg statements."""
+        from durable_core.storage.writer import AsyncpgWriter  # the writer module imports dialects
+
+        return AsyncpgWriter(conns)
+
+    def wake_listener(
+        self, conns: Connections, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
+    ) -> WakeListener | None:
+        """``LISTEN`` on :data:`WAKE_CHANNEL` over a dedicated asyncpg connection."""
+        from durable_core.storage.notify_postgres import PostgresWakeListener  # asyncpg only when used
+
+        return PostgresWakeListener(conns, on_ids, on_connected)
 
     async def upsert_attempt(
         self, conn: AsyncConnection, fence: Select[Any], values: Mapping[str, Any]

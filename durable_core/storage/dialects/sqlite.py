@@ -6,11 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import and_, event, func, literal
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.sql.elements import ColumnElement
@@ -19,6 +19,12 @@ from sqlalchemy.sql.selectable import Select
 from durable_core.storage.dialects.base import ErrorKind, SqlDialect, _check_scalar, _json_path, json_dumps
 from durable_core.storage.schema import ATTEMPTS, SUBSCRIPTIONS
 from durable_core.types import JsonScalar
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+    from durable_core.storage.connections import Connections
+    from durable_core.storage.writer import FastWriter
 
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE`` (write lock).
 SQLITE_WRITE_OPTION: Final = "edda_write"
@@ -33,6 +39,7 @@ class SqliteDialect(SqlDialect):
     name = "sqlite"
     label = "SQLite"
     lock_fence_row = False
+    sole_writer = True
     _PRAGMAS: Final = (
         f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
         "PRAGMA journal_mode = WAL",
@@ -56,6 +63,24 @@ class SqliteDialect(SqlDialect):
                 "pool_timeout": MEMORY_POOL_TIMEOUT_S,
             }
         return super().engine_kwargs(pool_size, max_overflow, echo)
+
+    def write_engine(self, engine: AsyncEngine) -> AsyncEngine:
+        """Writing transactions start with ``BEGIN IMMEDIATE`` (see :data:`SQLITE_WRITE_OPTION`)."""
+        return engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+
+    def fast_writer(self, conns: Connections) -> FastWriter:
+        """A database file: the sqlite3 writer thread; in memory: plain transactions on the one connection."""
+        from durable_core.storage.writer import SqliteThreadWriter  # the writer module imports dialects
+
+        if self.single_connection:
+            return super().fast_writer(conns)
+        return SqliteThreadWriter(make_url(self.url).database or "", conns.engine.dialect, conns.display_url)
+
+    def lock_rows(
+        self, stmt: Select[Any], sa_dialect: Dialect, *, skip_locked: bool = False, of: Table | None = None
+    ) -> Select[Any]:
+        """Unchanged: ``BEGIN IMMEDIATE`` already excludes every other writer."""
+        return stmt
 
     def preflight(self) -> str | None:
         """The directory of a database file must exist (SQLite creates only the file)."""
