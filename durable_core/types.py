@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Union
 
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
@@ -449,3 +449,45 @@ class WaitInfo:
     children: tuple[str, ...] = ()
     wake_at: datetime | None = None
     input_schemas: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClaim:
+    """Lease what a send wakes to this worker, in the send's transaction (see ``Messaging.deliver``)."""
+
+    owner: str
+    lease_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Record the end of the target's wait inside the send (see ``Messaging.deliver``).
+
+    Attributes:
+        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
+        entry: the history entry that records the wait's end with this message.
+        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
+    """
+
+    epoch: int
+    entry: HistoryEntry
+    retain: tuple[WaitKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOutcome:
+    """What happened to one claimed outbox row.
+
+    Attributes:
+        event_id: the row.
+        status: SENT, REJECTED, FAILED, or PENDING (retry at ``retry_at``).
+        status_code: the HTTP status, when there was a response.
+        error: why it was not delivered (response text or exception), for REJECTED/FAILED/PENDING.
+        retry_at: when to try again (PENDING only).
+    """
+
+    event_id: str
+    status: OutboxStatus
+    status_code: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None

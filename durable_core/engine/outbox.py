@@ -35,8 +35,7 @@ from durable_core.clock import Clock
 from durable_core.errors import ConfigurationError
 from durable_core.retry import RetryPolicy
 from durable_core.storage.base import Storage
-from durable_core.storage.outbox import OutboxOutcome
-from durable_core.types import OutboxRecord, OutboxStatus
+from durable_core.types import OutboxOutcome, OutboxRecord, OutboxStatus
 
 __all__ = ["OutboxMode", "OutboxRelayer", "cloudevent_request"]
 

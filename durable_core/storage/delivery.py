@@ -8,8 +8,7 @@ are read in keyset batches of :data:`SCAN_BATCH`, so every scan is bounded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import delete, exists, insert, select, update
@@ -23,9 +22,11 @@ from durable_core.storage.schema import HISTORY, INSTANCES, MESSAGES, SUBSCRIPTI
 from durable_core.types import (
     FINISHED_STATUSES,
     DeliveryResult,
+    Handoff,
     HistoryEntry,
     InstanceStatus,
     Lease,
+    LocalClaim,
     OutgoingMessage,
     RecordOutcome,
     SubscriptionMode,
@@ -33,7 +34,7 @@ from durable_core.types import (
     WaitKind,
 )
 
-__all__ = ["SCAN_BATCH", "Delivery", "Handoff", "LocalClaim"]
+__all__ = ["SCAN_BATCH", "Delivery"]
 
 _I = INSTANCES.c
 _W = WAITS.c
@@ -42,29 +43,6 @@ _WAITING: Final = InstanceStatus.WAITING.value
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 SCAN_BATCH: Final = 1000  # receivers of a by-type event / broadcast are read and written in batches
 _WAIT_CHUNK: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LocalClaim:
-    """Lease what a send wakes to this worker (see :meth:`SqlMessaging.deliver`)."""
-
-    owner: str
-    lease_ttl: timedelta
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """Record the end of the target's wait inside the send (see :meth:`SqlMessaging.deliver`).
-
-    Attributes:
-        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
-        entry: the history entry that records the wait's end with this message.
-        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
-    """
-
-    epoch: int
-    entry: HistoryEntry
-    retain: tuple[WaitKey, ...] = ()
 
 
 class Delivery:
