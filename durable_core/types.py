@@ -40,6 +40,14 @@ ACTIVE_STATUSES: frozenset[InstanceStatus] = frozenset(
 
 
 class StepKind(enum.StrEnum):
+class Backend(enum.StrEnum):
+    """The database family a storage URL names (``postgres://`` is POSTGRESQL, ``mariadb://`` is MYSQL)."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+    MYSQL = "mysql"
+
+
     """Kind of durable operation recorded at a history position."""
 
     ACTIVITY = "activity"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from durable_core.types import (
     AttemptState,
+    Backend,
     CancelOutcome,
     ClaimedInstance,
     CreateResult,
@@ -210,7 +211,7 @@ class OutboxStore(abc.ABC):
 class Storage(abc.ABC):
     """Abstract storage. One SQL implementation serves SQLite, PostgreSQL and MySQL."""
 
-    dialect_name: str  # "sqlite" | "postgresql" | "mysql"
+    dialect_name: Backend
 
     # -- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError
+from durable_core.types import Backend
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -90,8 +91,8 @@ def _parse(url: str) -> URL:
         raise _invalid(url, f"it could not be parsed ({exc})") from None
 
 
-def backend_of(url: str) -> str:
-    """The backend family of an accepted URL: ``"sqlite"``, ``"postgresql"`` or ``"mysql"``.
+def backend_of(url: str) -> Backend:
+    """The backend family of an accepted URL: SQLITE, POSTGRESQL or MYSQL.
 
     Args:
         url: any accepted URL (normalized or not).
@@ -109,7 +110,7 @@ def backend_of(url: str) -> str:
         raise _invalid(
             url, f"driver {driver!r} is not supported for {backend} (use the plain {scheme}:// form)"
         )
-    return backend
+    return Backend(backend)
 
 
 def is_memory_sqlite(url: str) -> bool:
@@ -144,12 +145,12 @@ def normalize_url(url: str) -> str:
     backend = backend_of(url)
     parsed = _parse(url)
     _scheme, async_driver, _drivers = _SCHEMES[parsed.drivername.partition("+")[0].lower()]
-    if backend == "sqlite":
+    if backend is Backend.SQLITE:
         if parsed.host or parsed.username or parsed.port:
             raise _invalid(url, "a SQLite URL has no host; use sqlite:///relative.db or sqlite:////abs.db")
         database = parsed.database if parsed.database not in (None, "") else ":memory:"
         parsed = parsed.set(drivername=f"sqlite+{async_driver}", database=database)
-    elif backend == "postgresql":
+    elif backend is Backend.POSTGRESQL:
         query = dict(parsed.query)
         if "sslmode" in query and "ssl" not in query:
             query["ssl"] = query.pop("sslmode")

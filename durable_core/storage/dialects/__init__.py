@@ -24,6 +24,7 @@ from durable_core.storage.dialects.sqlite import (
     SQLITE_WRITE_OPTION,
     SqliteDialect,
 )
+from durable_core.types import Backend
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-def dialect_for(backend: str, url: str, *, memory: bool = False) -> SqlDialect:
+def dialect_for(backend: Backend | str, url: str, *, memory: bool = False) -> SqlDialect:
     """The dialect helper of a backend family (``sqlite``, ``postgresql``, ``mysql``).
 
     Args:
@@ -51,10 +52,12 @@ def dialect_for(backend: str, url: str, *, memory: bool = False) -> SqlDialect:
         url: the normalized URL.
         memory: True for an in-memory SQLite database.
     """
-    if backend == "sqlite":
+    try:
+        family = Backend(backend)
+    except ValueError:
+        raise ValueError(f"unknown backend {backend!r}") from None
+    if family is Backend.SQLITE:
         return SqliteDialect(url, memory=memory)
-    if backend == "postgresql":
+    if family is Backend.POSTGRESQL:
         return PostgresDialect(url)
-    if backend == "mysql":
-        return MysqlDialect(url)
-    raise ValueError(f"unknown backend {backend!r}")
+    return MysqlDialect(url)

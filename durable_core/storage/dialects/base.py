@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from durable_core.types import JsonScalar
+from durable_core.types import Backend, JsonScalar
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -69,7 +69,7 @@ def _check_scalar(value: object) -> None:
 class SqlDialect:
     """Base class: the behaviour shared by every dialect plus the hooks that differ."""
 
-    name: ClassVar[str]
+    name: ClassVar[Backend]
     label: ClassVar[str]
     #: a single shared connection (in-memory SQLite): storage serializes every use of it
     single_connection: bool = False

@@ -25,7 +25,7 @@ from durable_core.storage.dialects.base import (
     _json_path,
 )
 from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
-from durable_core.types import JsonScalar
+from durable_core.types import Backend, JsonScalar
 
 _MYSQL_NUMBER_TYPES: Final = ("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL")
 _MYSQL_UNAVAILABLE_CODES: Final = frozenset(
@@ -36,7 +36,7 @@ _MYSQL_UNAVAILABLE_CODES: Final = frozenset(
 class MysqlDialect(SqlDialect):
     """MySQL 8 / MariaDB 10.6+ via aiomysql: utf8mb4, READ COMMITTED, SKIP LOCKED, ``GET_LOCK``."""
 
-    name = "mysql"
+    name = Backend.MYSQL
     label = "MySQL"
     transactional_ddl = False
 

@@ -23,7 +23,7 @@ from durable_core.storage.dialects.base import (
     json_dumps,
 )
 from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
-from durable_core.types import JsonScalar
+from durable_core.types import Backend, JsonScalar
 
 if TYPE_CHECKING:
     from durable_core.storage.base import WakeListener
@@ -58,7 +58,7 @@ _PG_UNAVAILABLE_STATES: Final = frozenset(
 class PostgresDialect(SqlDialect):
     """PostgreSQL via asyncpg: row locks, SKIP LOCKED, transactional DDL, advisory migration lock."""
 
-    name = "postgresql"
+    name = Backend.POSTGRESQL
     label = "PostgreSQL"
     notifies_wakes = True
 

@@ -18,7 +18,7 @@ from sqlalchemy.sql.selectable import Select
 
 from durable_core.storage.dialects.base import ErrorKind, SqlDialect, _check_scalar, _json_path, json_dumps
 from durable_core.storage.schema import ATTEMPTS, SUBSCRIPTIONS
-from durable_core.types import JsonScalar
+from durable_core.types import Backend, JsonScalar
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -36,7 +36,7 @@ MEMORY_POOL_TIMEOUT_S: Final = 60
 class SqliteDialect(SqlDialect):
     """SQLite via aiosqlite: WAL, one writer at a time (``BEGIN IMMEDIATE``), no row locks."""
 
-    name = "sqlite"
+    name = Backend.SQLITE
     label = "SQLite"
     lock_fence_row = False
     sole_writer = True
