@@ -124,8 +124,8 @@ class StepExecutor(LiveExecutor):
 
     async def on_replayed_activity(self, instance_id: str, activity_id: str, name: str, result: Any) -> None:
         """Hooks for a cache hit."""
-        await self._s.hooks.call("on_activity_start", instance_id, activity_id, name, True)
-        await self._s.hooks.call("on_activity_complete", instance_id, activity_id, name, result, True)
+        await self._s.hooks.activity_start(instance_id, activity_id, name, True)
+        await self._s.hooks.activity_complete(instance_id, activity_id, name, result, True)
 
     async def execute_activity(self, session: ReplaySession, step: PlannedActivity) -> HistoryEntry:
         """Run the activity with its retry policy and record its final outcome."""
@@ -200,7 +200,7 @@ class StepExecutor(LiveExecutor):
         iid = session.instance_id
         while True:
             attempt += 1
-            await self._s.hooks.call("on_activity_start", iid, activity_id, name, False)
+            await self._s.hooks.activity_start(iid, activity_id, name, False)
             tx = self._s.storage.begin_user_transaction()
             try:
                 ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
@@ -220,7 +220,7 @@ class StepExecutor(LiveExecutor):
                 )
                 entry = _with_result(entry, payload)
                 recorded = await self._record(entry, tx if tx.used else None)
-                await self._s.hooks.call("on_activity_complete", iid, activity_id, name, result, False)
+                await self._s.hooks.activity_complete(iid, activity_id, name, result, False)
                 return recorded
             except LeaseLostSignal:
                 raise
@@ -231,7 +231,7 @@ class StepExecutor(LiveExecutor):
                 retryable = policy.is_retryable(exc)
                 delay = policy.delay_before(attempt)
                 if retryable and policy.allows_another(attempt, monotonic() - started, delay):
-                    await self._s.hooks.call("on_activity_retry", iid, activity_id, name, exc, attempt, delay)
+                    await self._s.hooks.activity_retry(iid, activity_id, name, exc, attempt, delay)
                     await self._count_attempt(position, attempt, errors[-1])
                     await self._s.clock.sleep(delay)
                     self._control.check_lease()
@@ -244,7 +244,7 @@ class StepExecutor(LiveExecutor):
                         attempt,
                     )
                     final.__cause__ = exc
-                await self._s.hooks.call("on_activity_failed", iid, activity_id, name, final)
+                await self._s.hooks.activity_failed(iid, activity_id, name, final)
                 entry = self._entry(
                     iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors
                 )
