@@ -350,15 +350,13 @@ class StepExecutor(LiveExecutor):
         result = await _stored(self._s.storage.messaging().deliver(message, self._s.clock.now()))
         self._s.wake(result.woken)
 
-    async def set_subscription(self, instance_id: str, channel: str, mode: str | None) -> None:
+    async def set_subscription(self, instance_id: str, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe or unsubscribe (idempotent)."""
         messaging = self._s.storage.messaging()
         if mode is None:
             await _stored(messaging.unsubscribe(instance_id, channel))
         else:
-            await _stored(
-                messaging.subscribe(instance_id, channel, SubscriptionMode(mode), self._s.clock.now())
-            )
+            await _stored(messaging.subscribe(instance_id, channel, mode, self._s.clock.now()))
 
     async def create_child(self, parent_id: str, child: ChildStart) -> str:
         """Create the child (idempotent on its id) and let the local dispatcher run it."""
