@@ -39,7 +39,6 @@ ACTIVE_STATUSES: frozenset[InstanceStatus] = frozenset(
 )
 
 
-class StepKind(enum.StrEnum):
 class Backend(enum.StrEnum):
     """The database family a storage URL names (``postgres://`` is POSTGRESQL, ``mariadb://`` is MYSQL)."""
 
@@ -48,6 +47,7 @@ class Backend(enum.StrEnum):
     MYSQL = "mysql"
 
 
+class StepKind(enum.StrEnum):
     """Kind of durable operation recorded at a history position."""
 
     ACTIVITY = "activity"
