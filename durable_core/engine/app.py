@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
-from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
+from durable_core.engine.local_worker import DispatcherWorker
 from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
@@ -38,7 +38,6 @@ from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
-from durable_core.storage.messaging import LocalClaim
 from durable_core.types import (
     FINISHED_STATUSES,
     CancelOutcome,
@@ -120,6 +119,9 @@ class EddaApp:
         self._storage: Storage = make_storage(db_url, pool_size=pool_size, max_overflow=max_overflow)
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
+        self._local = DispatcherWorker(
+            str(self._worker), timedelta(seconds=lease_ttl), lambda: self._run_workers and self._initialized
+        )
         self._services = EngineServices(
             storage=self._storage,
             clock=self._clock,
@@ -129,11 +131,7 @@ class EddaApp:
             default_retry_policy=default_retry_policy or DEFAULT_RETRY_POLICY,
             worker_id=str(self._worker),
             lease_ttl=timedelta(seconds=lease_ttl),
-            wake=self._wake_local,
-            local_claim=self._local_claim,
-            adopt=self._adopt_local,
-            parked_wait=self._parked_wait,
-            note_handoff=self._note_handoff,
+            local=self._local,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -150,6 +148,7 @@ class EddaApp:
             poll_interval=poll_interval,
             on_run_finished=self._run_finished,
         )
+        self._local.attach(self._dispatcher)
         self._initialized = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retention = (
@@ -237,29 +236,6 @@ class EddaApp:
     def workflow_named(self, name: str) -> Workflow[Any, Any]:
         """The workflow definition this app serves under ``name`` (``WorkflowNotFoundError`` if none)."""
         return self._catalog.get(name)
-
-    def _wake_local(self, instance_ids: Iterable[str]) -> None:
-        """A local delivery made these instances runnable: run them here at once (if we run workers)."""
-        if self._run_workers and self._initialized:
-            for instance_id in instance_ids:
-                self._dispatcher.hint(instance_id)
-
-    def _local_claim(self) -> LocalClaim | None:
-        if self._run_workers and self._initialized and self._dispatcher.has_capacity():
-            return LocalClaim(self.worker_id, self._services.lease_ttl)
-        return None
-
-    def _adopt_local(self, claimed: ClaimedInstance) -> None:
-        self._dispatcher.adopt(claimed)
-
-    def _parked_wait(self, instance_id: str) -> tuple[int, int, WaitSpec] | None:
-        parked = self._dispatcher.parked_here(instance_id)
-        if parked is None or parked.wait is None:
-            return None
-        return parked.epoch, parked.wait[0], parked.wait[1]
-
-    def _note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
-        self._dispatcher.note_handoff(instance_id, entry)
 
     # -- events and messages -----------------------------------------------------------------------
     async def send_event(

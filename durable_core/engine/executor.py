@@ -342,13 +342,13 @@ class StepExecutor(LiveExecutor):
         )
         if result.record_outcome is not RecordOutcome.RECORDED:
             return await self._settle(result.record_outcome, entry.instance_id, entry.position)
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
         return entry
 
     async def send_unjournaled(self, message: OutgoingMessage) -> None:
         """Store the message now; wake local receivers."""
         result = await _stored(self._s.storage.messaging().deliver(message, self._s.clock.now()))
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
 
     async def set_subscription(self, instance_id: str, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe or unsubscribe (idempotent)."""
@@ -361,7 +361,7 @@ class StepExecutor(LiveExecutor):
     async def create_child(self, parent_id: str, child: ChildStart) -> str:
         """Create the child (idempotent on its id) and let the local dispatcher run it."""
         child_id = await _stored(create_child_instance(self._s, parent_id, child))
-        self._s.wake((child_id,))
+        self._s.local.wake((child_id,))
         return child_id
 
     async def _settle(self, outcome: RecordOutcome, instance_id: str, position: int) -> HistoryEntry:

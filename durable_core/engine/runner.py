@@ -297,7 +297,7 @@ class InstanceRunner:
                 child_id, "the parent workflow ended", self._instance.instance_id, now
             )
             if outcome is CancelOutcome.REQUESTED:
-                self._s.wake((child_id,))
+                self._s.local.wake((child_id,))
 
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
@@ -318,7 +318,7 @@ class InstanceRunner:
             )
             if not finished:
                 raise LeaseLostSignal()
-            self._s.wake(woken)
+            self._s.local.wake(woken)
         elif not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
         if request.status is InstanceStatus.CANCELLED:

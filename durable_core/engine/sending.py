@@ -85,20 +85,20 @@ class Sender:
             ) from None
         message = OutgoingMessage(key=key, data=payload, metadata=meta, target_instance_id=target)
         now = self._s.clock.now()
-        claim = self._s.local_claim() if target is not None else None
+        claim = self._s.local.claim_request() if target is not None else None
         handoff = self._handoff(message, now) if claim is not None else None
         result = await self._s.storage.messaging().deliver(message, now, claim_for=claim, handoff=handoff)
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
         if result.handed_off and handoff is not None and target is not None:
-            self._s.note_handoff(target, handoff.entry)
+            self._s.local.note_handoff(target, handoff.entry)
         for claimed in result.claimed:
-            self._s.adopt(claimed)
+            self._s.local.adopt(claimed)
         return result
 
     def _handoff(self, message: OutgoingMessage, now: datetime) -> Handoff | None:
         """The wait's end to record in the send itself, when this process parked the target on this key."""
         target = message.target_instance_id
-        parked = self._s.parked_wait(target) if target is not None else None
+        parked = self._s.local.parked_wait(target) if target is not None else None
         if parked is None or target is None:
             return None
         epoch, position, spec = parked
