@@ -33,13 +33,12 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HookCaller
 from durable_core.ingress import DEFAULT_MAX_BODY_BYTES, Authorizer, CloudEventsASGI
-from durable_core.replay.checker import ReplayReport, replay_instance
+from durable_core.replay.checker import ReplayReport, replay_check
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
 from durable_core.types import (
-    FINISHED_STATUSES,
     CancelOutcome,
     ClaimedInstance,
     HistoryEntry,
@@ -500,35 +499,15 @@ class EddaApp:
             include_finished: also check completed/failed/cancelled instances.
             limit: check at most this many instances (newest first).
         """
-        statuses = None if include_finished else frozenset(set(InstanceStatus) - FINISHED_STATUSES)
-        reports: list[ReplayReport] = []
-        before: tuple[datetime, str] | None = None
-        while len(reports) < limit:
-            page = await self._storage.list_instances(
-                InstanceQuery(
-                    statuses=statuses,
-                    workflow_name=workflow_name,
-                    limit=min(200, limit - len(reports)),
-                    before=before,
-                )
-            )
-            if not page:
-                break
-            for record in page:
-                if record.workflow_name not in self._catalog:
-                    continue
-                reports.append(
-                    await replay_instance(
-                        self._catalog.get(record.workflow_name),
-                        instance_id=record.instance_id,
-                        status=record.status,
-                        stored_input=self._services.serializer.decode(record.input),
-                        history=await self._storage.load_history(record.instance_id),
-                        serializer=self._services.serializer,
-                    )
-                )
-            before = (page[-1].created_at, page[-1].instance_id)
-        return reports
+        return await replay_check(
+            self._storage,
+            self._catalog,
+            self._services.serializer,
+            self._clock.now,
+            workflow_name=workflow_name,
+            include_finished=include_finished,
+            limit=limit,
+        )
 
     # -- transactional outbox ------------------------------------------------------------------
     @property
