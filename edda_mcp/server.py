@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, Unpack, overload
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
-from durable_core import CloudEventsASGI, EddaApp, Workflow, workflow
+from durable_core import AppOptions, CloudEventsASGI, EddaApp, Workflow, workflow
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -54,7 +54,8 @@ class EddaMCPServer:
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
         tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
-        **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
+        **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
+            ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class EddaMCPServer:
         hooks: object | None = None,
         max_argument_bytes: int = 256 * 1024,
         tasks: bool = True,
-        **app_options: Any,
+        **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
             raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")

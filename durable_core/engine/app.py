@@ -17,12 +17,20 @@ from durable_core.codec import PayloadCodec
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.local_worker import DispatcherWorker
-from durable_core.engine.outbox import OutboxRelayer
+from durable_core.engine.options import (
+    IngressOptions,
+    OutboxOptions,
+    WorkerOptions,
+    ingress_options,
+    outbox_options,
+    worker_options,
+)
+from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import validate_instance_id, validate_options
+from durable_core.engine.validation import validate_instance_id
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
@@ -32,7 +40,7 @@ from durable_core.errors import (
     InstanceNotFoundError,
 )
 from durable_core.hooks import HookCaller
-from durable_core.ingress import DEFAULT_MAX_BODY_BYTES, Authorizer, CloudEventsASGI
+from durable_core.ingress import Authorizer, CloudEventsASGI
 from durable_core.replay.checker import ReplayReport, replay_check
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
@@ -68,22 +76,22 @@ class EddaApp:
         default_retry_policy: retry policy for activities that do not set one.
         payload_codec: encrypts/compresses stored payloads.
         clock: time source (inject ``FakeClock`` in tests).
-        lease_ttl: seconds a worker's claim on an instance lasts without renewal.
-        poll_interval: seconds between fallback polls for work started elsewhere or abandoned.
-        max_concurrent_runs: instances this process runs at once.
-        shutdown_timeout: seconds ``shutdown()`` lets running instances finish before releasing them.
         auto_migrate: apply schema migrations at start-up (under a database lock).
         pool_size / max_overflow: connection pool sizing (PostgreSQL/MySQL).
-        run_workers: False makes a client-only app that starts and queries but never runs instances.
-        outbox_target_url: when set, a relayer delivers ``send_event_transactional`` events to this URL
-            (HTTP POST, CloudEvents) while the app runs.
-        outbox_mode: ``"binary"`` (ce-* headers) or ``"structured"`` (``application/cloudevents+json``).
-        outbox_poll_interval: seconds between outbox scans when it is empty.
         retention: purge finished instances and delivered outbox rows periodically (see RetentionPolicy).
-        max_event_bytes: largest CloudEvent body the HTTP ingress accepts (413 above it).
-        authorize: async hook ``(RequestInfo) -> bool`` run before the HTTP ingress accepts an event or
-            a cancel request (False: 401 without an ``Authorization`` header, else 403).
-        outbox_retry_policy: backoff and ``max_attempts`` of undelivered events.
+        worker: how this process runs instances (:class:`WorkerOptions`: lease TTL, poll interval,
+            concurrency, shutdown timeout, ``run_workers=False`` for a client-only app).
+        outbox: delivery of ``send_event_transactional`` events (:class:`OutboxOptions`: target URL,
+            CloudEvents mode, poll interval, retry policy); no relayer without a target URL.
+        ingress: the HTTP entry point (:class:`IngressOptions`: largest event body, ``authorize`` hook).
+        lease_ttl / poll_interval / max_concurrent_runs / shutdown_timeout / run_workers: the fields of
+            ``worker`` as keywords (defaults 30 s, 1 s, 200, 10 s, True).
+        outbox_target_url / outbox_mode / outbox_poll_interval / outbox_retry_policy: the fields of
+            ``outbox`` as keywords (``outbox_mode``: ``"binary"`` or ``"structured"``).
+        max_event_bytes / authorize: the fields of ``ingress`` as keywords.
+
+    Raises:
+        ConfigurationError: an invalid option, or one given both in a group and as its keyword.
     """
 
     def __init__(
@@ -96,30 +104,50 @@ class EddaApp:
         default_retry_policy: RetryPolicy | None = None,
         payload_codec: PayloadCodec | None = None,
         clock: Clock | None = None,
-        lease_ttl: float = 30.0,
-        poll_interval: float = 1.0,
-        max_concurrent_runs: int = 200,
-        shutdown_timeout: float = 10.0,
         auto_migrate: bool = True,
         pool_size: int | None = None,
         max_overflow: int | None = None,
-        run_workers: bool = True,
-        outbox_target_url: str | None = None,
-        outbox_mode: str = "binary",
-        outbox_poll_interval: float = 1.0,
-        outbox_retry_policy: RetryPolicy | None = None,
         retention: RetentionPolicy | None = None,
-        max_event_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        worker: WorkerOptions | None = None,
+        outbox: OutboxOptions | None = None,
+        ingress: IngressOptions | None = None,
+        lease_ttl: float | None = None,
+        poll_interval: float | None = None,
+        max_concurrent_runs: int | None = None,
+        shutdown_timeout: float | None = None,
+        run_workers: bool | None = None,
+        outbox_target_url: str | None = None,
+        outbox_mode: OutboxMode | str | None = None,
+        outbox_poll_interval: float | None = None,
+        outbox_retry_policy: RetryPolicy | None = None,
+        max_event_bytes: int | None = None,
         authorize: Authorizer | None = None,
     ) -> None:
-        validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout)
+        workers = worker_options(
+            worker,
+            lease_ttl=lease_ttl,
+            poll_interval=poll_interval,
+            max_concurrent_runs=max_concurrent_runs,
+            shutdown_timeout=shutdown_timeout,
+            run_workers=run_workers,
+        )
+        relaying = outbox_options(
+            outbox,
+            target_url=outbox_target_url,
+            mode=outbox_mode,
+            poll_interval=outbox_poll_interval,
+            retry_policy=outbox_retry_policy,
+        )
+        entry = ingress_options(ingress, max_event_bytes=max_event_bytes, authorize=authorize)
         self.service_name = service_name
         self._catalog = Catalog(workflows) if workflows is not None else DEFAULT_CATALOG
         self._storage: Storage = make_storage(db_url, pool_size=pool_size, max_overflow=max_overflow)
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
         self._local = DispatcherWorker(
-            str(self._worker), timedelta(seconds=lease_ttl), lambda: self._run_workers and self._initialized
+            str(self._worker),
+            timedelta(seconds=workers.lease_ttl),
+            lambda: self._run_workers and self._initialized,
         )
         self._services = EngineServices(
             storage=self._storage,
@@ -129,22 +157,22 @@ class EddaApp:
             catalog=self._catalog,
             default_retry_policy=default_retry_policy or DEFAULT_RETRY_POLICY,
             worker_id=str(self._worker),
-            lease_ttl=timedelta(seconds=lease_ttl),
+            lease_ttl=timedelta(seconds=workers.lease_ttl),
             local=self._local,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
         self._ingress = CloudEventsASGI(
-            self, max_body_bytes=max_event_bytes, authorize=authorize, lifespan=self
+            self, max_body_bytes=entry.max_event_bytes, authorize=entry.authorize, lifespan=self
         )
         self._auto_migrate = auto_migrate
-        self._run_workers = run_workers
-        self._shutdown_timeout = shutdown_timeout
+        self._run_workers = workers.run_workers
+        self._shutdown_timeout = workers.shutdown_timeout
         self._waiters = ResultWaiters()
         self._dispatcher = Dispatcher(
             self._services,
-            max_concurrent=max_concurrent_runs,
-            poll_interval=poll_interval,
+            max_concurrent=workers.max_concurrent_runs,
+            poll_interval=workers.poll_interval,
             on_run_finished=self._run_finished,
         )
         self._local.attach(self._dispatcher)
@@ -153,17 +181,20 @@ class EddaApp:
         self._retention = (
             RetentionLoop(retention, self._clock, [self.purge, self.purge_outbox]) if retention else None
         )
-        self._outbox: OutboxRelayer | None = None
-        if outbox_target_url is not None:
-            self._outbox = OutboxRelayer(
-                self._storage,
-                self._clock,
-                outbox_target_url,
-                mode=outbox_mode,
-                poll_interval=outbox_poll_interval,
-                retry_policy=outbox_retry_policy,
-                relayer_id=f"{self._worker}:outbox",
-            )
+        self._outbox = self._relayer(relaying)
+
+    def _relayer(self, options: OutboxOptions) -> OutboxRelayer | None:
+        if options.target_url is None:
+            return None
+        return OutboxRelayer(
+            self._storage,
+            self._clock,
+            options.target_url,
+            mode=options.mode,
+            poll_interval=options.poll_interval,
+            retry_policy=options.retry_policy,
+            relayer_id=f"{self._worker}:outbox",
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def initialize(self) -> None:
