@@ -6,9 +6,10 @@ Nothing here does I/O. Rows never travel as ``dict[str, Any]``: storage converts
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Union
+from typing import Any, Union
 
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
 JsonValue = Union[JsonScalar, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007
@@ -499,3 +500,30 @@ class OutboxOutcome:
     status_code: int | None = None
     error: str | None = None
     retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """A CloudEvent to send, as one value (``send_event``'s keywords, passed between the layers).
+
+    Attributes:
+        event_type: CloudEvents ``type``.
+        source: CloudEvents ``source``.
+        data: JSON data, bytes, or a Pydantic model (sent as its JSON).
+        instance_id: deliver into this instance's mailbox instead of to every waiter of the type.
+        subject: CloudEvents ``subject``.
+        event_id: CloudEvents ``id`` (generated when None).
+        extensions: CloudEvents extension attributes.
+        data_content_type: CloudEvents ``datacontenttype``.
+        time: CloudEvents ``time`` (now on the sender's clock when None).
+    """
+
+    event_type: str
+    source: str
+    data: Any = None
+    instance_id: str | None = None
+    subject: str | None = None
+    event_id: str | None = None
+    extensions: Mapping[str, JsonScalar] | None = None
+    data_content_type: str | None = None
+    time: datetime | None = None

@@ -59,6 +59,7 @@ from durable_core.types import (
     NewInstance,
     OutboxRecord,
     OutboxStatus,
+    OutgoingEvent,
     WaitInfo,
 )
 
@@ -303,10 +304,10 @@ class EddaApp:
             ValueError / TypeError: invalid attributes or data (nothing is stored).
         """
         self._require_initialized()
-        return await self._sender.send_event(
-            event_type,
-            source,
-            data,
+        event = OutgoingEvent(
+            event_type=event_type,
+            source=source,
+            data=data,
             instance_id=instance_id,
             subject=subject,
             event_id=event_id,
@@ -314,6 +315,7 @@ class EddaApp:
             data_content_type=data_content_type,
             time=time,
         )
+        return await self._sender.send_event(event)
 
     async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:
         """Publish on a channel from outside a workflow (competing: one subscriber; broadcast: all).
