@@ -42,7 +42,15 @@ from durable_core.authoring.concurrency import (
 from durable_core.authoring.events import EventMetadata, ReceivedEvent, send_event, wait_event
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
-from durable_core.engine import EddaApp, RetentionPolicy, WorkflowHandle
+from durable_core.engine import (
+    AppOptions,
+    EddaApp,
+    IngressOptions,
+    OutboxOptions,
+    RetentionPolicy,
+    WorkerOptions,
+    WorkflowHandle,
+)
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
@@ -96,6 +104,7 @@ __all__ = [
     "Activity",
     "ActivityTimeoutError",
     "AppNotBoundError",
+    "AppOptions",
     "CancelOutcome",
     "Catalog",
     "ChildHandle",
@@ -114,6 +123,7 @@ __all__ = [
     "FakeClock",
     "FirstResult",
     "HistoryEntry",
+    "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
     "InstanceNotFoundError",
@@ -126,6 +136,7 @@ __all__ = [
     "NonDeterminismError",
     "OutboxEvent",
     "OutboxMode",
+    "OutboxOptions",
     "OutboxRecord",
     "OutboxRelayer",
     "OutboxStatus",
@@ -149,6 +160,7 @@ __all__ = [
     "TerminalError",
     "WaitInfo",
     "Waitable",
+    "WorkerOptions",
     "Workflow",
     "WorkflowBlockedError",
     "WorkflowCancelledError",

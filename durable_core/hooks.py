@@ -56,12 +56,62 @@ class WorkflowHooks(Protocol):
 
 
 class HookCaller:
-    """Calls whichever hook methods an object defines, isolating the engine from hook errors."""
+    """Calls whichever hook methods an object defines, isolating the engine from hook errors.
+
+    One typed method per hook of :class:`WorkflowHooks`, so a misspelt hook or a wrong argument is a
+    type error in the engine rather than a silently skipped call.
+    """
 
     def __init__(self, hooks: object | None) -> None:
         self._hooks = hooks
 
-    async def call(self, method: str, *args: Any) -> None:
+    async def workflow_start(self, instance_id: str, workflow_name: str, input_data: dict[str, Any]) -> None:
+        """Call ``on_workflow_start``."""
+        await self._call("on_workflow_start", instance_id, workflow_name, input_data)
+
+    async def workflow_complete(self, instance_id: str, workflow_name: str, result: Any) -> None:
+        """Call ``on_workflow_complete``."""
+        await self._call("on_workflow_complete", instance_id, workflow_name, result)
+
+    async def workflow_failed(self, instance_id: str, workflow_name: str, error: Exception) -> None:
+        """Call ``on_workflow_failed``."""
+        await self._call("on_workflow_failed", instance_id, workflow_name, error)
+
+    async def workflow_cancelled(self, instance_id: str, workflow_name: str) -> None:
+        """Call ``on_workflow_cancelled``."""
+        await self._call("on_workflow_cancelled", instance_id, workflow_name)
+
+    async def activity_start(
+        self, instance_id: str, activity_id: str, activity_name: str, is_replaying: bool
+    ) -> None:
+        """Call ``on_activity_start``."""
+        await self._call("on_activity_start", instance_id, activity_id, activity_name, is_replaying)
+
+    async def activity_complete(
+        self, instance_id: str, activity_id: str, activity_name: str, result: Any, cache_hit: bool
+    ) -> None:
+        """Call ``on_activity_complete``."""
+        await self._call("on_activity_complete", instance_id, activity_id, activity_name, result, cache_hit)
+
+    async def activity_failed(
+        self, instance_id: str, activity_id: str, activity_name: str, error: Exception
+    ) -> None:
+        """Call ``on_activity_failed``."""
+        await self._call("on_activity_failed", instance_id, activity_id, activity_name, error)
+
+    async def activity_retry(
+        self,
+        instance_id: str,
+        activity_id: str,
+        activity_name: str,
+        error: Exception,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """Call ``on_activity_retry``."""
+        await self._call("on_activity_retry", instance_id, activity_id, activity_name, error, attempt, delay)
+
+    async def _call(self, method: str, *args: Any) -> None:
         """Invoke ``hooks.<method>(*args)`` if it exists; log and swallow its exceptions."""
         if self._hooks is None:
             return

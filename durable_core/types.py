@@ -6,9 +6,10 @@ Nothing here does I/O. Rows never travel as ``dict[str, Any]``: storage converts
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Union
+from datetime import datetime, timedelta
+from typing import Any, Union
 
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
 JsonValue = Union[JsonScalar, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007
@@ -37,6 +38,14 @@ FINISHED_STATUSES: frozenset[InstanceStatus] = _FINISHED
 ACTIVE_STATUSES: frozenset[InstanceStatus] = frozenset(
     {InstanceStatus.PENDING, InstanceStatus.RUNNING, InstanceStatus.COMPENSATING}
 )
+
+
+class Backend(enum.StrEnum):
+    """The database family a storage URL names (``postgres://`` is POSTGRESQL, ``mariadb://`` is MYSQL)."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+    MYSQL = "mysql"
 
 
 class StepKind(enum.StrEnum):
@@ -462,3 +471,72 @@ class SqliteSynchronous(enum.StrEnum):
 
     FULL = "full"
     NORMAL = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClaim:
+    """Lease what a send wakes to this worker, in the send's transaction (see ``Messaging.deliver``)."""
+
+    owner: str
+    lease_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Record the end of the target's wait inside the send (see ``Messaging.deliver``).
+
+    Attributes:
+        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
+        entry: the history entry that records the wait's end with this message.
+        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
+    """
+
+    epoch: int
+    entry: HistoryEntry
+    retain: tuple[WaitKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOutcome:
+    """What happened to one claimed outbox row.
+
+    Attributes:
+        event_id: the row.
+        status: SENT, REJECTED, FAILED, or PENDING (retry at ``retry_at``).
+        status_code: the HTTP status, when there was a response.
+        error: why it was not delivered (response text or exception), for REJECTED/FAILED/PENDING.
+        retry_at: when to try again (PENDING only).
+    """
+
+    event_id: str
+    status: OutboxStatus
+    status_code: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """A CloudEvent to send, as one value (``send_event``'s keywords, passed between the layers).
+
+    Attributes:
+        event_type: CloudEvents ``type``.
+        source: CloudEvents ``source``.
+        data: JSON data, bytes, or a Pydantic model (sent as its JSON).
+        instance_id: deliver into this instance's mailbox instead of to every waiter of the type.
+        subject: CloudEvents ``subject``.
+        event_id: CloudEvents ``id`` (generated when None).
+        extensions: CloudEvents extension attributes.
+        data_content_type: CloudEvents ``datacontenttype``.
+        time: CloudEvents ``time`` (now on the sender's clock when None).
+    """
+
+    event_type: str
+    source: str
+    data: Any = None
+    instance_id: str | None = None
+    subject: str | None = None
+    event_id: str | None = None
+    extensions: Mapping[str, JsonScalar] | None = None
+    data_content_type: str | None = None
+    time: datetime | None = None

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, Unpack, overload
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
-from durable_core import Catalog, CloudEventsASGI, EddaApp, Workflow
+from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -62,7 +62,8 @@ class EddaMCPServer:
         workflows: further workflows this server runs besides its durable tools (e.g. the child
             workflows they start). A server runs only these and its durable tools, never another
             server's, even on the same database.
-        **app_options: further :class:`EddaApp` options (``poll_interval``, ``lease_ttl``, ``clock``...).
+        **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
+            ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
 
     def __init__(
@@ -82,7 +83,7 @@ class EddaMCPServer:
         tasks: bool = True,
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
-        **app_options: Any,
+        **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
             raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")
@@ -202,9 +203,7 @@ class EddaMCPServer:
                 name=tool_name,
                 description=description or (wf.__doc__ or "").strip() or f"Run the {wf.name} workflow.",
                 title=title,
-                wait_seconds=self.start_wait_seconds
-                if wait_seconds is None
-                else min(wait_seconds, self.max_wait_seconds),
+                wait_seconds=self._start_wait(wait_seconds),
                 max_wait_seconds=self.max_wait_seconds,
                 require_idempotency_key=require_idempotency_key,
                 max_argument_bytes=self.max_argument_bytes,
@@ -220,6 +219,10 @@ class EddaMCPServer:
         if fn is not None:
             return register(fn)
         return register
+
+    def _start_wait(self, wait_seconds: float | None) -> float:
+        """How long a start tool waits for the result: the server's default, capped by its maximum."""
+        return self.start_wait_seconds if wait_seconds is None else min(wait_seconds, self.max_wait_seconds)
 
     def tool(
         self, name: str | None = None, *, description: str | None = None, **options: Any

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import architecture_limits as limits
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CORE = "durable_core"
@@ -462,3 +464,91 @@ def test_module_names_of_integrations_are_top_level() -> None:
     )
     assert module_for("tests/test_architecture.py") is None
     assert module_for("examples/crash_recovery_demo.py") is None
+
+
+# -- size caps and the public API pin (limits and today's exceptions: tests/architecture_limits.py) ------
+def function_lengths(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    """(qualified name, lines from ``def`` to its last line) of every function and method in ``tree``."""
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{child.name}"
+                yield name, (child.end_lineno or child.lineno) - child.lineno + 1
+                stack.append((child, f"{name}."))
+            elif isinstance(child, ast.ClassDef):
+                stack.append((child, f"{prefix}{child.name}."))
+
+
+def check_sizes(files: Mapping[str, str]) -> list[str]:
+    """Modules over the line cap, functions over theirs (or over their recorded exception), stale exceptions."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for relpath, source in sorted(files.items()):
+        lines = len(source.splitlines())
+        if lines > limits.MAX_MODULE_LINES:
+            problems.append(f"{relpath}: {lines} lines (cap {limits.MAX_MODULE_LINES}): split it")
+        for name, length in function_lengths(ast.parse(source, filename=relpath)):
+            key = f"{relpath}::{name}"
+            allowed, _reason = limits.FUNCTION_SIZE_EXCEPTIONS.get(key, (limits.MAX_FUNCTION_LINES, ""))
+            if key in limits.FUNCTION_SIZE_EXCEPTIONS:
+                seen.add(key)
+                if length <= limits.MAX_FUNCTION_LINES:
+                    problems.append(f"{key}: now {length} lines: remove it from FUNCTION_SIZE_EXCEPTIONS")
+            if length > allowed:
+                problems.append(f"{key}: {length} lines (cap {allowed}): split it")
+    problems.extend(
+        f"{key}: listed in FUNCTION_SIZE_EXCEPTIONS but not found: remove it"
+        for key in sorted(set(limits.FUNCTION_SIZE_EXCEPTIONS) - seen)
+    )
+    return problems
+
+
+def test_modules_and_functions_stay_small() -> None:
+    problems = check_sizes(load_tree(ROOT))
+    assert not problems, "size caps exceeded:\n" + "\n".join(problems)
+
+
+def test_size_check_reports_long_code_and_stale_exceptions() -> None:
+    long_function = "def f():\n" + "    x = 1\n" * limits.MAX_FUNCTION_LINES
+    files = {
+        "durable_core/big.py": "x = 1\n" * (limits.MAX_MODULE_LINES + 1),
+        "durable_core/fn.py": long_function,
+        "durable_core/engine/app.py": "class EddaApp:\n    def __init__(self):\n        pass\n",
+    }
+    problems = "\n".join(check_sizes(files))
+    assert f"durable_core/big.py: {limits.MAX_MODULE_LINES + 1} lines" in problems
+    assert f"durable_core/fn.py::f: {limits.MAX_FUNCTION_LINES + 1} lines" in problems
+    assert "EddaApp.__init__: now 2 lines: remove it" in problems
+    assert "send_event: listed in FUNCTION_SIZE_EXCEPTIONS but not found" in problems
+
+
+def declared_all(source: str) -> list[str] | None:
+    """The literal ``__all__`` of a module's source, or None when it has none."""
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            value = ast.literal_eval(node.value)  # type: ignore[attr-defined]
+            return [str(name) for name in value]
+    return None
+
+
+PACKAGE_INITS: Mapping[str, str] = {
+    CORE: f"{CORE}/__init__.py",
+    MCP: f"{MCP}/__init__.py",
+    **{name: f"integrations/{name}/__init__.py" for name in sorted(INTEGRATIONS)},
+}
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGE_INITS))
+def test_public_names_are_pinned(package: str) -> None:
+    names = declared_all((ROOT / PACKAGE_INITS[package]).read_text(encoding="utf-8"))
+    assert names is not None, f"{package} declares no literal __all__"
+    assert len(names) == len(set(names)), f"{package}.__all__ lists a name twice"
+    pinned = limits.PUBLIC_ALL[package]
+    added, removed = sorted(set(names) - pinned), sorted(pinned - set(names))
+    assert not added and not removed, (
+        f"{package}.__all__ changed (added {added}, removed {removed}): a public API change; update "
+        "PUBLIC_ALL in tests/architecture_limits.py on purpose"
+    )

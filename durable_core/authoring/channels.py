@@ -103,7 +103,7 @@ async def subscribe(ctx: WorkflowContext, channel: str, mode: str | Subscription
     ctx = workflow_body_context(ctx, "subscribe")
     checked = _mode(mode)
     runtime = ctx._runtime
-    await runtime.subscription(runtime.next_position(), _text("channel", channel, limit=200), checked.value)
+    await runtime.subscription(runtime.next_position(), _text("channel", channel, limit=200), checked)
 
 
 async def unsubscribe(ctx: WorkflowContext, channel: str) -> None:

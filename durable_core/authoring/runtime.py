@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from durable_core.types import JsonValue, OutboxEvent, StepKind, WaitKey
+from durable_core.types import JsonValue, OutboxEvent, StepKind, SubscriptionMode, WaitKey
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,7 +134,7 @@ class WorkflowRuntime(abc.ABC):
         """Send ``message`` without journaling it (from inside an activity: at least once)."""
 
     @abc.abstractmethod
-    async def subscription(self, position: int, channel: str, mode: str | None) -> None:
+    async def subscription(self, position: int, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe (``mode`` set) or unsubscribe (None) the instance, journaled at ``position``."""
 
     @abc.abstractmethod

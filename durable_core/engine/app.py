@@ -11,19 +11,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
-from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.liveness import heartbeat_for
-from durable_core.engine.outbox import OutboxRelayer
+from durable_core.engine.local_worker import DispatcherWorker
+from durable_core.engine.options import (
+    UNSET,
+    IngressOptions,
+    OutboxOptions,
+    Unset,
+    WorkerOptions,
+    ingress_options,
+    outbox_options,
+    worker_options,
+)
+from durable_core.engine.outbox import OutboxMode, OutboxRelayer, relayer_for
 from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import validate_instance_id, validate_options
+from durable_core.engine.validation import validate_instance_id
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
@@ -33,15 +43,13 @@ from durable_core.errors import (
     InstanceNotFoundError,
 )
 from durable_core.hooks import HookCaller
-from durable_core.ingress import DEFAULT_MAX_BODY_BYTES, Authorizer, CloudEventsASGI
-from durable_core.replay.checker import ReplayReport, replay_instance
+from durable_core.ingress import Authorizer, CloudEventsASGI
+from durable_core.replay.checker import ReplayReport, replay_check
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
-from durable_core.storage.messaging import LocalClaim
 from durable_core.types import (
-    FINISHED_STATUSES,
     CancelOutcome,
     ClaimedInstance,
     HistoryEntry,
@@ -54,6 +62,7 @@ from durable_core.types import (
     NewInstance,
     OutboxRecord,
     OutboxStatus,
+    OutgoingEvent,
     SqliteSynchronous,
     WaitInfo,
 )
@@ -72,28 +81,27 @@ class EddaApp:
         default_retry_policy: retry policy for activities that do not set one.
         payload_codec: encrypts/compresses stored payloads.
         clock: time source (inject ``FakeClock`` in tests).
-        lease_ttl: seconds a worker's claim on an instance lasts without renewal.
-        liveness_ttl: seconds after its last heartbeat that a worker process counts as dead, so others
-            take its instances over without waiting for ``lease_ttl`` (PostgreSQL/MySQL; None: off).
-        poll_interval: seconds between fallback polls for work started elsewhere or abandoned.
-        max_concurrent_runs: instances this process runs at once.
-        shutdown_timeout: seconds ``shutdown()`` lets running instances finish before releasing them.
         auto_migrate: apply schema migrations at start-up (under a database lock).
         pool_size / max_overflow: connection pool sizing (PostgreSQL/MySQL).
         sqlite_synchronous: for a SQLite file, ``"full"`` (default: every acknowledged start, event and
             step is on disk, so it survives a power loss) or ``"normal"`` (faster commits; survives a
             crash of the process, but the last commits before a power loss or OS crash can be lost).
             Same as ``?synchronous=full|normal`` in the URL; rejected for PostgreSQL and MySQL.
-        run_workers: False makes a client-only app that starts and queries but never runs instances.
-        outbox_target_url: when set, a relayer delivers ``send_event_transactional`` events to this URL
-            (HTTP POST, CloudEvents) while the app runs.
-        outbox_mode: ``"binary"`` (ce-* headers) or ``"structured"`` (``application/cloudevents+json``).
-        outbox_poll_interval: seconds between outbox scans when it is empty.
         retention: purge finished instances and delivered outbox rows periodically (see RetentionPolicy).
-        max_event_bytes: largest CloudEvent body the HTTP ingress accepts (413 above it).
-        authorize: async hook ``(RequestInfo) -> bool`` run before the HTTP ingress accepts an event or
-            a cancel request (False: 401 without an ``Authorization`` header, else 403).
-        outbox_retry_policy: backoff and ``max_attempts`` of undelivered events.
+        worker: how this process runs instances (:class:`WorkerOptions`: lease TTL, poll interval,
+            concurrency, shutdown timeout, ``run_workers=False`` for a client-only app).
+        outbox: delivery of ``send_event_transactional`` events (:class:`OutboxOptions`: target URL,
+            CloudEvents mode, poll interval, retry policy); no relayer without a target URL.
+        ingress: the HTTP entry point (:class:`IngressOptions`: largest event body, ``authorize`` hook).
+        lease_ttl / liveness_ttl / poll_interval / max_concurrent_runs / shutdown_timeout / run_workers:
+            the fields of ``worker`` as keywords (defaults 30 s, 5 s, 1 s, 200, 10 s, True;
+            ``liveness_ttl=None`` turns the worker heartbeat off).
+        outbox_target_url / outbox_mode / outbox_poll_interval / outbox_retry_policy: the fields of
+            ``outbox`` as keywords (``outbox_mode``: ``"binary"`` or ``"structured"``).
+        max_event_bytes / authorize: the fields of ``ingress`` as keywords.
+
+    Raises:
+        ConfigurationError: an invalid option, or one given both in a group and as its keyword.
     """
 
     def __init__(
@@ -106,25 +114,44 @@ class EddaApp:
         default_retry_policy: RetryPolicy | None = None,
         payload_codec: PayloadCodec | None = None,
         clock: Clock | None = None,
-        lease_ttl: float = 30.0,
-        liveness_ttl: float | None = 5.0,
-        poll_interval: float = 1.0,
-        max_concurrent_runs: int = 200,
-        shutdown_timeout: float = 10.0,
         auto_migrate: bool = True,
         pool_size: int | None = None,
         max_overflow: int | None = None,
         sqlite_synchronous: SqliteSynchronous | str | None = None,
-        run_workers: bool = True,
-        outbox_target_url: str | None = None,
-        outbox_mode: str = "binary",
-        outbox_poll_interval: float = 1.0,
-        outbox_retry_policy: RetryPolicy | None = None,
         retention: RetentionPolicy | None = None,
-        max_event_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        worker: WorkerOptions | None = None,
+        outbox: OutboxOptions | None = None,
+        ingress: IngressOptions | None = None,
+        lease_ttl: float | None = None,
+        liveness_ttl: float | Unset | None = UNSET,
+        poll_interval: float | None = None,
+        max_concurrent_runs: int | None = None,
+        shutdown_timeout: float | None = None,
+        run_workers: bool | None = None,
+        outbox_target_url: str | None = None,
+        outbox_mode: OutboxMode | str | None = None,
+        outbox_poll_interval: float | None = None,
+        outbox_retry_policy: RetryPolicy | None = None,
+        max_event_bytes: int | None = None,
         authorize: Authorizer | None = None,
     ) -> None:
-        validate_options(lease_ttl, poll_interval, max_concurrent_runs, shutdown_timeout, liveness_ttl)
+        workers = worker_options(
+            worker,
+            lease_ttl=lease_ttl,
+            poll_interval=poll_interval,
+            max_concurrent_runs=max_concurrent_runs,
+            shutdown_timeout=shutdown_timeout,
+            run_workers=run_workers,
+            liveness_ttl=liveness_ttl,
+        )
+        relaying = outbox_options(
+            outbox,
+            target_url=outbox_target_url,
+            mode=outbox_mode,
+            poll_interval=outbox_poll_interval,
+            retry_policy=outbox_retry_policy,
+        )
+        entry = ingress_options(ingress, max_event_bytes=max_event_bytes, authorize=authorize)
         self.service_name = service_name
         self._catalog = Catalog(workflows) if workflows is not None else DEFAULT_CATALOG
         self._storage: Storage = make_storage(
@@ -132,6 +159,11 @@ class EddaApp:
         )
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
+        self._local = DispatcherWorker(
+            str(self._worker),
+            timedelta(seconds=workers.lease_ttl),
+            lambda: self._run_workers and self._initialized,
+        )
         self._services = EngineServices(
             storage=self._storage,
             clock=self._clock,
@@ -140,52 +172,43 @@ class EddaApp:
             catalog=self._catalog,
             default_retry_policy=default_retry_policy or DEFAULT_RETRY_POLICY,
             worker_id=str(self._worker),
-            lease_ttl=timedelta(seconds=lease_ttl),
-            wake=self._wake_local,
-            local_claim=self._local_claim,
-            adopt=self._adopt_local,
-            parked_wait=self._parked_wait,
-            note_handoff=self._note_handoff,
+            lease_ttl=timedelta(seconds=workers.lease_ttl),
+            local=self._local,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
         self._ingress = CloudEventsASGI(
-            self, max_body_bytes=max_event_bytes, authorize=authorize, lifespan=self
+            self, max_body_bytes=entry.max_event_bytes, authorize=entry.authorize, lifespan=self
         )
         self._auto_migrate = auto_migrate
-        self._run_workers = run_workers
-        self._shutdown_timeout = shutdown_timeout
+        self._run_workers = workers.run_workers
+        self._shutdown_timeout = workers.shutdown_timeout
         self._waiters = ResultWaiters()
-        self._heartbeat = heartbeat_for(
-            self._storage if run_workers else None,
-            self.worker_id,
-            liveness_ttl,
-            on_lapse=lambda: self._dispatcher.lapse(),
-            on_revive=lambda: self._dispatcher.poll_soon(),
-        )
-        self._dispatcher = Dispatcher(
-            self._services,
-            max_concurrent=max_concurrent_runs,
-            poll_interval=poll_interval,
-            on_run_finished=self._run_finished,
-            alive=self._heartbeat.alive if self._heartbeat is not None else lambda: True,
-        )
+        self._dispatcher = self._make_dispatcher(workers)
+        self._local.attach(self._dispatcher)
         self._initialized = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retention = (
             RetentionLoop(retention, self._clock, [self.purge, self.purge_outbox]) if retention else None
         )
-        self._outbox: OutboxRelayer | None = None
-        if outbox_target_url is not None:
-            self._outbox = OutboxRelayer(
-                self._storage,
-                self._clock,
-                outbox_target_url,
-                mode=outbox_mode,
-                poll_interval=outbox_poll_interval,
-                retry_policy=outbox_retry_policy,
-                relayer_id=f"{self._worker}:outbox",
-            )
+        self._outbox = relayer_for(self._storage, self._clock, relaying, f"{self._worker}:outbox")
+
+    def _make_dispatcher(self, workers: WorkerOptions) -> Dispatcher:
+        """This process's dispatcher, which runs instances only while the liveness heartbeat allows."""
+        self._heartbeat = heartbeat_for(
+            self._storage if workers.run_workers else None,
+            self.worker_id,
+            workers.liveness_ttl,
+            on_lapse=lambda: self._dispatcher.lapse(),
+            on_revive=lambda: self._dispatcher.poll_soon(),
+        )
+        return Dispatcher(
+            self._services,
+            max_concurrent=workers.max_concurrent_runs,
+            poll_interval=workers.poll_interval,
+            on_run_finished=self._run_finished,
+            alive=self._heartbeat.alive if self._heartbeat is not None else lambda: True,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -275,29 +298,6 @@ class EddaApp:
         if self._initialized:
             wf._bind_app(self)
 
-    def _wake_local(self, instance_ids: Iterable[str]) -> None:
-        """A local delivery made these instances runnable: run them here at once (if we run workers)."""
-        if self._run_workers and self._initialized:
-            for instance_id in instance_ids:
-                self._dispatcher.hint(instance_id)
-
-    def _local_claim(self) -> LocalClaim | None:
-        if self._run_workers and self._initialized and self._dispatcher.has_capacity():
-            return LocalClaim(self.worker_id, self._services.lease_ttl)
-        return None
-
-    def _adopt_local(self, claimed: ClaimedInstance) -> None:
-        self._dispatcher.adopt(claimed)
-
-    def _parked_wait(self, instance_id: str) -> tuple[int, int, WaitSpec] | None:
-        parked = self._dispatcher.parked_here(instance_id)
-        if parked is None or parked.wait is None:
-            return None
-        return parked.epoch, parked.wait[0], parked.wait[1]
-
-    def _note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
-        self._dispatcher.note_handoff(instance_id, entry)
-
     # -- events and messages -----------------------------------------------------------------------
     async def send_event(
         self,
@@ -334,10 +334,10 @@ class EddaApp:
             ValueError / TypeError: invalid attributes or data (nothing is stored).
         """
         self._require_initialized()
-        return await self._sender.send_event(
-            event_type,
-            source,
-            data,
+        event = OutgoingEvent(
+            event_type=event_type,
+            source=source,
+            data=data,
             instance_id=instance_id,
             subject=subject,
             event_id=event_id,
@@ -345,6 +345,7 @@ class EddaApp:
             data_content_type=data_content_type,
             time=time,
         )
+        return await self._sender.send_event(event)
 
     async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:
         """Publish on a channel from outside a workflow (competing: one subscriber; broadcast: all).
@@ -561,35 +562,15 @@ class EddaApp:
             include_finished: also check completed/failed/cancelled instances.
             limit: check at most this many instances (newest first).
         """
-        statuses = None if include_finished else frozenset(set(InstanceStatus) - FINISHED_STATUSES)
-        reports: list[ReplayReport] = []
-        before: tuple[datetime, str] | None = None
-        while len(reports) < limit:
-            page = await self._storage.list_instances(
-                InstanceQuery(
-                    statuses=statuses,
-                    workflow_name=workflow_name,
-                    limit=min(200, limit - len(reports)),
-                    before=before,
-                )
-            )
-            if not page:
-                break
-            for record in page:
-                if record.workflow_name not in self._catalog:
-                    continue
-                reports.append(
-                    await replay_instance(
-                        self._catalog.get(record.workflow_name),
-                        instance_id=record.instance_id,
-                        status=record.status,
-                        stored_input=self._services.serializer.decode(record.input),
-                        history=await self._storage.load_history(record.instance_id),
-                        serializer=self._services.serializer,
-                    )
-                )
-            before = (page[-1].created_at, page[-1].instance_id)
-        return reports
+        return await replay_check(
+            self._storage,
+            self._catalog,
+            self._services.serializer,
+            self._clock.now,
+            workflow_name=workflow_name,
+            include_finished=include_finished,
+            limit=limit,
+        )
 
     # -- transactional outbox ------------------------------------------------------------------
     @property

@@ -124,8 +124,8 @@ class StepExecutor(LiveExecutor):
 
     async def on_replayed_activity(self, instance_id: str, activity_id: str, name: str, result: Any) -> None:
         """Hooks for a cache hit."""
-        await self._s.hooks.call("on_activity_start", instance_id, activity_id, name, True)
-        await self._s.hooks.call("on_activity_complete", instance_id, activity_id, name, result, True)
+        await self._s.hooks.activity_start(instance_id, activity_id, name, True)
+        await self._s.hooks.activity_complete(instance_id, activity_id, name, result, True)
 
     async def execute_activity(self, session: ReplaySession, step: PlannedActivity) -> HistoryEntry:
         """Run the activity with its retry policy and record its final outcome."""
@@ -200,7 +200,7 @@ class StepExecutor(LiveExecutor):
         iid = session.instance_id
         while True:
             attempt += 1
-            await self._s.hooks.call("on_activity_start", iid, activity_id, name, False)
+            await self._s.hooks.activity_start(iid, activity_id, name, False)
             tx = self._s.storage.begin_user_transaction()
             try:
                 ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
@@ -220,7 +220,7 @@ class StepExecutor(LiveExecutor):
                 )
                 entry = _with_result(entry, payload)
                 recorded = await self._record(entry, tx if tx.used else None)
-                await self._s.hooks.call("on_activity_complete", iid, activity_id, name, result, False)
+                await self._s.hooks.activity_complete(iid, activity_id, name, result, False)
                 return recorded
             except LeaseLostSignal:
                 raise
@@ -231,7 +231,7 @@ class StepExecutor(LiveExecutor):
                 retryable = policy.is_retryable(exc)
                 delay = policy.delay_before(attempt)
                 if retryable and policy.allows_another(attempt, monotonic() - started, delay):
-                    await self._s.hooks.call("on_activity_retry", iid, activity_id, name, exc, attempt, delay)
+                    await self._s.hooks.activity_retry(iid, activity_id, name, exc, attempt, delay)
                     await self._count_attempt(position, attempt, errors[-1])
                     await self._s.clock.sleep(delay)
                     self._control.check_lease()
@@ -244,7 +244,7 @@ class StepExecutor(LiveExecutor):
                         attempt,
                     )
                     final.__cause__ = exc
-                await self._s.hooks.call("on_activity_failed", iid, activity_id, name, final)
+                await self._s.hooks.activity_failed(iid, activity_id, name, final)
                 entry = self._entry(
                     iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors
                 )
@@ -342,28 +342,26 @@ class StepExecutor(LiveExecutor):
         )
         if result.record_outcome is not RecordOutcome.RECORDED:
             return await self._settle(result.record_outcome, entry.instance_id, entry.position)
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
         return entry
 
     async def send_unjournaled(self, message: OutgoingMessage) -> None:
         """Store the message now; wake local receivers."""
         result = await _stored(self._s.storage.messaging().deliver(message, self._s.clock.now()))
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
 
-    async def set_subscription(self, instance_id: str, channel: str, mode: str | None) -> None:
+    async def set_subscription(self, instance_id: str, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe or unsubscribe (idempotent)."""
         messaging = self._s.storage.messaging()
         if mode is None:
             await _stored(messaging.unsubscribe(instance_id, channel))
         else:
-            await _stored(
-                messaging.subscribe(instance_id, channel, SubscriptionMode(mode), self._s.clock.now())
-            )
+            await _stored(messaging.subscribe(instance_id, channel, mode, self._s.clock.now()))
 
     async def create_child(self, parent_id: str, child: ChildStart) -> str:
         """Create the child (idempotent on its id) and let the local dispatcher run it."""
         child_id = await _stored(create_child_instance(self._s, parent_id, child))
-        self._s.wake((child_id,))
+        self._s.local.wake((child_id,))
         return child_id
 
     async def _settle(self, outcome: RecordOutcome, instance_id: str, position: int) -> HistoryEntry:

@@ -24,7 +24,7 @@ import json
 import logging
 import secrets
 from datetime import timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import httpx
@@ -35,10 +35,12 @@ from durable_core.clock import Clock
 from durable_core.errors import ConfigurationError
 from durable_core.retry import RetryPolicy
 from durable_core.storage.base import Storage
-from durable_core.storage.outbox import OutboxOutcome
-from durable_core.types import OutboxRecord, OutboxStatus
+from durable_core.types import OutboxOutcome, OutboxRecord, OutboxStatus
 
-__all__ = ["OutboxMode", "OutboxRelayer", "cloudevent_request"]
+if TYPE_CHECKING:
+    from durable_core.engine.options import OutboxOptions
+
+__all__ = ["OutboxMode", "OutboxRelayer", "cloudevent_request", "relayer_for"]
 
 logger = logging.getLogger("durable_core.outbox")
 
@@ -302,3 +304,20 @@ class OutboxRelayer:
             return OutboxOutcome(event_id, OutboxStatus.FAILED, status_code=code, error=error)
         retry_at = self._clock.now() + timedelta(seconds=self.policy.delay_before(row.attempts))
         return OutboxOutcome(event_id, OutboxStatus.PENDING, status_code=code, error=error, retry_at=retry_at)
+
+
+def relayer_for(
+    storage: Storage, clock: Clock, options: OutboxOptions, relayer_id: str
+) -> OutboxRelayer | None:
+    """The relayer an app with these outbox options runs (None without a target URL)."""
+    if options.target_url is None:
+        return None
+    return OutboxRelayer(
+        storage,
+        clock,
+        options.target_url,
+        mode=options.mode,
+        poll_interval=options.poll_interval,
+        retry_policy=options.retry_policy,
+        relayer_id=relayer_id,
+    )

@@ -140,7 +140,7 @@ class InstanceRunner:
         inst = self._instance
         input_data = self._s.serializer.decode(inst.input)
         if self._is_first_run:
-            await self._s.hooks.call("on_workflow_start", inst.instance_id, wf.name, input_data)
+            await self._s.hooks.workflow_start(inst.instance_id, wf.name, input_data)
         try:
             kwargs = wf.decode_arguments(input_data)
             ctx = WorkflowContext(session)
@@ -215,7 +215,7 @@ class InstanceRunner:
             return await self._unwind(session, InstanceStatus.FAILED, exc)
         await session.flush()
         await self._finish(FinishRequest(InstanceStatus.COMPLETED, output=output))
-        await self._s.hooks.call("on_workflow_complete", self._instance.instance_id, wf.name, result)
+        await self._s.hooks.workflow_complete(self._instance.instance_id, wf.name, result)
         return RunEnd.FINISHED
 
     async def _unwind(
@@ -239,9 +239,9 @@ class InstanceRunner:
         await self._end_children(session)
         await self._finish(FinishRequest(status, error=info))
         if status is InstanceStatus.CANCELLED:
-            await self._s.hooks.call("on_workflow_cancelled", inst.instance_id, inst.workflow_name)
+            await self._s.hooks.workflow_cancelled(inst.instance_id, inst.workflow_name)
         elif error is not None:
-            await self._s.hooks.call("on_workflow_failed", inst.instance_id, inst.workflow_name, error)
+            await self._s.hooks.workflow_failed(inst.instance_id, inst.workflow_name, error)
         return RunEnd.FINISHED
 
     async def _park(self, session: ReplaySession, suspend: SuspendSignal) -> RunEnd:
@@ -297,7 +297,7 @@ class InstanceRunner:
                 child_id, "the parent workflow ended", self._instance.instance_id, now
             )
             if outcome is CancelOutcome.REQUESTED:
-                self._s.wake((child_id,))
+                self._s.local.wake((child_id,))
 
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
@@ -318,7 +318,7 @@ class InstanceRunner:
             )
             if not finished:
                 raise LeaseLostSignal()
-            self._s.wake(woken)
+            self._s.local.wake(woken)
         elif not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
         if request.status is InstanceStatus.CANCELLED:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +12,15 @@ from durable_core.authoring.events import build_event_metadata, event_data
 from durable_core.authoring.outbox import _text
 from durable_core.engine.services import EngineServices
 from durable_core.replay.wait_records import wait_entry
-from durable_core.storage.messaging import Handoff
-from durable_core.types import DeliveryResult, JsonScalar, OutgoingMessage, StoredMessage, WaitKey, WaitKind
+from durable_core.types import (
+    DeliveryResult,
+    Handoff,
+    OutgoingEvent,
+    OutgoingMessage,
+    StoredMessage,
+    WaitKey,
+    WaitKind,
+)
 
 __all__ = ["Sender"]
 
@@ -24,36 +31,14 @@ class Sender:
     def __init__(self, services: EngineServices) -> None:
         self._s = services
 
-    async def send_event(
-        self,
-        event_type: str,
-        source: str,
-        data: Any = None,
-        *,
-        instance_id: str | None = None,
-        subject: str | None = None,
-        event_id: str | None = None,
-        extensions: Mapping[str, JsonScalar] | None = None,
-        data_content_type: str | None = None,
-        time: datetime | None = None,
-    ) -> str:
+    async def send_event(self, event: OutgoingEvent) -> str:
         """See :meth:`EddaApp.send_event`."""
-        eid = event_id or str(uuid.uuid4())
-        value = event_data(data)
-        meta = build_event_metadata(
-            event_id=eid,
-            event_type=event_type,
-            source=source,
-            time=time or self._s.clock.now(),
-            subject=subject,
-            extensions=extensions,
-            data_content_type=data_content_type,
-            data=value,
-            instance_id=instance_id,
-        )
-        if instance_id is not None:
-            _text("instance_id", instance_id, limit=255)
-        await self._deliver(WaitKey(WaitKind.EVENT, event_type), value, meta, instance_id)
+        eid = event.event_id or str(uuid.uuid4())
+        storable = dataclasses.replace(event, data=event_data(event.data))
+        meta = build_event_metadata(storable, event_id=eid, time=event.time or self._s.clock.now())
+        if event.instance_id is not None:
+            _text("instance_id", event.instance_id, limit=255)
+        await self._deliver(WaitKey(WaitKind.EVENT, event.event_type), storable.data, meta, event.instance_id)
         return eid
 
     async def publish(self, channel: str, data: Any = None, *, message_id: str | None = None) -> str:
@@ -85,20 +70,20 @@ class Sender:
             ) from None
         message = OutgoingMessage(key=key, data=payload, metadata=meta, target_instance_id=target)
         now = self._s.clock.now()
-        claim = self._s.local_claim() if target is not None else None
+        claim = self._s.local.claim_request() if target is not None else None
         handoff = self._handoff(message, now) if claim is not None else None
         result = await self._s.storage.messaging().deliver(message, now, claim_for=claim, handoff=handoff)
-        self._s.wake(result.woken)
+        self._s.local.wake(result.woken)
         if result.handed_off and handoff is not None and target is not None:
-            self._s.note_handoff(target, handoff.entry)
+            self._s.local.note_handoff(target, handoff.entry)
         for claimed in result.claimed:
-            self._s.adopt(claimed)
+            self._s.local.adopt(claimed)
         return result
 
     def _handoff(self, message: OutgoingMessage, now: datetime) -> Handoff | None:
         """The wait's end to record in the send itself, when this process parked the target on this key."""
         target = message.target_instance_id
-        parked = self._s.parked_wait(target) if target is not None else None
+        parked = self._s.local.parked_wait(target) if target is not None else None
         if parked is None or target is None:
             return None
         epoch, position, spec = parked

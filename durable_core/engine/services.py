@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final, Protocol
 
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
@@ -13,8 +14,54 @@ from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
 from durable_core.storage.base import Storage
-from durable_core.storage.messaging import LocalClaim
-from durable_core.types import ClaimedInstance, HistoryEntry
+from durable_core.types import ClaimedInstance, HistoryEntry, LocalClaim
+
+
+class LocalWorker(Protocol):
+    """What a run or a send asks of this process's own worker (the app's dispatcher).
+
+    One protocol instead of loose callbacks: a local delivery wakes, leases and hands work straight to
+    the worker of this process, so it runs here without a round trip through the database.
+    """
+
+    def wake(self, instance_ids: Iterable[str]) -> None:
+        """These instances became runnable through a local delivery: run them here (if this process runs workers)."""
+
+    def claim_request(self) -> LocalClaim | None:
+        """A lease request for work a local send wakes, when this process runs workers and has room."""
+
+    def adopt(self, claimed: ClaimedInstance) -> None:
+        """Run an instance that a local send leased to this worker."""
+
+    def parked_wait(self, instance_id: str) -> tuple[int, int, WaitSpec] | None:
+        """(epoch, position, spec) of the event/message wait this process parked an instance on, if known."""
+
+    def note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
+        """A local send recorded the end of an instance's wait (so the woken run need not take the message)."""
+
+
+class NoLocalWorker:
+    """A process without a local worker: every local shortcut is declined."""
+
+    def wake(self, instance_ids: Iterable[str]) -> None:
+        """Nothing runs here."""
+
+    def claim_request(self) -> LocalClaim | None:
+        """Never leases anything here."""
+        return None
+
+    def adopt(self, claimed: ClaimedInstance) -> None:
+        """Never called (nothing is leased here)."""
+
+    def parked_wait(self, instance_id: str) -> tuple[int, int, WaitSpec] | None:
+        """Nothing is parked here."""
+        return None
+
+    def note_handoff(self, instance_id: str, entry: HistoryEntry) -> None:
+        """Never called (no hand-off without a lease here)."""
+
+
+NO_LOCAL_WORKER: Final[LocalWorker] = NoLocalWorker()
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +76,7 @@ class EngineServices:
     default_retry_policy: RetryPolicy
     worker_id: str
     lease_ttl: timedelta
-    #: tell this process's dispatcher that these instances became runnable (a local delivery woke them)
-    wake: Callable[[Iterable[str]], None] = lambda _ids: None
+    #: this process's own worker: local deliveries wake, lease and hand work to it directly
+    local: LocalWorker = NO_LOCAL_WORKER
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
-    #: a lease request for work a local send wakes, when this process runs workers and has room (else None)
-    local_claim: Callable[[], LocalClaim | None] = lambda: None
-    #: run an instance that a local send leased to this worker
-    adopt: Callable[[ClaimedInstance], None] = lambda _claimed: None
-    #: (epoch, position, spec) of the event/message wait this process parked an instance on, if known
-    parked_wait: Callable[[str], tuple[int, int, WaitSpec] | None] = lambda _iid: None
-    #: a local send recorded the end of an instance's wait (so the woken run need not take the message)
-    note_handoff: Callable[[str, HistoryEntry], None] = lambda _iid, _entry: None

@@ -6,10 +6,12 @@ whose history the new code would not reproduce is reported with the position and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Final, Protocol
 
+from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.context import WorkflowContext
 from durable_core.authoring.workflow import Workflow
 from durable_core.errors import NonDeterminismError
@@ -17,7 +19,29 @@ from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import Serializer
 from durable_core.signals import EddaSignal
-from durable_core.types import HistoryEntry, InstanceStatus, StepKind
+from durable_core.types import (
+    FINISHED_STATUSES,
+    HistoryEntry,
+    InstanceQuery,
+    InstanceRecord,
+    InstanceStatus,
+    StepKind,
+)
+
+#: instances listed per query while checking (keyset paging, newest first)
+PAGE_SIZE: Final = 200
+
+
+class HistorySource(Protocol):
+    """Where the replay check reads instances and their histories (the engine's storage)."""
+
+    async def list_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """Instances matching ``query``, newest first, at most ``query.limit``."""
+        ...
+
+    async def load_history(self, instance_id: str) -> list[HistoryEntry]:
+        """All history entries of an instance, ordered by position."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +69,7 @@ async def replay_instance(
     stored_input: Any,
     history: list[HistoryEntry],
     serializer: Serializer,
+    clock_now: Callable[[], datetime],
 ) -> ReplayReport:
     """Replay one instance's history against ``wf`` in DRY mode (nothing runs, nothing is written)."""
     session = ReplaySession(
@@ -52,7 +77,7 @@ async def replay_instance(
         workflow_name=wf.name,
         history=history,
         serializer=serializer,
-        clock_now=lambda: datetime.now(UTC),
+        clock_now=clock_now,
         executor=None,
         mode=ReplayMode.DRY,
     )
@@ -73,3 +98,58 @@ async def replay_instance(
     if error is None:
         return ReplayReport(instance_id, wf.name, True)
     return ReplayReport(instance_id, wf.name, False, str(error))
+
+
+async def replay_check(
+    source: HistorySource,
+    catalog: Catalog,
+    serializer: Serializer,
+    clock_now: Callable[[], datetime],
+    *,
+    workflow_name: str | None = None,
+    include_finished: bool = True,
+    limit: int = 1000,
+) -> list[ReplayReport]:
+    """Replay stored histories against the workflows of ``catalog``, newest instance first.
+
+    Instances are listed a page at a time (keyset paging on ``(created_at, instance_id)``); instances
+    of workflows the catalog does not know are skipped.
+
+    Args:
+        source: the stored instances and histories.
+        catalog: the current workflow code.
+        serializer: decodes stored inputs and results.
+        clock_now: the engine clock (what ``ctx.now()`` answers past the recorded history).
+        workflow_name: only instances of this workflow.
+        include_finished: also check completed/failed/cancelled instances.
+        limit: check at most this many instances.
+    """
+    statuses = None if include_finished else frozenset(set(InstanceStatus) - FINISHED_STATUSES)
+    reports: list[ReplayReport] = []
+    before: tuple[datetime, str] | None = None
+    while len(reports) < limit:
+        query = InstanceQuery(
+            statuses=statuses,
+            workflow_name=workflow_name,
+            limit=min(PAGE_SIZE, limit - len(reports)),
+            before=before,
+        )
+        page = await source.list_instances(query)
+        if not page:
+            break
+        for record in page:
+            if record.workflow_name not in catalog:
+                continue
+            reports.append(
+                await replay_instance(
+                    catalog.get(record.workflow_name),
+                    instance_id=record.instance_id,
+                    status=record.status,
+                    stored_input=serializer.decode(record.input),
+                    history=await source.load_history(record.instance_id),
+                    serializer=serializer,
+                    clock_now=clock_now,
+                )
+            )
+        before = (page[-1].created_at, page[-1].instance_id)
+    return reports

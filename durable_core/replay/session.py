@@ -26,6 +26,7 @@ from durable_core.types import (
     OutgoingMessage,
     StepKind,
     StepOutcome,
+    SubscriptionMode,
     WaitRegistration,
 )
 
@@ -205,7 +206,7 @@ class ReplaySession(WorkflowRuntime):
         """Send without journaling (from an activity)."""
         await self._require_live().send_unjournaled(self._outgoing(message))
 
-    async def subscription(self, position: int, channel: str, mode: str | None) -> None:
+    async def subscription(self, position: int, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe/unsubscribe once (idempotent, so a crash before recording just repeats it)."""
         self._raise_if_poisoned()
         name = f"{'subscribe' if mode else 'unsubscribe'}:{channel}"
@@ -216,7 +217,7 @@ class ReplaySession(WorkflowRuntime):
         executor = self._require_live()
         await self._flush()
         await executor.set_subscription(self.instance_id, channel, mode)
-        entry = self._plain_entry(position, StepKind.SEND, name, mode)
+        entry = self._plain_entry(position, StepKind.SEND, name, None if mode is None else mode.value)
         self._recorded[position] = entry
         self._pending.append(entry)
         await self._flush()

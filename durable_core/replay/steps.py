@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from durable_core.types import HistoryEntry, OutgoingMessage
+from durable_core.types import HistoryEntry, OutgoingMessage, SubscriptionMode
 
 if TYPE_CHECKING:
     from durable_core.authoring.activity import Activity
@@ -89,7 +89,7 @@ class LiveExecutor(abc.ABC):
         """Store ``message`` now (not journaled)."""
 
     @abc.abstractmethod
-    async def set_subscription(self, instance_id: str, channel: str, mode: str | None) -> None:
+    async def set_subscription(self, instance_id: str, channel: str, mode: SubscriptionMode | None) -> None:
         """Subscribe (``mode`` set) or unsubscribe (None); idempotent."""
 
     @abc.abstractmethod

@@ -16,26 +16,40 @@ from typing import TYPE_CHECKING, Protocol
 
 from durable_core.types import (
     AttemptState,
+    Backend,
     CancelOutcome,
     ClaimedInstance,
     CreateResult,
+    DeliveryResult,
     ErrorInfo,
     FinishRequest,
+    Handoff,
     HistoryEntry,
     InstanceProgress,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
+    JsonValue,
     Lease,
+    LocalClaim,
     NewInstance,
+    OutboxEvent,
+    OutboxOutcome,
+    OutboxRecord,
+    OutboxStatus,
+    OutgoingMessage,
+    ParkOutcome,
+    Payload,
     RecordOutcome,
+    StoredMessage,
+    SubscriptionMode,
+    WaitInfo,
+    WaitKey,
+    WaitRegistration,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from durable_core.storage.messaging import SqlMessaging
-    from durable_core.storage.outbox import SqlOutboxStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +124,122 @@ class LivenessStore(abc.ABC):
         """Release the connection."""
 
 
+class Messaging(abc.ABC):
+    """Events, channel messages, waits, subscriptions, child links and recur archives of a database.
+
+    Every method is one transaction. Sends and waits are ordered so that no wake-up is lost: a message
+    and a wait being registered for the same key always see each other (see
+    :mod:`durable_core.storage.messaging` for how the SQL implementation does it).
+    """
+
+    @abc.abstractmethod
+    async def deliver(
+        self,
+        message: OutgoingMessage,
+        now: datetime,
+        *,
+        record: tuple[Lease, HistoryEntry] | None = None,
+        claim_for: LocalClaim | None = None,
+        handoff: Handoff | None = None,
+    ) -> DeliveryResult:
+        """Store ``message`` for its receivers and make the waiting ones runnable, in one transaction.
+
+        Args:
+            message: what to send, to whom.
+            now: the engine clock's time (``created_at`` and the wake-up time).
+            record: a workflow's journaled send: also record this history entry (fenced), atomically.
+            claim_for: lease an addressed message's woken target to this worker in the same transaction.
+            handoff: with ``claim_for``: record the end of the target's wait instead of storing the message.
+
+        Raises:
+            InstanceNotFoundError: the message names a target instance that does not exist.
+        """
+
+    @abc.abstractmethod
+    async def announce(self, instance_ids: Sequence[str]) -> None:
+        """Tell other processes these instances are runnable (a no-op where the database cannot)."""
+
+    @abc.abstractmethod
+    async def park(self, lease: Lease, wait: WaitRegistration, now: datetime) -> ParkOutcome:
+        """Store the instance as WAITING for ``wait`` and release its lease, unless it need not wait."""
+
+    @abc.abstractmethod
+    async def take(
+        self,
+        lease: Lease,
+        keys: Sequence[WaitKey],
+        build_entry: Callable[[StoredMessage], HistoryEntry],
+        retain: Sequence[WaitKey] = (),
+        sent_by: datetime | None = None,
+    ) -> tuple[RecordOutcome, HistoryEntry | None]:
+        """Take the oldest message for ``keys`` and record it (``build_entry``), in one fenced transaction."""
+
+    @abc.abstractmethod
+    async def end_wait(
+        self, lease: Lease, entry: HistoryEntry, retain: Sequence[WaitKey] = ()
+    ) -> RecordOutcome:
+        """Record a wait that ended without a message (timeout) and drop its wait rows, fenced."""
+
+    @abc.abstractmethod
+    async def get_wait(self, instance_id: str) -> WaitInfo | None:
+        """What a WAITING instance waits for; None when it is not waiting."""
+
+    @abc.abstractmethod
+    async def subscribe(self, instance_id: str, channel: str, mode: SubscriptionMode, now: datetime) -> None:
+        """Subscribe (or change the mode of) ``instance_id`` to ``channel``; idempotent."""
+
+    @abc.abstractmethod
+    async def unsubscribe(self, instance_id: str, channel: str) -> bool:
+        """Remove a subscription; False if there was none."""
+
+    @abc.abstractmethod
+    async def finish_child(
+        self, lease: Lease, request: FinishRequest, now: datetime, parent_id: str, meta: dict[str, JsonValue]
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Finish a child instance and deliver its end to the parent's mailbox, in one transaction."""
+
+    @abc.abstractmethod
+    async def recur(
+        self, lease: Lease, new_input: Payload, input_hash: str, now: datetime, keep_runs: int
+    ) -> bool:
+        """Start the next run of an instance atomically (archive and clear its history, store the input)."""
+
+
+class OutboxStore(abc.ABC):
+    """The transactional outbox: rows written in an activity's transaction, claimed by relayers."""
+
+    @abc.abstractmethod
+    async def add_in(self, tx: UserTransaction, event: OutboxEvent) -> None:
+        """Insert ``event`` inside ``tx``: it commits with the activity's history entry or not at all."""
+
+    @abc.abstractmethod
+    async def claim(
+        self, owner: str, now: datetime, visibility_timeout: timedelta, limit: int, max_attempts: int
+    ) -> list[OutboxRecord]:
+        """Claim up to ``limit`` due pending rows for ``owner`` (a token unique to this claim)."""
+
+    @abc.abstractmethod
+    async def record_outcomes(self, owner: str, outcomes: Sequence[OutboxOutcome], now: datetime) -> int:
+        """Store the outcome of each claimed row (fenced on ``owner``); return how many were stored."""
+
+    @abc.abstractmethod
+    async def list_rows(
+        self,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[OutboxRecord]:
+        """Rows (with ``status`` when given), oldest first, after the keyset cursor ``after``."""
+
+    @abc.abstractmethod
+    async def purge_sent(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` SENT rows created before the cut-off; return how many."""
+
+
 class Storage(abc.ABC):
     """Abstract storage. One SQL implementation serves SQLite, PostgreSQL and MySQL."""
 
-    dialect_name: str  # "sqlite" | "postgresql" | "mysql"
+    dialect_name: Backend
 
     # -- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -300,12 +426,12 @@ class Storage(abc.ABC):
         """Delete up to ``limit`` finished instances (and their history) older than the cut-off."""
 
     # -- transactional outbox ----------------------------------------------------------------------
-    def outbox(self) -> SqlOutboxStorage:
+    def outbox(self) -> OutboxStore:
         """The outbox rows of this database (written by activities, delivered by the relayer)."""
         raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")
 
     # -- events, channels, waits -------------------------------------------------------------------
-    def messaging(self) -> SqlMessaging:
+    def messaging(self) -> Messaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
 

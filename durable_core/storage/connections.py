@@ -25,7 +25,7 @@ from sqlalchemy.sql.base import Executable
 
 from durable_core.errors import StorageUnavailableError
 from durable_core.storage.base import UserTransaction
-from durable_core.storage.dialects import SQLITE_WRITE_OPTION, ErrorKind, SqlDialect
+from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.types import RecordOutcome
 
 __all__ = ["Connections", "SqlUserTransaction", "guarded"]
@@ -106,8 +106,7 @@ class Connections:
         self.engine = engine
         self.dialect = dialect
         self.display_url = display_url
-        sqlite = dialect.name == "sqlite"
-        self.write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True}) if sqlite else engine
+        self.write_engine = dialect.write_engine(engine)
         self._holders: set[asyncio.Task[Any]] = set()
         if dialect.single_connection:
             event.listen(engine.sync_engine.pool, "checkout", self._on_checkout)

@@ -8,8 +8,7 @@ are read in keyset batches of :data:`SCAN_BATCH`, so every scan is bounded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import delete, exists, insert, select, update
@@ -23,9 +22,11 @@ from durable_core.storage.schema import HISTORY, INSTANCES, MESSAGES, SUBSCRIPTI
 from durable_core.types import (
     FINISHED_STATUSES,
     DeliveryResult,
+    Handoff,
     HistoryEntry,
     InstanceStatus,
     Lease,
+    LocalClaim,
     OutgoingMessage,
     RecordOutcome,
     SubscriptionMode,
@@ -33,7 +34,7 @@ from durable_core.types import (
     WaitKind,
 )
 
-__all__ = ["SCAN_BATCH", "Delivery", "Handoff", "LocalClaim"]
+__all__ = ["SCAN_BATCH", "Delivery"]
 
 _I = INSTANCES.c
 _W = WAITS.c
@@ -42,29 +43,6 @@ _WAITING: Final = InstanceStatus.WAITING.value
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 SCAN_BATCH: Final = 1000  # receivers of a by-type event / broadcast are read and written in batches
 _WAIT_CHUNK: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class LocalClaim:
-    """Lease what a send wakes to this worker (see :meth:`SqlMessaging.deliver`)."""
-
-    owner: str
-    lease_ttl: timedelta
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """Record the end of the target's wait inside the send (see :meth:`SqlMessaging.deliver`).
-
-    Attributes:
-        epoch: the lease epoch of the run that parked the target (nobody may have claimed it since).
-        entry: the history entry that records the wait's end with this message.
-        retain: wait keys that stay registered (``wait_all``'s pending alternatives).
-    """
-
-    epoch: int
-    entry: HistoryEntry
-    retain: tuple[WaitKey, ...] = ()
 
 
 class Delivery:
@@ -149,9 +127,7 @@ class Delivery:
         Locking the target's instance row orders this send against the target parking (which updates
         that row before it checks its mailbox), so sends to different instances never wait for each other.
         """
-        probe = select(INSTANCES).where(_I.instance_id == target)
-        if self._dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
-            probe = probe.with_for_update()
+        probe = self._dialect.lock_rows(select(INSTANCES).where(_I.instance_id == target), conn.dialect)
         row = (await conn.execute(probe)).first()
         if row is None:
             raise InstanceNotFoundError(f"no workflow instance {target!r}")
@@ -210,7 +186,7 @@ class Delivery:
             return None  # not listening for this key any more: store the message as usual
         claimed = leases.claimed(row, claim_for.owner, now, claim_for.lease_ttl)
         record = insert(HISTORY).values(**records.history_values(handoff.entry))
-        if self._dialect.name == "sqlite":
+        if self._dialect.sole_writer:
             # The sole writer, and the epoch was checked: nobody can have recorded this position since
             # the run that parked it (which recorded nothing at it). No savepoint round trips needed.
             await conn.execute(record)

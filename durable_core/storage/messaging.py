@@ -29,8 +29,9 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select,
 from durable_core.errors import InstanceNotFoundError
 from durable_core.storage import hot_statements as hot
 from durable_core.storage import records
+from durable_core.storage.base import Messaging
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.delivery import Delivery, Handoff, LocalClaim
+from durable_core.storage.delivery import Delivery
 from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.leases import fence
 from durable_core.storage.schema import (
@@ -46,10 +47,12 @@ from durable_core.types import (
     FINISHED_STATUSES,
     DeliveryResult,
     FinishRequest,
+    Handoff,
     HistoryEntry,
     InstanceStatus,
     JsonValue,
     Lease,
+    LocalClaim,
     OutgoingMessage,
     ParkOutcome,
     Payload,
@@ -62,7 +65,7 @@ from durable_core.types import (
     WaitRegistration,
 )
 
-__all__ = ["Handoff", "LocalClaim", "SqlMessaging"]  # Handoff/LocalClaim re-exported from delivery
+__all__ = ["Handoff", "LocalClaim", "SqlMessaging"]  # Handoff/LocalClaim: values of durable_core.types
 
 _I = INSTANCES.c
 _M = MESSAGES.c
@@ -84,7 +87,7 @@ class _Rollback(Exception):
         self.outcome = outcome
 
 
-class SqlMessaging:
+class SqlMessaging(Messaging):
     """Events, channel messages and waits on the SQL database of a :class:`SqlStorage`."""
 
     def __init__(self, conns: Connections, dialect: SqlDialect) -> None:
@@ -137,7 +140,7 @@ class SqlMessaging:
     @guarded()
     async def announce(self, instance_ids: Sequence[str]) -> None:
         """Tell other processes these instances are runnable (PostgreSQL NOTIFY; a no-op elsewhere)."""
-        if self._dialect.name != "postgresql" or not instance_ids:
+        if not self._dialect.notifies_wakes or not instance_ids:
             return
         async with self._conns.write() as conn:
             await self._dialect.notify_wake(conn, instance_ids)
@@ -225,13 +228,7 @@ class SqlMessaging:
         stmt = self._available(lease.instance_id, keys).limit(1)
         if sent_by is not None:
             stmt = stmt.where(_M.created_at <= sent_by)
-        if self._dialect.name != "sqlite":
-            skip = self._dialect.skip_locked(self._conns.engine.dialect)
-            stmt = (
-                stmt.with_for_update(skip_locked=skip, of=MESSAGES)
-                if skip
-                else stmt.with_for_update(of=MESSAGES)
-            )
+        stmt = self._dialect.lock_rows(stmt, self._conns.engine.dialect, skip_locked=True, of=MESSAGES)
         try:
             async with self._conns.write() as conn:
                 row = (await conn.execute(stmt)).first()
@@ -380,7 +377,7 @@ class SqlMessaging:
 
     @guarded()
     async def archived_runs(self, instance_id: str) -> list[int]:
-        """Run numbers of the archived histories of an instance, oldest first."""
+        """Run numbers of the archived histories of an instance, oldest first (for tests; not in the port)."""
         async with self._conns.read() as conn:
             rows = (
                 await conn.execute(

@@ -20,13 +20,12 @@ Every scan is bounded (``LIMIT``) and served by an index on ``(status, next_atte
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from durable_core.storage.base import UserTransaction
+from durable_core.storage.base import OutboxStore, UserTransaction
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.records import utc
@@ -34,35 +33,17 @@ from durable_core.storage.schema import OUTBOX
 from durable_core.types import (
     JsonScalar,
     OutboxEvent,
+    OutboxOutcome,
     OutboxRecord,
     OutboxStatus,
     PayloadEncoding,
 )
 
-__all__ = ["MAX_LIST_LIMIT", "OutboxOutcome", "SqlOutboxStorage"]
+__all__ = ["MAX_LIST_LIMIT", "OutboxOutcome", "SqlOutboxStorage"]  # OutboxOutcome: a value of types
 
 MAX_LIST_LIMIT: Final = 1000
 MAX_ERROR_CHARS: Final = 2000
 _O = OUTBOX.c
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxOutcome:
-    """What happened to one claimed row.
-
-    Attributes:
-        event_id: the row.
-        status: SENT, REJECTED, FAILED, or PENDING (retry at ``retry_at``).
-        status_code: the HTTP status, when there was a response.
-        error: why it was not delivered (response text or exception), for REJECTED/FAILED/PENDING.
-        retry_at: when to try again (PENDING only).
-    """
-
-    event_id: str
-    status: OutboxStatus
-    status_code: int | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
 
 
 def _event_values(event: OutboxEvent) -> dict[str, Any]:
@@ -130,7 +111,7 @@ def _positive(name: str, value: int, upper: int | None = None) -> None:
         raise ValueError(f"{name} must be a positive int{bound}, got {value!r}")
 
 
-class SqlOutboxStorage:
+class SqlOutboxStorage(OutboxStore):
     """Outbox rows on the engine's own database (get it with ``SqlStorage.outbox()``)."""
 
     def __init__(self, conns: Connections, dialect: SqlDialect) -> None:
@@ -159,9 +140,7 @@ class SqlOutboxStorage:
             .order_by(_O.next_attempt_at, _O.event_id)
             .limit(limit)
         )
-        if self._dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already excludes every other writer
-            skip = self._dialect.skip_locked(self._conns.engine.dialect)
-            stmt = stmt.with_for_update(skip_locked=skip)
+        stmt = self._dialect.lock_rows(stmt, self._conns.engine.dialect, skip_locked=True)
         until = now + visibility_timeout
         async with self._conns.write() as conn:
             rows = [_record(row._mapping) for row in (await conn.execute(stmt)).all()]
@@ -237,7 +216,7 @@ class SqlOutboxStorage:
     # -- observability and retention ---------------------------------------------------------------------
     @guarded()
     async def get(self, event_id: str) -> OutboxRecord | None:
-        """One outbox row, or None."""
+        """One outbox row, or None (for tests and tools; not in the OutboxStore port)."""
         async with self._conns.read() as conn:
             row = (await conn.execute(select(OUTBOX).where(_O.event_id == event_id))).first()
         return None if row is None else _record(row._mapping)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, func, literal, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
@@ -23,7 +22,7 @@ from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.dialects import SqlDialect, SqliteDialect, dialect_for
+from durable_core.storage.dialects import dialect_for
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
@@ -37,11 +36,7 @@ from durable_core.storage.urls import (
     resolve_sqlite_synchronous,
 )
 from durable_core.storage.writer import (
-    AsyncpgWriter,
     DuplicateKey,
-    FastWriter,
-    SqliteThreadWriter,
-    TransactionWriter,
 )
 from durable_core.types import (
     FINISHED_STATUSES,
@@ -119,7 +114,7 @@ class SqlStorage(Storage):
         dialect.install_events(engine)
         self._dialect = dialect
         self._conns = Connections(engine, dialect, mask_url(url))
-        self._writer = _make_writer(normalized, dialect, self._conns)
+        self._writer = dialect.fast_writer(self._conns)
         self._messaging = SqlMessaging(self._conns, dialect)
         self._url = url
         self._closed = False
@@ -250,10 +245,7 @@ class SqlStorage(Storage):
 
     # -- leases ----------------------------------------------------------------------------------------
     def _lock_rows(self, stmt: Select[Any], *, skip_locked: bool) -> Select[Any]:
-        if self._dialect.name == "sqlite":  # BEGIN IMMEDIATE already excludes every other writer
-            return stmt
-        skip = skip_locked and self._dialect.skip_locked(self._conns.engine.dialect)
-        return stmt.with_for_update(skip_locked=skip)
+        return self._dialect.lock_rows(stmt, self._conns.engine.dialect, skip_locked=skip_locked)
 
     async def _claim(
         self, conn: AsyncConnection, stmt: Select[Any], owner: str, now: datetime, lease_ttl: timedelta
@@ -571,7 +563,7 @@ class SqlStorage(Storage):
         SQLite serves one host, where an app takes over the leases of dead local processes at start-up,
         and a heartbeat writer would compete for its single write lock.
         """
-        if self._dialect.name == "sqlite":
+        if self._dialect.sole_writer:
             return None
         return functools.partial(SqlLiveness, self._url)
 
@@ -579,22 +571,8 @@ class SqlStorage(Storage):
         self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
     ) -> WakeListener | None:
         """A listener for wake-ups committed by other processes (PostgreSQL LISTEN/NOTIFY), else None."""
-        if self._dialect.name != "postgresql":
-            return None
-        from durable_core.storage.notify_postgres import PostgresWakeListener  # asyncpg only when used
-
-        return PostgresWakeListener(self._conns, on_ids, on_connected)
+        return self._dialect.wake_listener(self._conns, on_ids, on_connected)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""
         return self._messaging
-
-
-def _make_writer(url: str, dialect: SqlDialect, conns: Connections) -> FastWriter:
-    """The cheapest correct way to run the hot-path writes on this database (see :mod:`writer`)."""
-    if isinstance(dialect, SqliteDialect) and not dialect.single_connection:
-        path = make_url(url).database or ""
-        return SqliteThreadWriter(path, conns.engine.dialect, conns.display_url, dialect.synchronous)
-    if dialect.name == "postgresql":
-        return AsyncpgWriter(conns)
-    return TransactionWriter(conns)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError
-from durable_core.types import SqliteSynchronous
+from durable_core.types import Backend, SqliteSynchronous
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -98,8 +98,8 @@ def _parse(url: str) -> URL:
         raise _invalid(url, f"it could not be parsed ({exc})") from None
 
 
-def backend_of(url: str) -> str:
-    """The backend family of an accepted URL: ``"sqlite"``, ``"postgresql"`` or ``"mysql"``.
+def backend_of(url: str) -> Backend:
+    """The backend family of an accepted URL: SQLITE, POSTGRESQL or MYSQL.
 
     Args:
         url: any accepted URL (normalized or not).
@@ -117,7 +117,7 @@ def backend_of(url: str) -> str:
         raise _invalid(
             url, f"driver {driver!r} is not supported for {backend} (use the plain {scheme}:// form)"
         )
-    return backend
+    return Backend(backend)
 
 
 def is_memory_sqlite(url: str) -> bool:
@@ -155,7 +155,7 @@ def normalize_url(url: str) -> str:
     backend = backend_of(url)
     parsed = _parse(url)
     _scheme, async_driver, _drivers = _SCHEMES[parsed.drivername.partition("+")[0].lower()]
-    if backend == "sqlite":
+    if backend is Backend.SQLITE:
         if parsed.host or parsed.username or parsed.port:
             raise _invalid(url, "a SQLite URL has no host; use sqlite:///relative.db or sqlite:////abs.db")
         database = parsed.database if parsed.database not in (None, "") else ":memory:"
@@ -167,7 +167,7 @@ def normalize_url(url: str) -> str:
         raise _invalid(
             url, f"?{SYNCHRONOUS_PARAM}= is a SQLite setting; {backend} sets durability on the server"
         )
-    elif backend == "postgresql":
+    elif backend is Backend.POSTGRESQL:
         query = dict(parsed.query)
         if "sslmode" in query and "ssl" not in query:
             query["ssl"] = query.pop("sslmode")
@@ -224,13 +224,13 @@ def resolve_sqlite_synchronous(url: str, option: SqliteSynchronous | str | None)
         InvalidDatabaseURLError: the URL itself is not accepted (including a bad ``?synchronous=``).
     """
     backend = backend_of(url)
-    in_url = _synchronous_in_query(url, _parse(url)) if backend == "sqlite" else None
+    in_url = _synchronous_in_query(url, _parse(url)) if backend is Backend.SQLITE else None
     if option is None:
         return in_url or SqliteSynchronous.FULL
     choice = _synchronous_choice(option)
     if choice is None:
         raise ValueError(f"sqlite_synchronous must be 'full' or 'normal', got {option!r}")
-    if backend != "sqlite":
+    if backend is not Backend.SQLITE:
         raise ValueError(
             f"sqlite_synchronous={choice.value!r} applies only to SQLite; the {backend} database sets its "
             "durability on the server"

@@ -35,6 +35,7 @@ from durable_core import (
     wait_first,
     workflow,
 )
+from durable_core.storage.messaging import SqlMessaging
 from tests.messaging.test_events import wait_status
 
 
@@ -195,7 +196,9 @@ async def test_recur_keeps_the_id_bounds_history_and_keeps_subscriptions(make_ap
     await wait_status(app, iid, InstanceStatus.WAITING)
     history = await app.get_history(iid)
     assert [e.kind for e in history] == [StepKind.ACTIVITY]  # only the current run's step
-    assert len(await app.storage.messaging().archived_runs(iid)) == 3  # only the newest runs are kept
+    messaging = app.storage.messaging()
+    assert isinstance(messaging, SqlMessaging)  # archived_runs is test-only, not in the Messaging port
+    assert len(await messaging.archived_runs(iid)) == 3  # only the newest runs are kept
     await app.publish("tick", 7)  # the subscription made in run 0 survived 20 recurs
     assert await app.wait_result(iid, timeout=10) == 7
 
