@@ -107,6 +107,8 @@ class SqlDialect:
 
     name: ClassVar[str]
     label: ClassVar[str]
+    #: what to check when the database cannot be reached (shown in ``StorageUnavailableError``)
+    unreachable_hint: ClassVar[str] = "Check that the database server is running and the URL is right"
     #: a single shared connection (in-memory SQLite): storage serializes every use of it
     single_connection: bool = False
 
@@ -207,6 +209,10 @@ class SqliteDialect(SqlDialect):
 
     name = "sqlite"
     label = "SQLite"
+    unreachable_hint = (
+        "Check that the path in the URL is the file you mean, that its directory exists and that this "
+        "process may read and write it"
+    )
     lock_fence_row = False
     _PRAGMAS: Final = (
         f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
