@@ -46,9 +46,11 @@ from durable_core.engine import EddaApp, RetentionPolicy, WorkflowHandle
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
+    ApiMisuseError,
     AppNotBoundError,
     ChildWorkflowError,
     ConfigurationError,
+    ContextArgumentError,
     DriverNotInstalledError,
     EddaError,
     EventTimeoutError,
@@ -64,6 +66,7 @@ from durable_core.errors import (
     RetryExhaustedError,
     StorageUnavailableError,
     TerminalError,
+    UnawaitedActivityError,
     WorkflowBlockedError,
     WorkflowCancelledError,
     WorkflowFailedError,
@@ -94,6 +97,7 @@ from durable_core.types import (
 __all__ = [
     "Activity",
     "ActivityTimeoutError",
+    "ApiMisuseError",
     "AppNotBoundError",
     "CancelOutcome",
     "Catalog",
@@ -103,6 +107,7 @@ __all__ = [
     "CloudEventsASGI",
     "Compensation",
     "ConfigurationError",
+    "ContextArgumentError",
     "DriverNotInstalledError",
     "EddaApp",
     "EddaError",
@@ -145,6 +150,7 @@ __all__ = [
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",
+    "UnawaitedActivityError",
     "WaitInfo",
     "Waitable",
     "Workflow",

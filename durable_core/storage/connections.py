@@ -198,7 +198,8 @@ class Connections:
             return exc
         return StorageUnavailableError(
             f"Cannot reach the {self.dialect.label} database {self.display_url} during {operation}: "
-            f"{_describe(exc)}. {self.dialect.unreachable_hint}; the operation can be retried once it is reachable."
+            f"{_describe(exc)}. {self.dialect.unreachable_hint}; "
+            "the operation can be retried once it is reachable."
         )
 
 
