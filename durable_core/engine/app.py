@@ -19,6 +19,7 @@ from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.outbox import OutboxRelayer
 from durable_core.engine.outcomes import result_or_raise
+from durable_core.engine.progress import read_progress
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
@@ -447,8 +448,12 @@ class EddaApp:
         return await self._storage.load_history(instance_id)
 
     async def get_progress(self, instance_id: str) -> InstanceProgress:
-        """Steps recorded so far and the last step's name."""
-        return await self._storage.get_progress(instance_id)
+        """Steps completed (not counting now/uuid/random values), the last one, and the current step.
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+        return await read_progress(self._storage, instance_id, self._dispatcher.running_steps(instance_id))
 
     async def list_instances(
         self,
