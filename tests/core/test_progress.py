@@ -4,11 +4,13 @@ and a count that leaves out the internal ctx.now()/uuid()/random() values."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from durable_core import (
     Catalog,
+    EddaApp,
     InstanceNotFoundError,
     InstanceProgress,
     InstanceStatus,
@@ -19,7 +21,7 @@ from durable_core import (
 )
 
 
-async def _until(app, iid: str, check) -> InstanceProgress:
+async def _until(app: EddaApp, iid: str, check: Callable[[InstanceProgress], bool]) -> InstanceProgress:
     """Poll the progress (bounded) until ``check`` holds; return it."""
     async with asyncio.timeout(10):
         while True:
