@@ -21,6 +21,7 @@ from durable_core.authoring import (
     workflow,
 )
 from durable_core.authoring.channels import (
+    ChannelMessage,
     ReceivedMessage,
     publish,
     receive,
@@ -73,7 +74,7 @@ from durable_core.errors import (
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
-from durable_core.hooks import WorkflowHooks
+from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
@@ -101,6 +102,7 @@ __all__ = [
     "AppNotBoundError",
     "CancelOutcome",
     "Catalog",
+    "ChannelMessage",
     "ChildHandle",
     "ChildWorkflowError",
     "Clock",
@@ -118,6 +120,7 @@ __all__ = [
     "FakeClock",
     "FirstResult",
     "HistoryEntry",
+    "HooksBase",
     "InputValidationError",
     "InstanceConflictError",
     "InstanceNotFoundError",
