@@ -5,6 +5,9 @@ Public names match the seed (Edda), so Edda code ports with import changes only:
     from durable_core import EddaApp, workflow, activity, WorkflowContext
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_core.authoring import (
     Activity,
     Catalog,
@@ -94,6 +97,12 @@ from durable_core.types import (
     SubscriptionMode,
     WaitInfo,
 )
+
+try:
+    #: the installed edda-mcp distribution's version (one version for the engine, server and integrations)
+    __version__ = _distribution_version("edda-mcp")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Activity",

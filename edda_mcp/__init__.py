@@ -15,6 +15,7 @@
         server.run()  # stdio; server.asgi_app() for streamable HTTP
 """
 
+from durable_core import __version__ as __version__  # one version for the whole distribution
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import AccessDeniedError, EddaMCPError, ServerLoadError, ToolDefinitionError
 from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut

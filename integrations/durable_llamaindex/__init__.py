@@ -13,6 +13,7 @@ from durable_llamaindex._compat import check_llamaindex
 
 LLAMAINDEX_WORKFLOWS_VERSION = check_llamaindex()
 
+from durable_core import __version__ as __version__  # noqa: E402  (one version for all packages)
 from durable_llamaindex._records import Checkpoint, CheckpointKind, decode_event, encode_event  # noqa: E402
 from durable_llamaindex.errors import INSTALL_HINT, LlamaIndexNotInstalledError, RecordedRunError  # noqa: E402
 from durable_llamaindex.workflow import (  # noqa: E402

@@ -10,6 +10,7 @@ from durable_mirascope._compat import check_mirascope
 
 MIRASCOPE_VERSION = check_mirascope()
 
+from durable_core import __version__ as __version__  # noqa: E402  (one version for all packages)
 from durable_mirascope._ops import CallSpec  # noqa: E402
 from durable_mirascope.agent import AgentResult, run_agent  # noqa: E402
 from durable_mirascope.call import DurableCall, durable, durable_call  # noqa: E402

@@ -12,6 +12,7 @@ from durable_pydantic_graph._compat import check_pydantic_graph
 
 PYDANTIC_GRAPH_VERSION = check_pydantic_graph()
 
+from durable_core import __version__ as __version__  # noqa: E402  (one version for all packages)
 from durable_pydantic_graph._records import OutputKind, StepRecord  # noqa: E402
 from durable_pydantic_graph.context import runs_in_workflow, workflow_context, workflow_step  # noqa: E402
 from durable_pydantic_graph.errors import (  # noqa: E402
