@@ -6,11 +6,13 @@ rebuilt into a real mirascope response on replay. Needs ``pip install 'edda-mcp[
 (mirascope ``>=2.8,<3``).
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_mirascope._compat import check_mirascope
 
 MIRASCOPE_VERSION = check_mirascope()
 
-from durable_core import __version__ as __version__  # noqa: E402  (one version for all packages)
 from durable_mirascope._ops import CallSpec  # noqa: E402
 from durable_mirascope.agent import AgentResult, run_agent  # noqa: E402
 from durable_mirascope.call import DurableCall, durable, durable_call  # noqa: E402
@@ -27,6 +29,11 @@ from durable_mirascope.request import model_request  # noqa: E402
 from durable_mirascope.response import DurableResponse  # noqa: E402
 from durable_mirascope.tools import execute_tools  # noqa: E402
 from durable_mirascope.usage import TokenUsage, instance_usage, usage_of  # noqa: E402
+
+try:
+    __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "INSTALL_HINT",
