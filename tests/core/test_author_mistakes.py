@@ -4,6 +4,7 @@ calls in the wrong place (terminal, never retried), workflows and activities cal
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from durable_core import (
     wait_event,
     workflow,
 )
+from durable_core.replay.unawaited import IssuedCall, IssuedCalls
 
 
 def _line_of(marker: str) -> int:
@@ -235,3 +237,18 @@ async def test_activities_and_workflows_called_like_functions_say_what_to_call()
         order(None, "sku-1")
     assert "await order.start(...)" in str(called.value)
     assert "run_child(ctx, order, ...)" in str(called.value)
+
+
+async def test_issued_calls_report_only_the_unstarted_and_close_them() -> None:
+    async def step() -> None:
+        return None
+
+    issued = IssuedCalls()
+    calls = [step() for _ in range(300)]
+    for position, call in enumerate(calls):
+        issued.add(IssuedCall(call, "step", position, f"here.py:{position}"))
+    for call in calls[:-1]:
+        await call  # awaited (started) calls are never reported
+    unawaited = issued.take_unawaited()
+    assert [(c.position, c.location) for c in unawaited] == [(299, "here.py:299")]
+    assert inspect.getcoroutinestate(calls[-1]) == inspect.CORO_CLOSED  # closed: no "never awaited" warning
