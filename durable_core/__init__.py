@@ -5,6 +5,9 @@ Public names match the seed (Edda), so Edda code ports with import changes only:
     from durable_core import EddaApp, workflow, activity, WorkflowContext
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_core.authoring import (
     Activity,
     Catalog,
@@ -21,6 +24,7 @@ from durable_core.authoring import (
     workflow,
 )
 from durable_core.authoring.channels import (
+    ChannelMessage,
     ReceivedMessage,
     publish,
     receive,
@@ -54,9 +58,11 @@ from durable_core.engine import (
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
+    ApiMisuseError,
     AppNotBoundError,
     ChildWorkflowError,
     ConfigurationError,
+    ContextArgumentError,
     DriverNotInstalledError,
     EddaError,
     EventTimeoutError,
@@ -72,13 +78,14 @@ from durable_core.errors import (
     RetryExhaustedError,
     StorageUnavailableError,
     TerminalError,
+    UnawaitedActivityError,
     WorkflowBlockedError,
     WorkflowCancelledError,
     WorkflowFailedError,
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
-from durable_core.hooks import WorkflowHooks
+from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
@@ -100,19 +107,28 @@ from durable_core.types import (
     WaitInfo,
 )
 
+try:
+    #: the installed edda-mcp distribution's version (one version for the engine, server and integrations)
+    __version__ = _distribution_version("edda-mcp")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "Activity",
     "ActivityTimeoutError",
+    "ApiMisuseError",
     "AppNotBoundError",
     "AppOptions",
     "CancelOutcome",
     "Catalog",
+    "ChannelMessage",
     "ChildHandle",
     "ChildWorkflowError",
     "Clock",
     "CloudEventsASGI",
     "Compensation",
     "ConfigurationError",
+    "ContextArgumentError",
     "DriverNotInstalledError",
     "EddaApp",
     "EddaError",
@@ -123,6 +139,7 @@ __all__ = [
     "FakeClock",
     "FirstResult",
     "HistoryEntry",
+    "HooksBase",
     "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
@@ -158,6 +175,7 @@ __all__ = [
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",
+    "UnawaitedActivityError",
     "WaitInfo",
     "Waitable",
     "WorkerOptions",

@@ -56,6 +56,37 @@ class TerminalError(EddaError):
     """Raise from an activity to fail it at once, without retries."""
 
 
+class ApiMisuseError(TerminalError):
+    """The durable API was used where it cannot work, e.g. ``ctx.now()`` inside an activity.
+
+    An authoring mistake, not a passing failure: it is terminal at once (never retried) and its message
+    says what to do instead.
+    """
+
+
+class ContextArgumentError(ApiMisuseError, TypeError):
+    """An activity or durable operation was called without the ``WorkflowContext`` as first argument."""
+
+
+class UnawaitedActivityError(ApiMisuseError):
+    """A workflow called an activity without ``await``: the call never ran, so the run fails.
+
+    Attributes:
+        activity_name: the activity that was called.
+        location: ``file:line`` of the call.
+    """
+
+    def __init__(self, message: str, activity_name: str = "", location: str = "") -> None:
+        # All constructor arguments go into ``args`` so the error is rebuilt exactly on replay.
+        super().__init__(message, activity_name, location)
+        self.message = message
+        self.activity_name = activity_name
+        self.location = location
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class RetryExhaustedError(EddaError):
     """An activity failed on every attempt its retry policy allowed.
 

@@ -55,6 +55,57 @@ class WorkflowHooks(Protocol):
         """An activity attempt failed and will be retried after ``delay`` seconds."""
 
 
+class HooksBase(WorkflowHooks):
+    """Base class for hooks that implement only some callbacks (the seed's ``HooksBase``).
+
+    Every callback is a no-op until a subclass overrides it::
+
+        class LogFailures(HooksBase):
+            async def on_workflow_failed(self, instance_id, workflow_name, error):
+                print(f"{workflow_name} {instance_id} failed: {error}")
+    """
+
+    async def on_workflow_start(
+        self, instance_id: str, workflow_name: str, input_data: dict[str, Any]
+    ) -> None:
+        """A workflow instance starts its first run (no-op)."""
+
+    async def on_workflow_complete(self, instance_id: str, workflow_name: str, result: Any) -> None:
+        """A workflow instance completed (no-op)."""
+
+    async def on_workflow_failed(self, instance_id: str, workflow_name: str, error: Exception) -> None:
+        """A workflow instance failed (no-op)."""
+
+    async def on_workflow_cancelled(self, instance_id: str, workflow_name: str) -> None:
+        """A workflow instance was cancelled (no-op)."""
+
+    async def on_activity_start(
+        self, instance_id: str, activity_id: str, activity_name: str, is_replaying: bool
+    ) -> None:
+        """An activity attempt is about to run or is being replayed (no-op)."""
+
+    async def on_activity_complete(
+        self, instance_id: str, activity_id: str, activity_name: str, result: Any, cache_hit: bool
+    ) -> None:
+        """An activity returned (no-op)."""
+
+    async def on_activity_failed(
+        self, instance_id: str, activity_id: str, activity_name: str, error: Exception
+    ) -> None:
+        """An activity failed for good (no-op)."""
+
+    async def on_activity_retry(
+        self,
+        instance_id: str,
+        activity_id: str,
+        activity_name: str,
+        error: Exception,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """An activity attempt failed and will be retried (no-op)."""
+
+
 class HookCaller:
     """Calls whichever hook methods an object defines, isolating the engine from hook errors.
 

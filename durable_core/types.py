@@ -9,7 +9,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Union
+from typing import Any, Final, Union
 
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
 JsonValue = Union[JsonScalar, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007
@@ -60,6 +60,17 @@ class StepKind(enum.StrEnum):
     WAIT = "wait"  # an event/message wait that was satisfied (or timed out), recorded with what arrived
     SEND = "send"  # a journaled send_event / publish / send_to / subscribe / unsubscribe from a workflow
     CHILD = "child"  # a child workflow started from a workflow (records the child's instance id)
+
+    @property
+    def is_step(self) -> bool:
+        """Whether entries of this kind count as steps (internal now/uuid/random values do not)."""
+        return self not in _INTERNAL_KINDS
+
+
+#: History kinds that record values the workflow asked for (``ctx.now()`` ...), not steps it took.
+_INTERNAL_KINDS: Final = frozenset({StepKind.NOW, StepKind.UUID, StepKind.RANDOM})
+#: The history kinds counted as steps by :class:`InstanceProgress`.
+USER_STEP_KINDS: Final = tuple(kind for kind in StepKind if kind.is_step)
 
 
 class StepOutcome(enum.StrEnum):
@@ -258,10 +269,25 @@ class RecordOutcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class InstanceProgress:
-    """Derived progress of an instance: steps recorded and the last step's name."""
+    """Progress of an instance as a person would describe it.
+
+    Attributes:
+        steps_completed: steps recorded so far: activities, compensations, timers, waits, sends and
+            child starts; the internal ``ctx.now()`` / ``uuid()`` / ``random()`` values do not count.
+        last_completed_step: name of the most recent of those steps (None before the first).
+        current_step: what the instance is doing now: the activity running (known to the process that
+            runs it) or what it waits for (e.g. ``event 'approval'``); None when it is finished, between
+            steps, or running in another process.
+    """
 
     steps_completed: int
-    last_step: str | None
+    last_completed_step: str | None
+    current_step: str | None = None
+
+    @property
+    def last_step(self) -> str | None:
+        """The older name of :attr:`last_completed_step`."""
+        return self.last_completed_step
 
 
 @dataclass(frozen=True, slots=True)

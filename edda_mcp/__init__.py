@@ -15,12 +15,20 @@
         server.run()  # stdio; server.asgi_app() for streamable HTTP
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import AccessDeniedError, EddaMCPError, ServerLoadError, ToolDefinitionError
 from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut
 from edda_mcp.resources import history_uri, instance_uri
 from edda_mcp.results import ERROR_META_KEY, ErrorCode, error_details
 from edda_mcp.server import EddaMCPServer
+
+try:
+    __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ERROR_META_KEY",

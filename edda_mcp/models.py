@@ -37,8 +37,15 @@ class StatusOut(_Out):
     workflow: str
     status: str = Field(description="pending|running|waiting|compensating|completed|failed|cancelled|blocked")
     finished: bool
-    steps_completed: int = Field(description="durable steps recorded so far")
-    current_step: str | None = Field(description="name of the most recent step")
+    steps_completed: int = Field(
+        description="steps completed so far (activities, timers, waits, sends, child starts; "
+        "the workflow's internal now/uuid/random values are not steps)"
+    )
+    current_step: str | None = Field(
+        description="what it is doing now: the running activity, or what it waits for "
+        "(null when finished, between steps, or running in another server process)"
+    )
+    last_completed_step: str | None = Field(None, description="name of the most recently completed step")
     waiting_for: WaitOut | None = None
     cancel_requested: bool = False
     error: ErrorOut | None = None

@@ -22,7 +22,8 @@ async def read_status(app: EddaApp, record: InstanceRecord) -> StatusOut:
         status=record.status.value,
         finished=record.status.is_finished,
         steps_completed=progress.steps_completed,
-        current_step=progress.last_step,
+        current_step=progress.current_step,
+        last_completed_step=progress.last_completed_step,
         waiting_for=waiting,
         cancel_requested=record.cancel_requested,
         error=error_out(record),
@@ -73,8 +74,10 @@ def describe(status: StatusOut) -> str:
     """One human-readable line for a status."""
     parts = [f"Instance {status.instance_id} ({status.workflow}) is {status.status}"]
     parts.append(f"{status.steps_completed} step(s) completed")
-    if status.current_step:
-        parts.append(f"last step: {status.current_step}")
+    if status.last_completed_step:
+        parts.append(f"last completed: {status.last_completed_step}")
+    if status.current_step and status.waiting_for is None:
+        parts.append(f"now running: {status.current_step}")
     wait = status.waiting_for
     if wait is not None:
         if wait.event_types:

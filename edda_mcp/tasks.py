@@ -125,7 +125,7 @@ class DurableTasks(Extension):
         if record.status is not InstanceStatus.WAITING:
             return {}
         progress = await self._app().get_progress(record.instance_id)
-        # the key names the wait's history position, so it is never reused within the task
+        # the key names how many steps were done before this wait, so it is never reused within the task
         return {
             f"{request.event_type}@{progress.steps_completed}": request
             for request in await human.pending_inputs(self._app(), record)
@@ -142,7 +142,7 @@ class DurableTasks(Extension):
             final = await tool.task_result(app, record)
             result = final.model_dump(by_alias=True, mode="json", exclude_none=True)
         message = f"{status.steps_completed} step(s) completed" + (
-            f"; last step: {status.current_step}" if status.current_step else ""
+            f"; last completed: {status.last_completed_step}" if status.last_completed_step else ""
         )
         if record.status is InstanceStatus.BLOCKED:
             message = f"blocked: {record.blocked_reason or 'replay diverged'}; an operator must resume it"

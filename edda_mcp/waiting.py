@@ -54,12 +54,12 @@ async def _report_steps(app: EddaApp, instance_id: str, reported: int, on_step: 
     if progress.steps_completed <= reported:
         return reported
     if progress.steps_completed == reported + 1:
-        await on_step(progress.steps_completed, progress.last_step or "step")
+        await on_step(progress.steps_completed, progress.last_completed_step or "step")
         return progress.steps_completed
-    history = await app.get_history(instance_id)
-    for count, entry in enumerate(history[reported:], start=reported + 1):
+    steps = [entry for entry in await app.get_history(instance_id) if entry.kind.is_step]
+    for count, entry in enumerate(steps[reported:], start=reported + 1):
         await on_step(count, entry.name)
-    return max(reported, len(history))
+    return max(reported, len(steps))
 
 
 def _settled(record: InstanceRecord, remaining: float, app: EddaApp) -> bool:

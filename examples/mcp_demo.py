@@ -1,7 +1,8 @@
 """`make demo`: an MCP client drives a durable tool across a SIGKILL of the server.
 
 1. start examples/mcp_order_server.py over stdio (`edda-mcp serve`) with a real MCP client,
-2. call the durable tool process_order and poll process_order_status,
+2. call the durable tool process_order and poll process_order_status (steps completed, the last one, and
+   the step running now),
 3. kill the server process with SIGKILL while the slow shipping step runs,
 4. start the server again on the same database and fetch the result with process_order_result,
 5. show that the completed steps (reserve_inventory, process_payment) did not run again.
@@ -48,9 +49,8 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     show("->", f"tools/call {tool}", arguments)
     result = await client.call_tool(tool, arguments)
     data = dict(result.structured_content or {})
-    brief = {
-        k: data[k] for k in ("status", "steps_completed", "current_step", "result", "error") if k in data
-    }
+    keys = ("status", "steps_completed", "last_completed_step", "current_step", "result", "error")
+    brief = {k: data[k] for k in keys if k in data}
     show("<-", "error" if result.is_error else "result", brief)
     return data
 
@@ -67,9 +67,10 @@ async def main() -> None:
             print("== 2. call the durable tool, then poll its status", flush=True)
             started = await call(client, "process_order", {"order_id": "ORD-42", "amount": 42.0})
             iid = started["instance_id"]
+            print(f"  instance id: {iid}", flush=True)
             while True:
                 status = await call(client, "process_order_status", {"instance_id": iid})
-                if status["steps_completed"] >= 2:
+                if status["current_step"] == "arrange_shipping":
                     break
                 await asyncio.sleep(0.2)
             pid = int((await client.call_tool("server_info", {})).structured_content["pid"])  # type: ignore[index]

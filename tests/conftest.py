@@ -17,6 +17,7 @@ from durable_core import Catalog, EddaApp
 from durable_core.storage.sql import SqlStorage
 from tests.backends import (
     BACKENDS,
+    ENV_VARS,
     backends_required,
     create_database,
     drop_database,
@@ -59,6 +60,58 @@ async def storage(db_url: str) -> AsyncIterator[SqlStorage]:
 
 
 _SKIPPED: list[str] = []
+#: fixtures (other than the parametrised ``backend``) that need a server backend
+_BACKEND_FIXTURES = {"postgres_url": "postgresql"}
+_NOT_RUN = pytest.StashKey[int]()
+_NOT_RUN_KEY = "edda_backend_tests_not_run"
+
+
+def _unconfigured_backends() -> tuple[str, ...]:
+    """Server backends without a URL, when they may be left out (never with EDDA_TEST_REQUIRE_BACKENDS=1)."""
+    if backends_required():
+        return ()
+    return tuple(name for name in BACKENDS if name != "sqlite" and server_url(name) is None)
+
+
+def _backends_of(item: pytest.Item) -> set[str]:
+    callspec = getattr(item, "callspec", None)
+    needed = {callspec.params["backend"]} if callspec is not None and "backend" in callspec.params else set()
+    fixtures = getattr(item, "fixturenames", ())
+    return needed | {backend for name, backend in _BACKEND_FIXTURES.items() if name in fixtures}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the cases of unconfigured server backends (one summary line instead of a skip each)."""
+    missing = set(_unconfigured_backends())
+    if not missing:
+        return
+    kept = [item for item in items if not _backends_of(item) & missing]
+    left_out = [item for item in items if _backends_of(item) & missing]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    config.stash[_NOT_RUN] = len(left_out)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under xdist, the controller learns from each worker how many cases it left out (all collect alike)."""
+    left_out = int(getattr(node, "workeroutput", {}).get(_NOT_RUN_KEY, 0))
+    node.config.stash[_NOT_RUN] = max(node.config.stash.get(_NOT_RUN, 0), left_out)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line about the backends whose tests did not run."""
+    missing = _unconfigured_backends()
+    left_out = config.stash.get(_NOT_RUN, 0)
+    if not missing or not left_out:
+        return
+    variables = " and ".join(ENV_VARS[name] for name in missing)
+    terminalreporter.write_line(
+        f"{left_out} test case(s) for {', '.join(missing)} not run: set {variables} to run them "
+        "(see tests/backends.py; CI sets EDDA_TEST_REQUIRE_BACKENDS=1, which makes every backend required)",
+        yellow=True,
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -69,6 +122,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With EDDA_TEST_REQUIRE_BACKENDS=1 (CI), any skipped test fails the run."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: tell the controller what it left out
+        workeroutput[_NOT_RUN_KEY] = session.config.stash.get(_NOT_RUN, 0)
     if backends_required() and _SKIPPED and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable_core.authoring._signature import FunctionShape
 from durable_core.authoring.context import WorkflowContext
 from durable_core.authoring.saga import Compensation, compensation_of
-from durable_core.errors import ConfigurationError
+from durable_core.errors import ConfigurationError, ContextArgumentError
 from durable_core.retry import RetryPolicy
 
 P = ParamSpec("P")
@@ -48,9 +49,11 @@ class Activity(Generic[P, R]):
     def __call__(self, ctx: WorkflowContext, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
         """Schedule the activity at the next history position; await the result."""
         if not isinstance(ctx, WorkflowContext):
-            raise TypeError(
-                f"activity {self.name} must be called with the WorkflowContext as first argument, "
-                f"got {type(ctx).__name__}"
+            raise ContextArgumentError(
+                f"activity {self.name} must be called from a workflow (or another activity) with the "
+                f"WorkflowContext as first argument, got {type(ctx).__name__}: write "
+                f"`await {self.name}(ctx, ...)` in a @workflow and start the workflow; to test the plain "
+                f"function, call {self.name}.fn(...) instead"
             )
         activity_id = kwargs.pop("activity_id", None)
         if activity_id is not None and not isinstance(activity_id, str):
@@ -58,8 +61,12 @@ class Activity(Generic[P, R]):
         if ctx.in_activity:
             # Called from inside another activity: plain call, part of the outer activity's attempt.
             return self._call_inline(ctx, args, kwargs)
-        position = ctx._runtime.next_position()
-        return ctx._runtime.run_activity(position, self, args, kwargs, activity_id)
+        runtime = ctx._runtime
+        position = runtime.next_position()
+        call = runtime.run_activity(position, self, args, kwargs, activity_id)
+        caller = sys._getframe(1)  # the workflow line that made the call, named if it is never awaited
+        runtime.track_call(call, self.name, position, f"{caller.f_code.co_filename}:{caller.f_lineno}")
+        return call
 
     async def _call_inline(self, ctx: WorkflowContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         result = self.fn(ctx, *args, **kwargs)

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -27,6 +27,7 @@ from durable_core.errors import EddaError, EventTimeoutError
 from durable_core.types import JsonValue, SubscriptionMode, WaitKey, WaitKind
 
 __all__ = [
+    "ChannelMessage",
     "ReceivedMessage",
     "channel_metadata",
     "publish",
@@ -50,6 +51,7 @@ class ReceivedMessage(Generic[D]):
         id: the message id.
         sender_instance_id: the instance that sent it, if a workflow did.
         sent_at: when it was sent.
+        metadata: every attribute stored with the message (channel, id, sender, time, ...).
     """
 
     data: D
@@ -57,6 +59,17 @@ class ReceivedMessage(Generic[D]):
     id: str
     sender_instance_id: str | None = None
     sent_at: datetime | None = None
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
+
+    @property
+    def published_at(self) -> datetime | None:
+        """When it was sent (the seed's name for :attr:`sent_at`)."""
+        return self.sent_at
+
+
+#: The seed's (Edda's) name for what ``receive`` returns: ``id``, ``channel``, ``data``, ``metadata`` and
+#: ``published_at`` read the same, so Edda code that imports ``ChannelMessage`` keeps working.
+ChannelMessage = ReceivedMessage
 
 
 def channel_metadata(
@@ -82,6 +95,7 @@ def received_message(result: WaitResult, model: type[BaseModel] | None, channel:
         id=str(meta.get("id", "")),
         sender_instance_id=cast("str | None", meta.get("sender_instance_id")),
         sent_at=datetime.fromisoformat(sent) if isinstance(sent, str) else None,
+        metadata=dict(meta),
     )
 
 

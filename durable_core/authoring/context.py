@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from durable_core.errors import EddaError
+from durable_core.errors import ApiMisuseError
 from durable_core.signals import RecurSignal
 from durable_core.types import StepKind
 
@@ -67,10 +67,13 @@ class WorkflowContext:
         """The activity's transactional ``AsyncSession`` (only inside activities and compensations).
 
         Raises:
-            EddaError: when used in a workflow body, where database writes would not be replay-safe.
+            ApiMisuseError: when used in a workflow body, where database writes would not be replay-safe.
         """
         if self._scope is None:
-            raise EddaError("ctx.session is only available inside an activity or compensation")
+            raise ApiMisuseError(
+                "ctx.session is only available inside an activity or compensation: move the database "
+                "writes into an activity, where they commit together with its recorded result"
+            )
         return self._scope.session
 
     def now(self) -> datetime:
@@ -99,14 +102,18 @@ class WorkflowContext:
         registered in the finished run are dropped.
 
         Raises:
-            EddaError: called inside an activity.
+            ApiMisuseError: called inside an activity.
         """
         self._require_workflow_body("recur")
         raise RecurSignal(args, dict(kwargs))
 
     def _require_workflow_body(self, what: str) -> None:
         if self._scope is not None:
-            raise EddaError(f"ctx.{what}() is for workflow bodies; inside an activity use ordinary Python")
+            raise ApiMisuseError(
+                f"ctx.{what}() is for workflow bodies, not activities: an activity's result is recorded once, "
+                "so inside it use ordinary Python (datetime.now(UTC), uuid.uuid4(), random.random()); "
+                "to start over, return from the activity and call ctx.recur() in the workflow"
+            )
 
     def _for_activity(self, scope: ActivityScope) -> WorkflowContext:
         return WorkflowContext(self._runtime, scope)

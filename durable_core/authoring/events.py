@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.outbox import _data, _extensions, _text
 from durable_core.authoring.runtime import TIMED_OUT, Outgoing, WaitResult, WaitSpec
-from durable_core.errors import EddaError, EventTimeoutError
+from durable_core.errors import ApiMisuseError, ContextArgumentError, EddaError, EventTimeoutError
 from durable_core.types import JsonScalar, JsonValue, OutgoingEvent, WaitKey, WaitKind
 
 __all__ = [
@@ -152,9 +152,15 @@ def received_event(result: WaitResult, model: type[BaseModel] | None, event_type
 def workflow_body_context(ctx: object, what: str) -> WorkflowContext:
     """Check that ``ctx`` is a workflow context used in a workflow body."""
     if not isinstance(ctx, WorkflowContext):
-        raise TypeError(f"{what}() needs the WorkflowContext as first argument, got {type(ctx).__name__}")
+        raise ContextArgumentError(
+            f"{what}() needs the WorkflowContext as first argument, got {type(ctx).__name__}: "
+            f"call it in a @workflow as `await {what}(ctx, ...)`"
+        )
     if ctx.in_activity:
-        raise EddaError(f"{what}() is for workflow bodies, not activities")
+        raise ApiMisuseError(
+            f"{what}() is for workflow bodies, not activities: it is a durable step of the workflow; "
+            "return what the activity found and call it in the workflow after the activity"
+        )
     return ctx
 
 
@@ -195,7 +201,8 @@ async def wait_event(
 
     Raises:
         EventTimeoutError: the timeout passed before a matching event arrived.
-        EddaError: called inside an activity, or the data does not match ``model``.
+        ApiMisuseError: called inside an activity.
+        EddaError: the data does not match ``model``.
     """
     ctx = workflow_body_context(ctx, "wait_event")
     _text("event_type", event_type, limit=255)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from durable_core.authoring.context import WorkflowContext
-from durable_core.errors import EddaError
+from durable_core.errors import ApiMisuseError
 from durable_core.types import JsonScalar, JsonValue, OutboxEvent
 
 __all__ = ["send_event_transactional"]
@@ -102,12 +102,12 @@ async def send_event_transactional(
             ``application/octet-stream`` for bytes).
 
     Raises:
-        EddaError: called in a workflow body instead of an activity or compensation.
+        ApiMisuseError: called in a workflow body instead of an activity or compensation.
         ValueError / TypeError: an invalid attribute or data that is neither JSON nor bytes.
     """
     scope = ctx._scope
     if scope is None:
-        raise EddaError(
+        raise ApiMisuseError(
             "send_event_transactional() must be called inside an activity or compensation (it writes "
             "through the activity's transaction); in a workflow body, call an activity that sends it"
         )

@@ -6,7 +6,7 @@ This keeps the authoring API (decorators, ``WorkflowContext``) free of storage a
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -108,6 +108,17 @@ class WorkflowRuntime(abc.ABC):
         activity_id: str | None,
     ) -> Any:
         """Return the activity's recorded outcome at ``position``, or execute and record it."""
+
+    @abc.abstractmethod
+    def track_call(self, call: Coroutine[Any, Any, Any], name: str, position: int, location: str) -> None:
+        """Remember an activity call until its coroutine starts (calls never awaited fail the run).
+
+        Args:
+            call: the coroutine :meth:`run_activity` returned.
+            name: the activity's name.
+            position: the history position the call took.
+            location: ``file:line`` of the call in the workflow's source.
+        """
 
     @abc.abstractmethod
     def side_effect(self, kind: StepKind, produce: Callable[[], JsonValue]) -> JsonValue:

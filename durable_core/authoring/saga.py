@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from durable_core.errors import ConfigurationError, EddaError
+from durable_core.errors import ApiMisuseError, ConfigurationError
 from durable_core.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -121,6 +121,9 @@ def register_compensation(
     It takes effect immediately; ``await register_compensation(...)`` (the seed's form) works too.
     """
     if ctx.in_activity:
-        raise EddaError("register_compensation() must be called from the workflow body, not an activity")
+        raise ApiMisuseError(
+            "register_compensation() must be called from the workflow body, not an activity: call it in "
+            "the workflow after the activity returns (or declare the activity with @on_failure)"
+        )
     ctx._runtime.register_compensation(CompensationCall(as_compensation(comp), args, dict(kwargs)))
     return Registered()

@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from durable_core.authoring.context import WorkflowContext
-from durable_core.errors import EddaError
+from durable_core.errors import ApiMisuseError, ContextArgumentError
 
 __all__ = ["sleep", "sleep_until"]
 
@@ -20,9 +20,15 @@ _DEFAULT_NAME = "sleep"
 
 def _check_context(ctx: object, what: str) -> WorkflowContext:
     if not isinstance(ctx, WorkflowContext):
-        raise TypeError(f"{what}() needs the WorkflowContext as first argument, got {type(ctx).__name__}")
+        raise ContextArgumentError(
+            f"{what}() needs the WorkflowContext as first argument, got {type(ctx).__name__}: "
+            f"call it in a @workflow as `await {what}(ctx, ...)`"
+        )
     if ctx.in_activity:
-        raise EddaError(f"{what}() is for workflow bodies; inside an activity use asyncio.sleep")
+        raise ApiMisuseError(
+            f"{what}() is for workflow bodies, not activities: a durable timer suspends the whole workflow; "
+            "inside an activity use asyncio.sleep, or return and sleep in the workflow"
+        )
     return ctx
 
 
@@ -46,7 +52,7 @@ async def sleep(ctx: WorkflowContext, seconds: float, *, name: str | None = None
 
     Raises:
         ValueError: ``seconds`` is negative, not finite, or not a number.
-        EddaError: called inside an activity.
+        ApiMisuseError: called inside an activity.
     """
     ctx = _check_context(ctx, "sleep")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
@@ -69,7 +75,7 @@ async def sleep_until(ctx: WorkflowContext, when: datetime, *, name: str | None 
 
     Raises:
         ValueError: ``when`` is not a datetime or is naive (no time zone).
-        EddaError: called inside an activity.
+        ApiMisuseError: called inside an activity.
     """
     ctx = _check_context(ctx, "sleep_until")
     if not isinstance(when, datetime):

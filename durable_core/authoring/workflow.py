@@ -6,14 +6,14 @@ import inspect
 import math
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import ValidationError
 
 from durable_core.authoring._signature import FunctionShape
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.context import WorkflowContext
-from durable_core.errors import AppNotBoundError, ConfigurationError, InputValidationError
+from durable_core.errors import ApiMisuseError, AppNotBoundError, ConfigurationError, InputValidationError
 from durable_core.serialization import convert, to_json_value
 from durable_core.types import JsonValue
 
@@ -178,6 +178,13 @@ class Workflow(Generic[P, R]):
             wait_timeout: seconds ``start_and_wait`` waits before raising ``ResultTimeoutError``.
         """
         return BoundWorkflow(self, app, instance_id, wait_timeout)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Calling a workflow like a function does not run it durably: raise, saying what to call."""
+        raise ApiMisuseError(
+            f"workflow {self.name} is not called directly: start it with `await {self.name}.start(...)` "
+            f"(or start_and_wait), or from another workflow with `await run_child(ctx, {self.name}, ...)`"
+        )
 
     def __repr__(self) -> str:
         return f"<workflow {self.name}>"

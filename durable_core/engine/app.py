@@ -14,6 +14,7 @@ from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
+from durable_core.engine.app_outbox import OutboxAPI
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.liveness import heartbeat_for
@@ -28,8 +29,9 @@ from durable_core.engine.options import (
     outbox_options,
     worker_options,
 )
-from durable_core.engine.outbox import OutboxMode, OutboxRelayer, relayer_for
+from durable_core.engine.outbox import OutboxMode, relayer_for
 from durable_core.engine.outcomes import result_or_raise
+from durable_core.engine.progress import read_progress
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
@@ -60,8 +62,6 @@ from durable_core.types import (
     JsonScalar,
     Lease,
     NewInstance,
-    OutboxRecord,
-    OutboxStatus,
     OutgoingEvent,
     SqliteSynchronous,
     WaitInfo,
@@ -70,7 +70,7 @@ from durable_core.types import (
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp:
+class EddaApp(OutboxAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -485,8 +485,12 @@ class EddaApp:
         return await self._storage.load_history(instance_id)
 
     async def get_progress(self, instance_id: str) -> InstanceProgress:
-        """Steps recorded so far and the last step's name."""
-        return await self._storage.get_progress(instance_id)
+        """Steps completed (not counting now/uuid/random values), the last one, and the current step.
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+        return await read_progress(self._storage, instance_id, self._dispatcher.running_steps(instance_id))
 
     async def list_instances(
         self,
@@ -571,27 +575,3 @@ class EddaApp:
             include_finished=include_finished,
             limit=limit,
         )
-
-    # -- transactional outbox ------------------------------------------------------------------
-    @property
-    def outbox_relayer(self) -> OutboxRelayer | None:
-        """The relayer delivering outbox events (None without ``outbox_target_url``)."""
-        return self._outbox
-
-    async def list_outbox(
-        self,
-        status: OutboxStatus | None = None,
-        *,
-        limit: int = 100,
-        after: tuple[datetime, str] | None = None,
-    ) -> list[OutboxRecord]:
-        """Outbox rows (in ``status`` when given), oldest first; page on with ``after=(created_at, id)``."""
-        return await self._storage.outbox().list_rows(status, limit, after)
-
-    async def outbox_pending(self, limit: int = 100) -> list[OutboxRecord]:
-        """Outbox rows not delivered yet (oldest first, at most ``limit``)."""
-        return await self.list_outbox(OutboxStatus.PENDING, limit=limit)
-
-    async def purge_outbox(self, older_than: timedelta, limit: int = 1000) -> int:
-        """Delete delivered (SENT) outbox rows created more than ``older_than`` ago; rejected/failed stay."""
-        return await self._storage.outbox().purge_sent(self._clock.now() - older_than, limit)

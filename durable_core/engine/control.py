@@ -1,9 +1,10 @@
-"""Per-run interrupt flags, set from outside the run (cancel requests, lease loss, deadline)."""
+"""Per-run interrupt flags set from outside the run (cancel, lease loss, deadline), and what it runs now."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal
@@ -25,6 +26,17 @@ class RunControl:
     cancel_requested: bool = False
     lease_lost: bool = False
     alive: Callable[[], bool] = _always
+    #: the activities / compensations running now, in the order they started (several under gather)
+    running: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def step_running(self, label: str) -> Iterator[None]:
+        """Show ``label`` in :attr:`running` while the block runs."""
+        self.running.append(label)
+        try:
+            yield
+        finally:
+            self.running.remove(label)
 
     def check(self, now: datetime) -> None:
         """Raise the signal that applies, if any (lease loss first: nothing may be written then)."""

@@ -157,6 +157,11 @@ class Dispatcher:
             control.lease_lost = True
         self._backlog.clear()
 
+    def running_steps(self, instance_id: str) -> tuple[str, ...]:
+        """The activities / compensations a run of this process is executing for ``instance_id`` now."""
+        run = self._runs.get(instance_id)
+        return tuple(run[1].running) if run is not None else ()
+
     @property
     def running(self) -> frozenset[str]:
         """Ids of instances running in this process."""

@@ -136,17 +136,18 @@ class StepExecutor(LiveExecutor):
                 return act.fn(ctx, *step.args, **step.kwargs)
             return asyncio.to_thread(act.fn, ctx, *step.args, **step.kwargs)
 
-        return await self._run_with_retries(
-            session,
-            position=step.position,
-            kind=StepKind.ACTIVITY,
-            name=act.name,
-            args_hash=step.args_hash,
-            activity_id=step.activity_id,
-            policy=act.retry_policy or self._s.default_retry_policy,
-            timeout=act.timeout,
-            invoke=invoke,
-        )
+        with self._control.step_running(act.name):
+            return await self._run_with_retries(
+                session,
+                position=step.position,
+                kind=StepKind.ACTIVITY,
+                name=act.name,
+                args_hash=step.args_hash,
+                activity_id=step.activity_id,
+                policy=act.retry_policy or self._s.default_retry_policy,
+                timeout=act.timeout,
+                invoke=invoke,
+            )
 
     async def execute_compensation(self, session: ReplaySession, step: PlannedCompensation) -> HistoryEntry:
         """Run a compensation with retries and record it (a final failure is recorded, not raised)."""
@@ -160,17 +161,18 @@ class StepExecutor(LiveExecutor):
                 return comp.fn(ctx, *step.call.args, **kwargs)
             return asyncio.to_thread(comp.fn, ctx, *step.call.args, **kwargs)
 
-        entry = await self._run_with_retries(
-            session,
-            position=step.position,
-            kind=StepKind.COMPENSATION,
-            name=comp.name,
-            args_hash="",
-            activity_id=step.activity_id,
-            policy=comp.retry_policy or self._s.default_retry_policy,
-            timeout=None,
-            invoke=invoke,
-        )
+        with self._control.step_running(f"compensation {comp.name}"):
+            entry = await self._run_with_retries(
+                session,
+                position=step.position,
+                kind=StepKind.COMPENSATION,
+                name=comp.name,
+                args_hash="",
+                activity_id=step.activity_id,
+                policy=comp.retry_policy or self._s.default_retry_policy,
+                timeout=None,
+                invoke=invoke,
+            )
         if entry.outcome is StepOutcome.ERROR and entry.error is not None:
             logger.error(
                 "compensation %s of instance %s failed for good: %s",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from durable_core.types import CancelOutcome, HistoryEntry, InstanceRecord, InstanceStatus
+from durable_core.types import CancelOutcome, HistoryEntry, InstanceProgress, InstanceRecord, InstanceStatus
 
 if TYPE_CHECKING:
     from durable_core.engine.app import EddaApp
@@ -20,6 +20,14 @@ class WorkflowHandle:
     async def status(self) -> InstanceStatus:
         """Current status (raises ``InstanceNotFoundError`` for unknown ids)."""
         return (await self._app.get_instance(self.instance_id)).status
+
+    async def progress(self) -> InstanceProgress:
+        """Steps completed, the last completed step and the current one (running activity or awaited thing).
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+        return await self._app.get_progress(self.instance_id)
 
     async def describe(self) -> InstanceRecord:
         """The stored instance record."""

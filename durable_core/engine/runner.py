@@ -147,6 +147,9 @@ class InstanceRunner:
             token = CURRENT_CONTEXT.set(ctx)
             try:
                 result = await self._invoke_with_deadline(wf.fn(ctx, **kwargs))
+            except BaseException:
+                session.discard_unawaited()
+                raise
             finally:
                 CURRENT_CONTEXT.reset(token)
         except CancelSignal:
@@ -169,6 +172,9 @@ class InstanceRunner:
             return await self._unwind(session, InstanceStatus.FAILED, exc)
         if session.nondeterminism is not None:
             return await self._block(session, session.nondeterminism)
+        unawaited = session.unawaited_error()
+        if unawaited is not None:
+            return await self._unwind(session, InstanceStatus.FAILED, unawaited)
         if session.unconsumed_history:
             return await self._block(
                 session, _diverged(session, "returned before reaching every recorded step")

@@ -87,6 +87,8 @@ async def replay_instance(
         pass  # reached the end of what was recorded (or a wait): fine so far
     except Exception:
         pass
+    finally:
+        session.discard_unawaited()
     error = session.nondeterminism
     if error is None and status.is_finished:
         body_positions = [e.position for e in history if e.kind is not StepKind.COMPENSATION]

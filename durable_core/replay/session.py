@@ -8,15 +8,16 @@ the session is poisoned: nothing more executes). Otherwise the operation runs li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any
 
 from durable_core.authoring.activity import Activity
 from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
 from durable_core.authoring.saga import CompensationCall
-from durable_core.errors import NonDeterminismError
+from durable_core.errors import NonDeterminismError, UnawaitedActivityError
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+from durable_core.replay.unawaited import IssuedCall, IssuedCalls, unawaited_error
 from durable_core.replay.wait_records import decode_wait
 from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
 from durable_core.signals import CancelSignal, ReplayEndSignal, SuspendSignal
@@ -58,6 +59,7 @@ class ReplaySession(WorkflowRuntime):
         self._compensations: list[tuple[CompensationCall, Any, str]] = []
         self.nondeterminism: NonDeterminismError | None = None
         self.live_steps = 0
+        self._issued = IssuedCalls()
 
     # -- WorkflowRuntime -------------------------------------------------------------------
     @property
@@ -74,6 +76,19 @@ class ReplaySession(WorkflowRuntime):
         position = self._next
         self._next += 1
         return position
+
+    def track_call(self, call: Coroutine[Any, Any, Any], name: str, position: int, location: str) -> None:
+        """Remember an activity call until its coroutine starts."""
+        self._issued.add(IssuedCall(call, name, position, location))
+
+    def unawaited_error(self) -> UnawaitedActivityError | None:
+        """After the body returned: the error naming activity calls never awaited (None if every ran)."""
+        calls = self._issued.take_unawaited()
+        return unawaited_error(self.workflow_name, self.instance_id, calls) if calls else None
+
+    def discard_unawaited(self) -> None:
+        """After the body stopped another way: close calls nobody will run (no "never awaited" warning)."""
+        self._issued.discard()
 
     @property
     def positions_used(self) -> int:

@@ -289,7 +289,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def get_progress(self, instance_id: str) -> InstanceProgress:
-        """Number of recorded steps and the name of the last one."""
+        """Number of recorded steps (internal now/uuid/random values excluded) and the last one's name."""
 
     @abc.abstractmethod
     async def load_attempts(self, instance_id: str) -> dict[int, AttemptState]:

@@ -197,7 +197,7 @@ class Connections:
             return exc
         return StorageUnavailableError(
             f"Cannot reach the {self.dialect.label} database {self.display_url} during {operation}: "
-            f"{_describe(exc)}. Check that the database server is running and the URL is right; "
+            f"{_describe(exc)}. {self.dialect.unreachable_hint}; "
             "the operation can be retried once it is reachable."
         )
 

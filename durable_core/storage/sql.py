@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import and_, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
@@ -40,6 +40,7 @@ from durable_core.storage.writer import (
 )
 from durable_core.types import (
     FINISHED_STATUSES,
+    USER_STEP_KINDS,
     AttemptState,
     CancelOutcome,
     ClaimedInstance,
@@ -227,13 +228,13 @@ class SqlStorage(Storage):
 
     @guarded()
     async def get_progress(self, instance_id: str) -> InstanceProgress:
-        """Number of recorded steps and the name of the last one, in one query."""
-        mine = _H.instance_id == instance_id
+        """Number of recorded steps (not now/uuid/random values) and the last one's name, in one query."""
+        mine = and_(_H.instance_id == instance_id, _H.kind.in_([kind.value for kind in USER_STEP_KINDS]))
         count = select(func.count()).select_from(HISTORY).where(mine).scalar_subquery()
         last = select(_H.name).where(mine).order_by(_H.position.desc()).limit(1).scalar_subquery()
         async with self._conns.read() as conn:
             row = (await conn.execute(select(count, last))).one()
-        return InstanceProgress(steps_completed=int(row[0] or 0), last_step=row[1])
+        return InstanceProgress(steps_completed=int(row[0] or 0), last_completed_step=row[1])
 
     @guarded()
     async def load_attempts(self, instance_id: str) -> dict[int, AttemptState]:

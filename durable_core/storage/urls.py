@@ -8,6 +8,7 @@ runs the async driver, so :func:`normalize_url` rewrites the URL to the ``+async
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from typing import Final
 
@@ -32,6 +33,7 @@ SYNCHRONOUS_PARAM: Final = "synchronous"
 
 ACCEPTED_FORMS: Final[tuple[str, ...]] = (
     "sqlite:///path/to/file.db",
+    "sqlite:///~/path/to/file.db",
     "sqlite+aiosqlite:///path/to/file.db",
     "sqlite:///:memory:",
     "sqlite:///path/to/file.db?synchronous=normal",
@@ -121,7 +123,7 @@ def backend_of(url: str) -> Backend:
 
 
 def is_memory_sqlite(url: str) -> bool:
-    """True for an in-memory SQLite URL (``sqlite://`` or ``sqlite:///:memory:``).
+    """True for an in-memory SQLite URL (``sqlite:///:memory:``).
 
     Args:
         url: an accepted URL.
@@ -132,14 +134,31 @@ def is_memory_sqlite(url: str) -> bool:
     return parsed.database in (None, "", ":memory:")
 
 
+def _sqlite_database(url: str, parsed: URL) -> str:
+    """The SQLite database of ``parsed``: ``:memory:`` only when asked for, ``~`` expanded."""
+    database = parsed.database
+    if database is None or not database.strip():
+        raise _invalid(
+            url,
+            "a SQLite URL needs a file path (sqlite:///app.db, sqlite:////abs/app.db, sqlite:///~/app.db); "
+            "for a throwaway in-memory database write sqlite:///:memory: explicitly",
+        )
+    if database == ":memory:":
+        return database
+    return os.path.expanduser(database)
+
+
 def normalize_url(url: str) -> str:
     """Rewrite an accepted database URL to the async-driver form SQLAlchemy runs.
 
     ``postgres://`` and ``postgresql://`` become ``postgresql+asyncpg://`` (``sslmode=`` is renamed to
     asyncpg's ``ssl=``); ``mysql://`` and ``mariadb://`` become ``mysql+aiomysql://`` with
-    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path``. A SQLite URL's
-    ``?synchronous=full|normal`` is checked and removed (it is not a driver argument; the storage applies
-    it, see :func:`resolve_sqlite_synchronous`); on other databases it is an error.
+    ``charset=utf8mb4``; ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path`` with a leading ``~`` in
+    the path expanded to the home directory (SQLite itself would take it as a directory named ``~``).
+    A SQLite URL without a path (``sqlite://``, ``sqlite:///``) is refused rather than silently opening a
+    throwaway in-memory database: write ``sqlite:///:memory:`` when that is what you want.
+    A SQLite URL's ``?synchronous=full|normal`` is checked and removed (it is not a driver argument;
+    the storage applies it, see :func:`resolve_sqlite_synchronous`); on other databases it is an error.
 
     Args:
         url: the URL the user configured.
@@ -158,11 +177,10 @@ def normalize_url(url: str) -> str:
     if backend is Backend.SQLITE:
         if parsed.host or parsed.username or parsed.port:
             raise _invalid(url, "a SQLite URL has no host; use sqlite:///relative.db or sqlite:////abs.db")
-        database = parsed.database if parsed.database not in (None, "") else ":memory:"
         _synchronous_in_query(url, parsed)  # validated here, applied by the dialect (not a driver argument)
-        parsed = parsed.set(drivername=f"sqlite+{async_driver}", database=database).difference_update_query(
-            [SYNCHRONOUS_PARAM]
-        )
+        parsed = parsed.set(
+            drivername=f"sqlite+{async_driver}", database=_sqlite_database(url, parsed)
+        ).difference_update_query([SYNCHRONOUS_PARAM])
     elif SYNCHRONOUS_PARAM in parsed.query:
         raise _invalid(
             url, f"?{SYNCHRONOUS_PARAM}= is a SQLite setting; {backend} sets durability on the server"

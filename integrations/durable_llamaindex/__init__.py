@@ -9,6 +9,9 @@ last checkpoint, and ``InputRequiredEvent`` waits durably for a human response s
 Needs the ``llamaindex`` extra: ``pip install 'edda-mcp[llamaindex]'``.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_llamaindex._compat import check_llamaindex
 
 LLAMAINDEX_WORKFLOWS_VERSION = check_llamaindex()
@@ -20,6 +23,11 @@ from durable_llamaindex.workflow import (  # noqa: E402
     DurableLlamaWorkflow,
     EventCallback,
 )
+
+try:
+    __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_RESPONSE_EVENT_TYPE",

@@ -6,6 +6,9 @@ rebuilt into a real mirascope response on replay. Needs ``pip install 'edda-mcp[
 (mirascope ``>=2.8,<3``).
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_mirascope._compat import check_mirascope
 
 MIRASCOPE_VERSION = check_mirascope()
@@ -26,6 +29,11 @@ from durable_mirascope.request import model_request  # noqa: E402
 from durable_mirascope.response import DurableResponse  # noqa: E402
 from durable_mirascope.tools import execute_tools  # noqa: E402
 from durable_mirascope.usage import TokenUsage, instance_usage, usage_of  # noqa: E402
+
+try:
+    __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "INSTALL_HINT",

@@ -8,6 +8,9 @@ objects on replay, so a crashed graph resumes after its last completed step. Ste
 Needs the ``pydantic-graph`` extra: ``pip install 'edda-mcp[pydantic-graph]'``.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from durable_pydantic_graph._compat import check_pydantic_graph
 
 PYDANTIC_GRAPH_VERSION = check_pydantic_graph()
@@ -21,6 +24,11 @@ from durable_pydantic_graph.errors import (  # noqa: E402
     UnsupportedGraphError,
 )
 from durable_pydantic_graph.graph import DurableGraph  # noqa: E402
+
+try:
+    __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "INSTALL_HINT",

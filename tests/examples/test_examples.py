@@ -244,6 +244,8 @@ EXPECTED: dict[str, list[str]] = {
     "mcp_demo.py": [
         "== 1. MCP client starts the order server over stdio",
         "-> tools/call process_order",
+        "  instance id: ",
+        '"steps_completed": 2, "last_completed_step": "process_payment", "current_step": "arrange_shipping"',
         "== 3. SIGKILL the server",
         "== 4. start the server again and ask for the result",
         '"tracking": "TRACK-ORD-42"',

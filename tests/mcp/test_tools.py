@@ -115,7 +115,8 @@ async def test_running_instance_status_result_and_completion(server_on: Callable
         final = await client.call_tool("gated_order_status", {"instance_id": iid})
         assert final.structured_content is not None
         assert final.structured_content["steps_completed"] == 3
-        assert final.structured_content["current_step"] == "mcp_t_step"
+        assert final.structured_content["last_completed_step"] == "mcp_t_step"
+        assert final.structured_content["current_step"] is None  # finished: nothing runs or waits
         assert final.structured_content["poll_interval_seconds"] == 0
 
 

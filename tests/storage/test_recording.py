@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from durable_core.storage.sql import SqlStorage
 from durable_core.types import (
@@ -26,8 +27,23 @@ async def test_record_and_load_history_in_order(storage: SqlStorage) -> None:
     assert await storage.load_history("inst-1") == sorted(entries, key=lambda e: e.position)
     assert await storage.get_entry("inst-1", 1) == entries[2]
     assert await storage.get_entry("inst-1", 9) is None
-    assert await storage.get_progress("inst-1") == InstanceProgress(steps_completed=3, last_step="s2")
-    assert await storage.get_progress("missing") == InstanceProgress(steps_completed=0, last_step=None)
+    assert await storage.get_progress("inst-1") == InstanceProgress(
+        steps_completed=3, last_completed_step="s2"
+    )
+    assert await storage.get_progress("missing") == InstanceProgress(
+        steps_completed=0, last_completed_step=None
+    )
+
+
+async def test_progress_counts_steps_not_internal_values(storage: SqlStorage) -> None:
+    claimed = await started(storage)
+    kinds = [StepKind.NOW, StepKind.ACTIVITY, StepKind.UUID, StepKind.TIMER, StepKind.RANDOM]
+    for position, kind in enumerate(kinds):
+        recorded = dataclasses.replace(entry(position=position, name=f"{kind.value}-{position}"), kind=kind)
+        assert await storage.record_step(claimed.lease, recorded) is RecordOutcome.RECORDED
+    progress = await storage.get_progress("inst-1")
+    assert progress == InstanceProgress(steps_completed=2, last_completed_step="timer-3")
+    assert progress.last_step == "timer-3"  # the older name
 
 
 async def test_full_entry_round_trip(storage: SqlStorage) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError
+from durable_core.errors import DriverNotInstalledError, InvalidDatabaseURLError, StorageUnavailableError
 from durable_core.storage import make_storage, urls
 from durable_core.storage.urls import is_memory_sqlite, mask_url, normalize_url
 
@@ -28,10 +30,51 @@ def test_accepted_forms_normalize_to_async_drivers(url: str, expected: str) -> N
     assert normalize_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite+aiosqlite:///:memory:"])
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite+aiosqlite:///:memory:"])
 def test_memory_sqlite(url: str) -> None:
     assert is_memory_sqlite(normalize_url(url))
     assert not is_memory_sqlite(normalize_url("sqlite:///file.db"))
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite+aiosqlite://", "sqlite:///  "])
+def test_sqlite_without_a_path_is_refused_not_a_silent_memory_database(url: str) -> None:
+    with pytest.raises(InvalidDatabaseURLError) as info:
+        make_storage(url)
+    message = str(info.value)
+    assert "needs a file path" in message
+    assert "sqlite:///:memory: explicitly" in message
+
+
+def test_tilde_in_a_sqlite_path_is_the_home_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert normalize_url("sqlite:///~/data/app.db") == f"sqlite+aiosqlite:///{tmp_path}/data/app.db"
+
+
+async def test_tilde_path_opens_the_file_in_the_home_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = make_storage("sqlite:///~/edda-home.db")
+    try:
+        await store.initialize()
+    finally:
+        await store.close()
+    assert (tmp_path / "edda-home.db").is_file()
+
+
+async def test_unopenable_sqlite_file_names_the_path_not_a_server(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()  # a directory where the file should be: SQLite cannot open it
+    store = make_storage(f"sqlite:///{tmp_path / 'a-directory.db'}")
+    try:
+        with pytest.raises(StorageUnavailableError) as info:
+            await store.initialize()
+    finally:
+        await store.close()
+    message = str(info.value)
+    assert "server" not in message
+    assert "its directory exists" in message
 
 
 @pytest.mark.parametrize(

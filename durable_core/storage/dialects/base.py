@@ -71,6 +71,8 @@ class SqlDialect:
 
     name: ClassVar[Backend]
     label: ClassVar[str]
+    #: what to check when the database cannot be reached (shown in ``StorageUnavailableError``)
+    unreachable_hint: ClassVar[str] = "Check that the database server is running and the URL is right"
     #: a single shared connection (in-memory SQLite): storage serializes every use of it
     single_connection: bool = False
 

@@ -38,6 +38,10 @@ class SqliteDialect(SqlDialect):
 
     name = Backend.SQLITE
     label = "SQLite"
+    unreachable_hint = (
+        "Check that the path in the URL is the file you mean, that its directory exists and that this "
+        "process may read and write it"
+    )
     lock_fence_row = False
     sole_writer = True
 

@@ -1,0 +1,39 @@
+"""An instance's progress as a person would describe it: steps done, the last one, and what happens now."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from durable_core.storage.base import Storage
+from durable_core.types import InstanceProgress, WaitInfo
+
+
+async def read_progress(storage: Storage, instance_id: str, running: Sequence[str]) -> InstanceProgress:
+    """Recorded steps plus the current one.
+
+    The current step is ``running`` (the activities this process runs for the instance now), else what
+    the instance waits for when it is WAITING.
+
+    Raises:
+        InstanceNotFoundError: no such instance.
+    """
+    progress = await storage.get_progress(instance_id)
+    if running:
+        current: str | None = ", ".join(running)
+    else:
+        wait = await storage.messaging().get_wait(instance_id)
+        current = describe_wait(wait) if wait is not None else None
+    return dataclasses.replace(progress, current_step=current)
+
+
+def describe_wait(wait: WaitInfo) -> str:
+    """What a waiting instance waits for, in a few words (``event 'approval' (until 2026-...)``)."""
+    parts = [f"event {name!r}" for name in wait.event_types]
+    parts += [f"message on {name!r}" for name in wait.channels]
+    parts += [f"child {name}" for name in wait.children]
+    when = wait.wake_at.isoformat() if wait.wake_at is not None else None
+    if not parts:
+        return f"timer until {when}" if when else "waiting"
+    text = " or ".join(parts)
+    return f"{text} (until {when})" if when else text
