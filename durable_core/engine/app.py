@@ -369,7 +369,7 @@ class EddaApp:
         new = NewInstance(
             instance_id=iid,
             workflow_name=wf.name,
-            input=self._services.serializer.encode(encoded),
+            input=self._services.serializer.encode(encoded, "input"),
             input_hash=digest,
             service_name=self.service_name,
             now=now,

@@ -28,7 +28,7 @@ async def create_child_instance(services: EngineServices, parent_id: str, child:
         NewInstance(
             instance_id=child.instance_id,
             workflow_name=wf.name,
-            input=services.serializer.encode(child.arguments),
+            input=services.serializer.encode(child.arguments, "child input"),
             input_hash=digest,
             service_name="",
             now=services.clock.now(),

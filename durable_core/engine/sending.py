@@ -78,7 +78,7 @@ class Sender:
         self, key: WaitKey, value: Any, meta: dict[str, Any], target: str | None
     ) -> DeliveryResult:
         try:
-            payload = self._s.serializer.encode(value)
+            payload = self._s.serializer.encode(value, "data")
         except TypeError as exc:
             raise TypeError(
                 f"data must be JSON (dict, list, ...), bytes or a Pydantic model: {exc}"

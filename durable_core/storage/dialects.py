@@ -77,13 +77,26 @@ def json_dumps(value: Any) -> str:
 
 
 class ErrorKind(enum.Enum):
-    """Classification of a database error."""
+    """Classification of a database error.
+
+    Two families matter to the engine: *transient* errors (the same write may succeed later:
+    unavailable, deadlock or serialization failure, lock wait timeout) and *data refused* (the
+    database will always refuse this data: value too long, invalid characters or encoding, a value
+    its column type cannot hold). Retrying the second kind can only loop.
+    """
 
     UNIQUE_VIOLATION = "unique-violation"
     UNAVAILABLE = "unavailable"
-    DEADLOCK = "deadlock"
+    DEADLOCK = "deadlock"  # deadlock or serialization failure
+    LOCK_TIMEOUT = "lock-timeout"
+    DATA_REFUSED = "data-refused"
     ALREADY_EXISTS = "already-exists"
     OTHER = "other"
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same statement may succeed when tried again later."""
+        return self in (ErrorKind.UNAVAILABLE, ErrorKind.DEADLOCK, ErrorKind.LOCK_TIMEOUT)
 
 
 def _json_path(key: str) -> str:
@@ -183,18 +196,27 @@ class SqlDialect:
     transactional_ddl: bool = True
 
     # -- errors ---------------------------------------------------------------------------------------
+    #: top-level modules whose exceptions are this driver's own (raised raw by the hot-path writers)
+    driver_modules: ClassVar[tuple[str, ...]] = ()
+
     def classify(self, exc: BaseException) -> ErrorKind:
-        """Classify an exception raised by SQLAlchemy or the driver."""
+        """Classify an exception raised by SQLAlchemy or the driver (wrapped or raw)."""
         if isinstance(exc, (OSError, asyncio.TimeoutError, TimeoutError, PoolTimeoutError)):
             return ErrorKind.UNAVAILABLE
+        if isinstance(exc, UnicodeError):  # the driver cannot encode the text (a lone surrogate)
+            return ErrorKind.DATA_REFUSED
         if isinstance(exc, DBAPIError):
             if exc.connection_invalidated:
                 return ErrorKind.UNAVAILABLE
             orig = exc.orig
             if isinstance(orig, (OSError, asyncio.TimeoutError)):
                 return ErrorKind.UNAVAILABLE
+            if isinstance(orig, UnicodeError):
+                return ErrorKind.DATA_REFUSED
             if orig is not None:
                 return self._classify_driver(orig)
+        elif type(exc).__module__.partition(".")[0] in self.driver_modules:
+            return self._classify_driver(exc)
         return ErrorKind.OTHER
 
     def _classify_driver(self, orig: BaseException) -> ErrorKind:
@@ -207,6 +229,7 @@ class SqliteDialect(SqlDialect):
 
     name = "sqlite"
     label = "SQLite"
+    driver_modules = ("sqlite3", "aiosqlite")
     lock_fence_row = False
     _PRAGMAS: Final = (
         f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
@@ -328,6 +351,8 @@ class SqliteDialect(SqlDialect):
             return ErrorKind.UNAVAILABLE
         if "unable to open database" in message or "database is locked" in message:
             return ErrorKind.UNAVAILABLE
+        if name.startswith(("SQLITE_TOOBIG", "SQLITE_MISMATCH")) or "too big" in message:
+            return ErrorKind.DATA_REFUSED
         if "already exists" in message:
             return ErrorKind.ALREADY_EXISTS
         return ErrorKind.OTHER
@@ -344,6 +369,7 @@ class PostgresDialect(SqlDialect):
 
     name = "postgresql"
     label = "PostgreSQL"
+    driver_modules = ("asyncpg",)
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
         """Connect timeout and an application name visible in ``pg_stat_activity``."""
@@ -420,6 +446,12 @@ class PostgresDialect(SqlDialect):
             return ErrorKind.DEADLOCK
         if state.startswith("08") or state in _PG_UNAVAILABLE_STATES:
             return ErrorKind.UNAVAILABLE
+        if state == "55P03":  # lock_not_available (lock_timeout)
+            return ErrorKind.LOCK_TIMEOUT
+        # class 22 (data exception: too long, untranslatable character, \u0000 in jsonb, out of
+        # range, invalid text representation) and 54 (program limit exceeded: e.g. index row too big)
+        if state.startswith(("22", "54")):
+            return ErrorKind.DATA_REFUSED
         if state in ("42P07", "42710"):
             return ErrorKind.ALREADY_EXISTS
         cause = orig.__cause__
@@ -436,6 +468,10 @@ class PostgresDialect(SqlDialect):
 
 # -- MySQL / MariaDB -------------------------------------------------------------------------------------
 _MYSQL_NUMBER_TYPES: Final = ("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL")
+#: data too long (1406), incorrect string/integer value (1366), truncated (1265), out of range (1264),
+#: incorrect datetime (1292), invalid JSON (3140, MariaDB's JSON CHECK: 4025), row too large (1118),
+#: packet larger than max_allowed_packet (1153, 1301)
+_MYSQL_DATA_REFUSED_CODES: Final = frozenset({1406, 1366, 1265, 1264, 1292, 3140, 4025, 1118, 1153, 1301})
 _MYSQL_UNAVAILABLE_CODES: Final = frozenset(
     {1040, 1042, 1043, 1044, 1045, 1049, 1053, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
 )
@@ -446,6 +482,7 @@ class MysqlDialect(SqlDialect):
 
     name = "mysql"
     label = "MySQL"
+    driver_modules = ("pymysql", "aiomysql")
     transactional_ddl = False
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
@@ -541,6 +578,10 @@ class MysqlDialect(SqlDialect):
             return ErrorKind.UNIQUE_VIOLATION
         if code == 1213:
             return ErrorKind.DEADLOCK
+        if code == 1205:  # lock wait timeout exceeded
+            return ErrorKind.LOCK_TIMEOUT
+        if code in _MYSQL_DATA_REFUSED_CODES:
+            return ErrorKind.DATA_REFUSED
         if code in (1050, 1060, 1061):  # table, column, index already exists
             return ErrorKind.ALREADY_EXISTS
         if code in _MYSQL_UNAVAILABLE_CODES:
