@@ -11,8 +11,8 @@ that names the field:
   not ending with a space (MySQL/MariaDB would compare ``"a "`` equal to ``"a"``);
 * free text stored as such (CloudEvents ``source``/``subject``, reasons): no NUL character, no lone
   surrogate, within its size;
-* payloads (inputs, results, event data): strings and keys without NUL characters or lone surrogates
-  (bytes payloads are stored as bytes and may hold anything).
+* payloads (inputs, results, event data): strings and keys without NUL characters or lone surrogates,
+  nested at most :data:`MAX_JSON_DEPTH` levels (bytes payloads are stored as bytes and may hold anything).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ __all__ = [
     "MAX_CHILD_ID_LENGTH",
     "MAX_EVENT_TYPE_LENGTH",
     "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
     "MAX_NAME_LENGTH",
+    "MAX_REASON_LENGTH",
     "MAX_TEXT_LENGTH",
     "check_identifier",
     "check_storable",
@@ -47,6 +49,11 @@ MAX_CHANNEL_LENGTH: Final = 200
 MAX_CHILD_ID_LENGTH: Final = MAX_ID_LENGTH - len("child:")
 #: free-text attributes such as a CloudEvents ``source`` or ``subject``
 MAX_TEXT_LENGTH: Final = 1024
+#: arrays/objects nested in a payload: MariaDB's JSON functions stop at 32 levels, and the engine wraps
+#: some payloads once more (an event's data inside the recorded wait)
+MAX_JSON_DEPTH: Final = 30
+#: reasons given by people (cancel reasons)
+MAX_REASON_LENGTH: Final = 10_000
 
 
 def check_identifier(field: str, value: object, *, limit: int = MAX_ID_LENGTH) -> str:
@@ -137,16 +144,28 @@ def _unstorable(text: str) -> str:
 
 
 def _strings(path: str, value: object) -> Iterator[tuple[str, str]]:
-    """Every string (values and keys) inside a JSON value, with its path; iterative (deep values are fine)."""
-    stack: list[tuple[str, object]] = [(path, value)]
+    """Every string (values and keys) inside a JSON value, with its path; iterative (deep values are fine).
+
+    Raises:
+        InputValidationError: the value nests arrays/objects deeper than :data:`MAX_JSON_DEPTH`.
+    """
+    stack: list[tuple[str, object, int]] = [(path, value, 0)]
     while stack:
-        where, item = stack.pop()
+        where, item, depth = stack.pop()
         if isinstance(item, str):
             yield where, item
-        elif isinstance(item, dict):
+            continue
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise InputValidationError(
+                f"{where} nests arrays/objects more than {MAX_JSON_DEPTH} levels deep, which cannot be "
+                "stored on every database (MariaDB's limit)"
+            )
+        if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str):
                     yield f"{where} key {key!r}", key
-                stack.append((f"{where}.{key}", child))
-        elif isinstance(item, list | tuple):
-            stack.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
+                stack.append((f"{where}.{key}", child, depth + 1))
+        else:
+            stack.extend((f"{where}[{index}]", child, depth + 1) for index, child in enumerate(item))

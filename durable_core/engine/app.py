@@ -22,7 +22,7 @@ from durable_core.engine.outcomes import result_or_raise
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import validate_instance_id, validate_options
+from durable_core.engine.validation import existing_instance_id, validate_instance_id, validate_options
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
@@ -55,6 +55,7 @@ from durable_core.types import (
     OutboxStatus,
     WaitInfo,
 )
+from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 
 logger = logging.getLogger("durable_core")
 
@@ -336,7 +337,7 @@ class EddaApp:
             InstanceNotFoundError: no such instance.
         """
         self._require_initialized()
-        return await self._storage.messaging().get_wait(instance_id)
+        return await self._storage.messaging().get_wait(existing_instance_id(instance_id))
 
     # -- starting ------------------------------------------------------------------------------
     async def start(
@@ -417,6 +418,7 @@ class EddaApp:
     async def wait_result(self, instance_id: str, timeout: float | None = None) -> Any:
         """Wait for an instance to finish; return its typed result or raise why it did not complete."""
         self._require_initialized()
+        existing_instance_id(instance_id)
         dispatcher = self._dispatcher if self._run_workers else None
         record = await self._waiters.wait_finished(
             self._storage,
@@ -436,7 +438,7 @@ class EddaApp:
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:
         """The stored instance (raises ``InstanceNotFoundError``)."""
-        record = await self._storage.get_instance(instance_id)
+        record = await self._storage.get_instance(existing_instance_id(instance_id))
         if record is None:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
         return record
@@ -448,7 +450,7 @@ class EddaApp:
 
     async def get_progress(self, instance_id: str) -> InstanceProgress:
         """Steps recorded so far and the last step's name."""
-        return await self._storage.get_progress(instance_id)
+        return await self._storage.get_progress(existing_instance_id(instance_id))
 
     async def list_instances(
         self,
@@ -483,6 +485,10 @@ class EddaApp:
         Raises:
             InstanceNotFoundError: unknown id.
         """
+        existing_instance_id(instance_id)
+        if reason:
+            check_text("reason", reason, limit=MAX_REASON_LENGTH)
+        check_text("cancelled_by", cancelled_by, limit=MAX_ID_LENGTH)
         outcome = await self._storage.request_cancel(instance_id, reason, cancelled_by, self._clock.now())
         if outcome is CancelOutcome.NOT_FOUND:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
@@ -496,7 +502,7 @@ class EddaApp:
 
     async def resume(self, instance_id: str) -> bool:
         """Resume a BLOCKED instance after its code was fixed; False if it was not blocked."""
-        resumed = await self._storage.resume_blocked(instance_id, self._clock.now())
+        resumed = await self._storage.resume_blocked(existing_instance_id(instance_id), self._clock.now())
         if resumed:
             if self._run_workers:
                 self._dispatcher.hint(instance_id)
