@@ -366,12 +366,12 @@ class EddaApp:
     async def _create(self, wf: Workflow[Any, Any], encoded: dict[str, Any], instance_id: str | None) -> str:
         iid = validate_instance_id(instance_id) if instance_id is not None else self._new_id()
         now = self._clock.now()
-        digest = args_hash(encoded)
+        payload = self._services.serializer.encode(encoded, "input")  # validates before hashing
         new = NewInstance(
             instance_id=iid,
             workflow_name=wf.name,
-            input=self._services.serializer.encode(encoded, "input"),
-            input_hash=digest,
+            input=payload,
+            input_hash=(digest := args_hash(encoded)),
             service_name=self.service_name,
             now=now,
             deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,

@@ -353,6 +353,8 @@ class SqliteDialect(SqlDialect):
             return ErrorKind.UNAVAILABLE
         if name.startswith(("SQLITE_TOOBIG", "SQLITE_MISMATCH")) or "too big" in message:
             return ErrorKind.DATA_REFUSED
+        if "error binding parameter" in message or type(orig).__name__ == "DataError":
+            return ErrorKind.DATA_REFUSED
         if "already exists" in message:
             return ErrorKind.ALREADY_EXISTS
         return ErrorKind.OTHER
