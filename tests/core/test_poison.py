@@ -23,6 +23,7 @@ from durable_core import (
     InstanceStatus,
     StorageBusyError,
     StorageRefusedError,
+    TerminalError,
     WorkflowBlockedError,
     WorkflowContext,
     WorkflowFailedError,
@@ -31,8 +32,9 @@ from durable_core import (
     wait_event,
     workflow,
 )
-from durable_core.engine.faults import ENGINE_ERROR_LIMIT, engine_error_position
-from durable_core.types import NewInstance, Payload, PayloadEncoding
+from durable_core.engine.faults import ENGINE_ERROR_LIMIT, blocked_reason, engine_error_position
+from durable_core.serialization import error_to_info
+from durable_core.validation import check_storable
 
 
 async def test_unstorable_starts_and_sends_are_refused_naming_the_field(make_app, catalog: Catalog) -> None:
@@ -99,23 +101,6 @@ async def test_a_wait_key_that_would_overflow_fails_the_run_at_once(make_app, ca
             await app.handle(iid).result(timeout=30)
         assert failed.value.type_name == "durable_core.errors:InputValidationError"
         assert (await app.get_instance(iid)).status is InstanceStatus.FAILED
-
-
-async def test_a_refused_write_is_classified_as_permanent(storage, db_url: str) -> None:
-    from durable_core.clock import SystemClock
-
-    now = SystemClock().now()
-    poison = NewInstance(
-        instance_id="refused-1",
-        workflow_name="wf\ud800",  # bypasses the edge: the driver cannot encode it on any backend
-        input=Payload(PayloadEncoding.JSON, json_value={}),
-        input_hash="h",
-        service_name="",
-        now=now,
-    )
-    with pytest.raises(StorageRefusedError, match="refused the data written by create_instance"):
-        await storage.create_instance(poison)
-    assert await storage.get_instance("refused-1") is None
 
 
 async def test_a_refused_activity_result_parks_the_instance_without_running_it_again(
@@ -242,3 +227,26 @@ async def test_channels_refuse_unstorable_messages(make_app, catalog: Catalog) -
     assert failed.value.type_name == "durable_core.errors:InputValidationError"
     with pytest.raises(ValueError, match=r"data\.text contains a NUL"):
         await app.publish("jobs", {"text": "nul\x00"})
+
+
+def test_text_the_engine_writes_is_always_storable() -> None:
+    info = error_to_info(RuntimeError("bad \x00 and \ud800"))
+    assert info.message == "bad \\x00 and \\ud800"
+    check_storable("error", [info.message, info.traceback])
+    reason = blocked_reason(StorageRefusedError("refused \x00"))
+    assert reason.startswith("engine error: StorageRefusedError: refused \\x00")
+
+
+async def test_an_error_message_holding_nul_is_recorded_and_fails_the_run(make_app, catalog: Catalog) -> None:
+    @activity
+    async def explode(ctx: WorkflowContext) -> None:
+        raise TerminalError("nul \x00 in the message")
+
+    @workflow(catalog=catalog)
+    async def boom(ctx: WorkflowContext) -> None:
+        await explode(ctx)
+
+    app = await make_app()
+    iid = await boom.start()
+    with pytest.raises(WorkflowFailedError, match=r"nul \\x00 in the message"):
+        await app.handle(iid).result(timeout=30)
