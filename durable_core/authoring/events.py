@@ -240,7 +240,8 @@ async def wait_event(
         except MalformedEventError as exc:
             # A malformed answer never ends the run: it stays recorded in the history (this wait's
             # step) and the workflow waits again, for the same deadline. Replay repeats this decision.
-            logger.warning("instance %s: %s; still waiting", ctx.instance_id, exc)
+            if not ctx.is_replaying:  # said once, when it happened
+                logger.warning("instance %s: %s; still waiting", ctx.instance_id, exc)
 
 
 async def send_event(
