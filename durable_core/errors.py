@@ -28,6 +28,18 @@ class StorageUnavailableError(EddaError):
     """The database could not be reached (down, refused, timed out). Safe to retry later."""
 
 
+class StorageBusyError(StorageUnavailableError):
+    """The database gave up on a lock (deadlock, lock wait timeout, serialization failure). Safe to retry."""
+
+
+class StorageRefusedError(EddaError):
+    """The database refused the data of a write and always will (value too long, invalid characters).
+
+    Retrying the same write cannot help. An instance whose run hits it is parked as ``blocked`` with
+    an engine-error message (see docs/retries.md); nothing runs again because of it.
+    """
+
+
 class MigrationError(EddaError):
     """The schema could not be migrated, or the database is newer than this code."""
 
@@ -44,8 +56,11 @@ class InstanceConflictError(EddaError):
     """An instance id / idempotency key was reused with a different workflow or different input."""
 
 
-class InputValidationError(EddaError):
-    """Workflow or activity arguments did not validate; nothing was stored."""
+class InputValidationError(EddaError, ValueError):
+    """Arguments, ids, names or payloads did not validate; nothing was stored.
+
+    A ``ValueError`` too, so callers validating input at the edge can catch either.
+    """
 
 
 class AppNotBoundError(EddaError):

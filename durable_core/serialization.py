@@ -22,6 +22,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from durable_core.codec import PayloadCodec
 from durable_core.errors import RecordedError
 from durable_core.types import ErrorInfo, JsonValue, Payload, PayloadEncoding
+from durable_core.validation import check_storable, escape_unstorable
 
 _BINARY = (bytes, bytearray, memoryview)
 
@@ -32,11 +33,17 @@ class Serializer:
     def __init__(self, codec: PayloadCodec | None = None) -> None:
         self._codec = codec
 
-    def encode(self, value: Any) -> Payload:
+    def encode(self, value: Any, field: str = "value") -> Payload:
         """Store ``value``: bytes as bytes, anything else as JSON.
+
+        Args:
+            value: what to store.
+            field: what it is, for error messages (``"input"``, ``"data"``, ...).
 
         Raises:
             TypeError: the value cannot be represented as JSON.
+            InputValidationError: a string in it holds a NUL character or a lone surrogate, which no
+                database stores alike (see :mod:`durable_core.validation`), naming where.
         """
         if isinstance(value, _BINARY):
             raw = bytes(value)
@@ -44,6 +51,7 @@ class Serializer:
                 return Payload(PayloadEncoding.BYTES, blob=raw)
             return Payload(PayloadEncoding.CODEC_BYTES, blob=self._codec.encode(raw))
         json_value = to_json_value(value)
+        check_storable(field, json_value)
         if self._codec is None:
             return Payload(PayloadEncoding.JSON, json_value=json_value)
         text = json.dumps(json_value, separators=(",", ":"), ensure_ascii=False).encode()
@@ -105,12 +113,18 @@ def error_to_info(exc: BaseException) -> ErrorInfo:
         json.dumps(args)
     except (TypeError, ValueError):
         args = None
+    if args is not None:
+        try:
+            check_storable("args", args)
+        except ValueError:
+            args = None  # rebuilt from the (escaped) message instead
     cause = exc.__cause__
+    # Escaped so that recording an error can never be the write the database refuses.
     return ErrorInfo(
         type_name=f"{cls.__module__}:{cls.__qualname__}",
-        message=str(exc),
+        message=escape_unstorable(str(exc)),
         args=args,
-        traceback="".join(traceback.format_exception(exc)),
+        traceback=escape_unstorable("".join(traceback.format_exception(exc))),
         cause=error_to_info(cause) if isinstance(cause, Exception) else None,
     )
 

@@ -80,7 +80,10 @@ async def deliver(
     """Validate and send the answer into the instance's mailbox; returns the request and event id."""
     request = choose(await pending_inputs(app, record), event_type)
     validate(request, data)
-    event_id = await app.send_event(request.event_type, source, data, instance_id=record.instance_id)
+    try:
+        event_id = await app.send_event(request.event_type, source, data, instance_id=record.instance_id)
+    except ValueError as exc:  # the engine refused it (e.g. a NUL character): the caller's mistake
+        raise InputProblem(f"invalid answer for {request.event_type!r}: {exc}") from exc
     return request, event_id
 
 

@@ -12,6 +12,7 @@ from durable_core.authoring.context import WorkflowContext
 from durable_core.authoring.saga import Compensation, compensation_of
 from durable_core.errors import ConfigurationError, ContextArgumentError
 from durable_core.retry import RetryPolicy
+from durable_core.validation import MAX_NAME_LENGTH, check_identifier
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,7 +37,7 @@ class Activity(Generic[P, R]):
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(f"activity timeout must be > 0 seconds, got {timeout}")
         self.fn = fn
-        self.name = name or fn.__name__
+        self.name = check_identifier("activity name", name or fn.__name__, limit=MAX_NAME_LENGTH)
         self.retry_policy = retry_policy
         self.timeout = timeout
         self.compensation = compensation or compensation_of(fn)

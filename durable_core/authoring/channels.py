@@ -21,10 +21,10 @@ from pydantic import BaseModel, ValidationError
 
 from durable_core.authoring.context import WorkflowContext
 from durable_core.authoring.events import due_after, event_data, workflow_body_context
-from durable_core.authoring.outbox import _text
 from durable_core.authoring.runtime import TIMED_OUT, Outgoing, WaitResult, WaitSpec
 from durable_core.errors import EddaError, EventTimeoutError
 from durable_core.types import JsonValue, SubscriptionMode, WaitKey, WaitKind
+from durable_core.validation import MAX_CHANNEL_LENGTH, MAX_ID_LENGTH, check_identifier, check_text
 
 __all__ = [
     "ChannelMessage",
@@ -76,6 +76,7 @@ def channel_metadata(
     channel: str, message_id: str, sender: str | None, now: datetime
 ) -> dict[str, JsonValue]:
     """The attributes stored with a channel message."""
+    check_text("message_id", message_id, limit=MAX_ID_LENGTH)
     return {"channel": channel, "id": message_id, "sender_instance_id": sender, "time": now.isoformat()}
 
 
@@ -117,14 +118,18 @@ async def subscribe(ctx: WorkflowContext, channel: str, mode: str | Subscription
     ctx = workflow_body_context(ctx, "subscribe")
     checked = _mode(mode)
     runtime = ctx._runtime
-    await runtime.subscription(runtime.next_position(), _text("channel", channel, limit=200), checked)
+    await runtime.subscription(
+        runtime.next_position(), check_identifier("channel", channel, limit=MAX_CHANNEL_LENGTH), checked
+    )
 
 
 async def unsubscribe(ctx: WorkflowContext, channel: str) -> None:
     """Stop receiving ``channel``'s published messages (direct ``send_to`` messages still arrive)."""
     ctx = workflow_body_context(ctx, "unsubscribe")
     runtime = ctx._runtime
-    await runtime.subscription(runtime.next_position(), _text("channel", channel, limit=200), None)
+    await runtime.subscription(
+        runtime.next_position(), check_identifier("channel", channel, limit=MAX_CHANNEL_LENGTH), None
+    )
 
 
 async def receive(
@@ -139,7 +144,7 @@ async def receive(
         EventTimeoutError: ``timeout_seconds`` passed first.
     """
     ctx = workflow_body_context(ctx, "receive")
-    _text("channel", channel, limit=200)
+    check_identifier("channel", channel, limit=MAX_CHANNEL_LENGTH)
     due = due_after(ctx, timeout_seconds, "receive")
     spec = WaitSpec(name=f"receive:{channel}", keys=(WaitKey(WaitKind.MESSAGE, channel),), due=due)
     runtime = ctx._runtime
@@ -164,12 +169,12 @@ async def send_to(ctx: WorkflowContext, instance_id: str, channel: str, data: An
     The message waits in that instance's mailbox until it receives on ``channel``, subscribed or not.
     """
     ctx = workflow_body_context(ctx, "send_to")
-    _text("instance_id", instance_id, limit=255)
+    check_identifier("instance_id", instance_id)
     return await _send(ctx, channel, data, instance_id, "send_to")
 
 
 async def _send(ctx: WorkflowContext, channel: str, data: Any, target: str | None, what: str) -> str:
-    _text("channel", channel, limit=200)
+    check_identifier("channel", channel, limit=MAX_CHANNEL_LENGTH)
     runtime = ctx._runtime
     position = runtime.next_position()
     message_id = f"{ctx.instance_id}:{position}"

@@ -18,6 +18,7 @@ from durable_core.authoring.runtime import ChildStart, WaitResult, WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.errors import ChildWorkflowError
 from durable_core.types import WaitKey, WaitKind
+from durable_core.validation import MAX_CHILD_ID_LENGTH, check_identifier
 
 __all__ = ["ChildHandle", "child_result", "run_child", "start_child"]
 
@@ -93,6 +94,8 @@ async def start_child(
     runtime = ctx._runtime
     position = runtime.next_position()
     child_id = instance_id or f"{ctx.instance_id}.{position}"
+    # the parent waits on the key "child:<id>": the id must leave room for the prefix
+    check_identifier("child instance_id", child_id, limit=MAX_CHILD_ID_LENGTH)
     start = ChildStart(workflow.name, arguments, child_id, cancel_with_parent)
     created = await runtime.start_child(position, start)
     return ChildHandle(ctx, workflow, created)

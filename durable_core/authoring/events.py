@@ -14,6 +14,7 @@ Delivery semantics (see docs/events.md):
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ from typing import Any, Generic, Protocol, TypeVar, cast, overload
 from pydantic import BaseModel, ValidationError
 
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
-from durable_core.authoring.outbox import _data, _extensions, _text
+from durable_core.authoring.outbox import _data, _extensions
 from durable_core.authoring.runtime import TIMED_OUT, Outgoing, WaitResult, WaitSpec
 from durable_core.errors import ApiMisuseError, ContextArgumentError, EddaError, EventTimeoutError
 from durable_core.types import JsonScalar, JsonValue, OutgoingEvent, WaitKey, WaitKind
+from durable_core.validation import MAX_EVENT_TYPE_LENGTH, MAX_ID_LENGTH, check_identifier, check_text
+
+logger = logging.getLogger("durable_core.events")
 
 __all__ = [
     "EventMetadata",
@@ -103,13 +107,19 @@ def build_event_metadata(event: OutgoingEvent, *, event_id: str, time: datetime)
     data = event.data
     _, _, default_type = _data(data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
     return {
-        "id": _text("event_id", event_id, limit=255),
-        "source": _text("source", event.source),
-        "type": _text("event_type", event.event_type, limit=255),
-        "subject": None if event.subject is None else _text("subject", event.subject),
+        "id": check_text("event_id", event_id, limit=MAX_ID_LENGTH),
+        "source": check_text("source", event.source),
+        "type": check_identifier("event_type", event.event_type, limit=MAX_EVENT_TYPE_LENGTH),
+        "subject": None if event.subject is None else check_text("subject", event.subject),
         "time": time.isoformat(),
-        "datacontenttype": event.data_content_type or (None if data is None else default_type),
-        "instance_id": event.instance_id,
+        "datacontenttype": (
+            check_text("data_content_type", event.data_content_type, limit=MAX_ID_LENGTH)
+            if event.data_content_type
+            else (None if data is None else default_type)
+        ),
+        "instance_id": None
+        if event.instance_id is None
+        else check_identifier("instance_id", event.instance_id),
         "extensions": dict(_extensions(event.extensions)),
     }
 
@@ -143,10 +153,14 @@ def received_event(result: WaitResult, model: type[BaseModel] | None, event_type
         try:
             data = model.model_validate_json(data) if isinstance(data, bytes) else model.model_validate(data)
         except ValidationError as exc:
-            raise EddaError(
+            raise MalformedEventError(
                 f"event {metadata.type!r} ({metadata.id}) does not match {model.__name__}: {exc}"
             ) from exc
     return ReceivedEvent(data=data, metadata=metadata, extensions=extensions)
+
+
+class MalformedEventError(EddaError):
+    """An event's data does not validate against the ``model=`` of the wait that took it."""
 
 
 def workflow_body_context(ctx: object, what: str) -> WorkflowContext:
@@ -202,10 +216,14 @@ async def wait_event(
     Raises:
         EventTimeoutError: the timeout passed before a matching event arrived.
         ApiMisuseError: called inside an activity.
-        EddaError: the data does not match ``model``.
+
+    An event whose data does not validate against ``model`` does not end the wait: it stays in the
+    instance's history (as the step of the wait that took it, with its data) and the workflow keeps
+    waiting, until the same deadline. Events sent to an instance that is waiting with a ``model`` are
+    validated when they are sent (``send_event`` raises ``ValueError``, the HTTP ingress answers 400).
     """
     ctx = workflow_body_context(ctx, "wait_event")
-    _text("event_type", event_type, limit=255)
+    check_identifier("event_type", event_type, limit=MAX_EVENT_TYPE_LENGTH)
     due = due_after(ctx, timeout_seconds, "wait_event")
     schemas: tuple[tuple[str, JsonValue], ...] = ()
     if model is not None:
@@ -217,10 +235,17 @@ async def wait_event(
         schemas=schemas,
     )
     runtime = ctx._runtime
-    result = await runtime.wait_for(runtime.next_position(), spec)
-    if result.index == TIMED_OUT:
-        raise EventTimeoutError(f"no {event_type!r} event arrived within {timeout_seconds} s")
-    return received_event(result, model, event_type)
+    while True:
+        result = await runtime.wait_for(runtime.next_position(), spec)
+        if result.index == TIMED_OUT:
+            raise EventTimeoutError(f"no {event_type!r} event arrived within {timeout_seconds} s")
+        try:
+            return received_event(result, model, event_type)
+        except MalformedEventError as exc:
+            # A malformed answer never ends the run: it stays recorded in the history (this wait's
+            # step) and the workflow waits again, for the same deadline. Replay repeats this decision.
+            if not ctx.is_replaying:  # said once, when it happened
+                logger.warning("instance %s: %s; still waiting", ctx.instance_id, exc)
 
 
 async def send_event(

@@ -17,6 +17,7 @@ from typing import Any, Final
 from durable_core.authoring.context import WorkflowContext
 from durable_core.errors import ApiMisuseError
 from durable_core.types import JsonScalar, JsonValue, OutboxEvent
+from durable_core.validation import MAX_EVENT_TYPE_LENGTH, check_identifier, check_storable, check_text
 
 __all__ = ["send_event_transactional"]
 
@@ -40,11 +41,7 @@ _MAX_TEXT: Final = 1024
 
 
 def _text(name: str, value: object, *, limit: int = _MAX_TEXT) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > limit:
-        raise ValueError(f"{name} must be at most {limit} characters long")
-    return value
+    return check_text(name, value, limit=limit)
 
 
 def _extensions(extensions: Mapping[str, JsonScalar] | None) -> tuple[tuple[str, JsonScalar], ...]:
@@ -60,6 +57,7 @@ def _extensions(extensions: Mapping[str, JsonScalar] | None) -> tuple[tuple[str,
             raise ValueError(f"{name!r} is a CloudEvents context attribute, not an extension")
         if value is None or not isinstance(value, (str, int, bool)):
             raise ValueError(f"extension {name!r} must be a string, integer or boolean, got {value!r}")
+        check_storable(f"extension {name!r}", value)
         checked.append((name, value))
     return tuple(sorted(checked))
 
@@ -115,7 +113,7 @@ async def send_event_transactional(
     no_data = data_json is None and data_blob is None
     event = OutboxEvent(
         event_id=str(uuid.uuid4()),
-        event_type=_text("event_type", event_type, limit=255),
+        event_type=check_identifier("event_type", event_type, limit=MAX_EVENT_TYPE_LENGTH),
         event_source=_text("event_source", event_source),
         created_at=ctx._runtime.clock_now(),
         instance_id=ctx.instance_id,

@@ -16,6 +16,7 @@ from durable_core.authoring.context import WorkflowContext
 from durable_core.errors import ApiMisuseError, AppNotBoundError, ConfigurationError, InputValidationError
 from durable_core.serialization import convert, to_json_value
 from durable_core.types import JsonValue
+from durable_core.validation import MAX_NAME_LENGTH, check_identifier
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,7 +59,7 @@ class Workflow(Generic[P, R]):
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(f"workflow timeout must be > 0 seconds, got {timeout}")
         self.fn = fn
-        self.name = name or fn.__name__
+        self.name = check_identifier("workflow name", name or fn.__name__, limit=MAX_NAME_LENGTH)
         self.timeout = timeout
         self.shape = FunctionShape(fn, "workflow")
         for param in self.shape.params:

@@ -35,7 +35,7 @@ from durable_core.engine.progress import read_progress
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import validate_instance_id
+from durable_core.engine.validation import existing_instance_id, validate_instance_id
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
@@ -66,6 +66,7 @@ from durable_core.types import (
     SqliteSynchronous,
     WaitInfo,
 )
+from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 
 logger = logging.getLogger("durable_core")
 
@@ -374,7 +375,7 @@ class EddaApp(OutboxAPI):
             InstanceNotFoundError: no such instance.
         """
         self._require_initialized()
-        return await self._storage.messaging().get_wait(instance_id)
+        return await self._storage.messaging().get_wait(existing_instance_id(instance_id))
 
     # -- starting ------------------------------------------------------------------------------
     async def start(
@@ -403,12 +404,12 @@ class EddaApp(OutboxAPI):
     async def _create(self, wf: Workflow[Any, Any], encoded: dict[str, Any], instance_id: str | None) -> str:
         iid = validate_instance_id(instance_id) if instance_id is not None else self._new_id()
         now = self._clock.now()
-        digest = args_hash(encoded)
+        payload = self._services.serializer.encode(encoded, "input")  # validates before hashing
         new = NewInstance(
             instance_id=iid,
             workflow_name=wf.name,
-            input=self._services.serializer.encode(encoded),
-            input_hash=digest,
+            input=payload,
+            input_hash=(digest := args_hash(encoded)),
             service_name=self.service_name,
             now=now,
             deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,
@@ -455,6 +456,7 @@ class EddaApp(OutboxAPI):
     async def wait_result(self, instance_id: str, timeout: float | None = None) -> Any:
         """Wait for an instance to finish; return its typed result or raise why it did not complete."""
         self._require_initialized()
+        existing_instance_id(instance_id)
         dispatcher = self._dispatcher if self._run_workers else None
         record = await self._waiters.wait_finished(
             self._storage,
@@ -474,7 +476,7 @@ class EddaApp(OutboxAPI):
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:
         """The stored instance (raises ``InstanceNotFoundError``)."""
-        record = await self._storage.get_instance(instance_id)
+        record = await self._storage.get_instance(existing_instance_id(instance_id))
         if record is None:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
         return record
@@ -490,7 +492,9 @@ class EddaApp(OutboxAPI):
         Raises:
             InstanceNotFoundError: no such instance.
         """
-        return await read_progress(self._storage, instance_id, self._dispatcher.running_steps(instance_id))
+        return await read_progress(
+            self._storage, existing_instance_id(instance_id), self._dispatcher.running_steps(instance_id)
+        )
 
     async def list_instances(
         self,
@@ -525,6 +529,10 @@ class EddaApp(OutboxAPI):
         Raises:
             InstanceNotFoundError: unknown id.
         """
+        existing_instance_id(instance_id)
+        if reason:
+            check_text("reason", reason, limit=MAX_REASON_LENGTH)
+        check_text("cancelled_by", cancelled_by, limit=MAX_ID_LENGTH)
         outcome = await self._storage.request_cancel(instance_id, reason, cancelled_by, self._clock.now())
         if outcome is CancelOutcome.NOT_FOUND:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
@@ -538,7 +546,7 @@ class EddaApp(OutboxAPI):
 
     async def resume(self, instance_id: str) -> bool:
         """Resume a BLOCKED instance after its code was fixed; False if it was not blocked."""
-        resumed = await self._storage.resume_blocked(instance_id, self._clock.now())
+        resumed = await self._storage.resume_blocked(existing_instance_id(instance_id), self._clock.now())
         if resumed:
             if self._run_workers:
                 self._dispatcher.hint(instance_id)

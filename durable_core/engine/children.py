@@ -23,12 +23,13 @@ async def create_child_instance(services: EngineServices, parent_id: str, child:
         WorkflowNotFoundError: no workflow is registered under ``child.workflow_name``.
     """
     wf = services.catalog.get(child.workflow_name)
+    payload = services.serializer.encode(child.arguments, "child input")  # validates before hashing
     digest = args_hash(child.arguments)
     created = await services.storage.create_instance(
         NewInstance(
             instance_id=child.instance_id,
             workflow_name=wf.name,
-            input=services.serializer.encode(child.arguments),
+            input=payload,
             input_hash=digest,
             service_name="",
             now=services.clock.now(),

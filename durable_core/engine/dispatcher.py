@@ -330,9 +330,9 @@ class Dispatcher:
             logger.warning("storage unavailable while running %s (%s); it will be resumed", instance_id, exc)
             self._keep(asyncio.create_task(self._give_back(claimed)))
         except Exception:
-            logger.exception("engine error while running %s; releasing it for a retry", instance_id)
-            with contextlib.suppress(Exception):
-                await self._s.storage.release_lease(claimed.lease)
+            # The runner parks the instance after an engine error; this is an error while parking it.
+            # Releasing would re-claim it at once (a tight loop): let its lease expire instead.
+            logger.exception("engine error while running %s; it resumes once its lease expires", instance_id)
         finally:
             current = self._runs.get(instance_id)
             if current is not None and current[1] is control:  # a newer run may have replaced it

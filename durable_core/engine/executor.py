@@ -17,6 +17,7 @@ from durable_core.engine.services import EngineServices
 from durable_core.errors import (
     ActivityTimeoutError,
     RetryExhaustedError,
+    StorageRefusedError,
     StorageUnavailableError,
     TerminalError,
 )
@@ -63,12 +64,26 @@ class StorageLostSignal(EddaSignal):
         self.error = error
 
 
+class StorageRefusedSignal(EddaSignal):
+    """The database refused data the run wrote, for good: stop the run and park the instance.
+
+    A ``BaseException`` for the same reason as :class:`StorageLostSignal`: it is an engine error, never
+    a failed attempt of an activity nor an exception the workflow could catch and carry on after.
+    """
+
+    def __init__(self, error: StorageRefusedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 async def _stored(call: Awaitable[T]) -> T:
-    """Await a storage call made on behalf of the run, turning an outage into :class:`StorageLostSignal`."""
+    """Await a storage call made on behalf of the run, turning storage failures into signals."""
     try:
         return await call
     except StorageUnavailableError as exc:
         raise StorageLostSignal(exc) from exc
+    except StorageRefusedError as exc:
+        raise StorageRefusedSignal(exc) from exc
 
 
 class _UnrecordableResult(TerminalError):
@@ -205,26 +220,11 @@ class StepExecutor(LiveExecutor):
             await self._s.hooks.activity_start(iid, activity_id, name, False)
             tx = self._s.storage.begin_user_transaction()
             try:
-                ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
-                token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
-                try:
-                    result = await self._call(invoke(ctx), timeout, name)
-                finally:
-                    CURRENT_CONTEXT.reset(token)
-                try:
-                    payload = self._s.serializer.encode(result)
-                except TypeError as exc:
-                    raise _UnrecordableResult(
-                        f"{kind.value} {name} returned a value that cannot be stored: {exc}"
-                    ) from None
-                entry = self._entry(
-                    iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, errors
+                result, payload = await self._attempt(
+                    session, kind, name, activity_id, attempt, tx, invoke, timeout
                 )
-                entry = _with_result(entry, payload)
-                recorded = await self._record(entry, tx if tx.used else None)
-                await self._s.hooks.activity_complete(iid, activity_id, name, result, False)
-                return recorded
             except LeaseLostSignal:
+                await tx.close()
                 raise
             except Exception as exc:
                 await tx.close()  # roll back the attempt's user writes before writing anything else
@@ -238,22 +238,84 @@ class StepExecutor(LiveExecutor):
                     await self._s.clock.sleep(delay)
                     self._control.check_lease()
                     continue
-                final = exc
-                if retryable:
-                    final = RetryExhaustedError(
-                        f"{kind.value} {name} failed after {attempt} attempt(s): {type(exc).__name__}: {exc}",
-                        f"{type(exc).__module__}:{type(exc).__qualname__}",
-                        attempt,
-                    )
-                    final.__cause__ = exc
-                await self._s.hooks.activity_failed(iid, activity_id, name, final)
-                entry = self._entry(
-                    iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors
+                return await self._record_failure(
+                    iid,
+                    position,
+                    kind,
+                    name,
+                    args_hash,
+                    activity_id,
+                    started,
+                    attempt,
+                    errors,
+                    exc,
+                    retryable,
                 )
-                entry = _with_error(entry, error_to_info(final), exhausted=retryable)
-                return await self._record(entry, None)
+            # The activity succeeded: recording its result is outside the retry loop. A storage failure
+            # here is an engine error (a signal), never a failed attempt that would run it again.
+            entry = self._entry(
+                iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, errors
+            )
+            try:
+                recorded = await self._record(_with_result(entry, payload), tx if tx.used else None)
             finally:
                 await tx.close()
+            await self._s.hooks.activity_complete(iid, activity_id, name, result, False)
+            return recorded
+
+    async def _attempt(
+        self,
+        session: ReplaySession,
+        kind: StepKind,
+        name: str,
+        activity_id: str,
+        attempt: int,
+        tx: UserTransaction,
+        invoke: Callable[[WorkflowContext], Any],
+        timeout: float | None,
+    ) -> tuple[Any, Any]:
+        """Run one attempt; return its result and the payload it is stored as."""
+        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
+        token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
+        try:
+            result = await self._call(invoke(ctx), timeout, name)
+        finally:
+            CURRENT_CONTEXT.reset(token)
+        try:
+            payload = self._s.serializer.encode(result, "result")
+        except (TypeError, ValueError) as exc:
+            raise _UnrecordableResult(
+                f"{kind.value} {name} returned a value that cannot be stored: {exc}"
+            ) from None
+        return result, payload
+
+    async def _record_failure(
+        self,
+        iid: str,
+        position: int,
+        kind: StepKind,
+        name: str,
+        args_hash: str,
+        activity_id: str,
+        started: float,
+        attempt: int,
+        errors: list[ErrorInfo],
+        exc: Exception,
+        retryable: bool,
+    ) -> HistoryEntry:
+        """Record the final failure of an activity or compensation (retries exhausted, or terminal)."""
+        final: Exception = exc
+        if retryable:
+            final = RetryExhaustedError(
+                f"{kind.value} {name} failed after {attempt} attempt(s): {type(exc).__name__}: {exc}",
+                f"{type(exc).__module__}:{type(exc).__qualname__}",
+                attempt,
+            )
+            final.__cause__ = exc
+        await self._s.hooks.activity_failed(iid, activity_id, name, final)
+        entry = self._entry(iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors)
+        entry = _with_error(entry, error_to_info(final), exhausted=retryable)
+        return await self._record(entry, None)
 
     async def _call(self, awaitable: Any, timeout: float | None, name: str) -> Any:
         if timeout is None:

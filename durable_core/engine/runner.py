@@ -14,9 +14,15 @@ from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
 from durable_core.engine.control import RunControl
-from durable_core.engine.executor import StepExecutor, StorageLostSignal
+from durable_core.engine.executor import StepExecutor, StorageLostSignal, StorageRefusedSignal
+from durable_core.engine.faults import (
+    ENGINE_ERROR_LIMIT,
+    backoff_delay,
+    blocked_reason,
+    engine_error_position,
+)
 from durable_core.engine.services import EngineServices
-from durable_core.errors import EddaError, NonDeterminismError, WorkflowTimeoutError
+from durable_core.errors import EddaError, NonDeterminismError, StorageRefusedError, WorkflowTimeoutError
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import args_hash, error_to_info
@@ -38,6 +44,7 @@ from durable_core.types import (
     InstanceStatus,
     JsonValue,
     ParkOutcome,
+    RecordOutcome,
 )
 
 logger = logging.getLogger("durable_core.engine")
@@ -76,6 +83,7 @@ class InstanceRunner:
         # Epoch 1 is the first claim ever made on the instance: nothing can have been recorded yet.
         self._is_first_run = claimed.lease.epoch == 1
         self._recurred = False  # the body asked for a fresh run (ctx.recur) that has no history yet
+        self._session: ReplaySession | None = None  # the current pass (its entries measure progress)
 
     @property
     def lease_epoch(self) -> int:
@@ -116,6 +124,7 @@ class InstanceRunner:
                     executor=executor,
                     mode=ReplayMode.UNWIND if unwinding else ReplayMode.LIVE,
                 )
+                self._session = session
                 if self._control.cancel_requested and not history:
                     # Cancelled before it did anything: there is nothing to compensate or replay.
                     return await self._unwind(session, InstanceStatus.CANCELLED, None)
@@ -133,8 +142,64 @@ class InstanceRunner:
         except LeaseLostSignal:
             logger.warning("lost the lease of %s to another worker; stopping this run", inst.instance_id)
             return RunEnd.LEASE_LOST
-        except StorageLostSignal as lost:
-            raise lost.error from lost.error.__cause__  # the dispatcher logs it; the instance resumes later
+        except (StorageRefusedSignal, StorageLostSignal) as signal:
+            return await self._after_engine_error(signal.error)
+        except Exception as exc:  # storage refused/unavailable outside the body, or an engine bug
+            return await self._after_engine_error(exc)
+
+    async def _after_engine_error(self, error: Exception) -> RunEnd:
+        """Park the instance after an engine error: blocked at once, or after a durable backoff.
+
+        See :mod:`durable_core.engine.faults`. A ``StorageUnavailableError`` raised while doing so
+        (the database is down) reaches the dispatcher, which gives the instance back once it answers.
+        """
+        inst = self._instance
+        try:
+            if isinstance(error, StorageRefusedError):
+                logger.error("instance %s is parked as blocked: %s", inst.instance_id, error)
+                await self._finish(
+                    FinishRequest(InstanceStatus.BLOCKED, blocked_reason=blocked_reason(error))
+                )
+                return RunEnd.FINISHED
+            return await self._back_off(error)
+        except LeaseLostSignal:
+            return RunEnd.LEASE_LOST
+
+    async def _back_off(self, error: Exception) -> RunEnd:
+        inst = self._instance
+        progress = len(self._session.recorded_entries()) if self._session is not None else 0
+        position = engine_error_position(progress)
+        state = (await self._s.storage.load_attempts(inst.instance_id)).get(position)
+        errors = (state.attempts if state is not None else 0) + 1
+        if errors >= ENGINE_ERROR_LIMIT:
+            logger.error(
+                "instance %s is parked as blocked after %d engine errors: %s", inst.instance_id, errors, error
+            )
+            await self._count_engine_error(position, 0, error)  # a resumed run gets the whole budget again
+            reason = blocked_reason(error, errors)
+            await self._finish(FinishRequest(InstanceStatus.BLOCKED, blocked_reason=reason))
+            return RunEnd.FINISHED
+        await self._count_engine_error(position, errors, error)
+        now = self._s.clock.now()
+        wake_at = now + backoff_delay(errors)
+        logger.warning(
+            "engine error %d/%d while running %s (%s: %s); it runs again at %s",
+            errors,
+            ENGINE_ERROR_LIMIT,
+            inst.instance_id,
+            type(error).__name__,
+            error,
+            wake_at.isoformat(),
+        )
+        if not await self._s.storage.park(self._lease, wake_at, now):
+            raise LeaseLostSignal()
+        self.parked_until = wake_at
+        return RunEnd.PARKED
+
+    async def _count_engine_error(self, position: int, errors: int, error: Exception) -> None:
+        outcome = await self._s.storage.record_attempt(self._lease, position, errors, error_to_info(error))
+        if outcome is RecordOutcome.LEASE_LOST:
+            raise LeaseLostSignal()
 
     async def _run_body(self, wf: Workflow[Any, Any], session: ReplaySession) -> RunEnd:
         inst = self._instance
@@ -216,7 +281,7 @@ class InstanceRunner:
 
     async def _complete(self, wf: Workflow[Any, Any], session: ReplaySession, result: Any) -> RunEnd:
         try:
-            output = self._s.serializer.encode(wf.encode_result(result))
+            output = self._s.serializer.encode(wf.encode_result(result), "result")
         except (EddaError, TypeError) as exc:
             return await self._unwind(session, InstanceStatus.FAILED, exc)
         await session.flush()
@@ -279,9 +344,9 @@ class InstanceRunner:
         """Archive this run's history and start the next run with the new arguments, atomically."""
         try:
             encoded = wf.encode_arguments(recur.args, recur.kwargs)
+            payload = self._s.serializer.encode(encoded, "input")
         except EddaError as exc:
             return await self._unwind(session, InstanceStatus.FAILED, exc)
-        payload = self._s.serializer.encode(encoded)
         digest = args_hash(encoded)
         now = self._s.clock.now()
         recurred = await self._s.storage.messaging().recur(

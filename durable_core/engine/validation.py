@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from durable_core.errors import ConfigurationError, InputValidationError
+from durable_core.errors import ConfigurationError, InstanceNotFoundError
+from durable_core.validation import MAX_ID_LENGTH, check_identifier
 
-MAX_INSTANCE_ID_LENGTH = 255
+MAX_INSTANCE_ID_LENGTH = MAX_ID_LENGTH
 
 
 def validate_instance_id(instance_id: object) -> str:
-    """Return the id if it is a non-empty printable string of at most 255 characters."""
-    if not isinstance(instance_id, str):
-        raise InputValidationError(f"instance_id must be a string, got {type(instance_id).__name__}")
-    if not instance_id or len(instance_id) > MAX_INSTANCE_ID_LENGTH:
-        raise InputValidationError(
-            f"instance_id must be 1..{MAX_INSTANCE_ID_LENGTH} characters, got {len(instance_id)}"
-        )
-    if not instance_id.isprintable():
-        raise InputValidationError(f"instance_id must be printable text, got {instance_id!r}")
-    return instance_id
+    """Return the id if it is non-empty printable text of at most 255 characters, not ending with a space.
+
+    Raises:
+        InputValidationError: naming ``instance_id`` (a ``ValueError``).
+    """
+    return check_identifier("instance_id", instance_id)
+
+
+def existing_instance_id(instance_id: object) -> str:
+    """Return an id to look up; one that could never have been stored is simply not found.
+
+    Lookups compare exactly on every database: without this, MySQL/MariaDB would find ``"a"`` for
+    ``"a "`` (PAD SPACE collations), and PostgreSQL would refuse a NUL character with a server error.
+
+    Raises:
+        InstanceNotFoundError: the id cannot exist.
+    """
+    try:
+        return check_identifier("instance_id", instance_id)
+    except ValueError:
+        raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}") from None
 
 
 def validate_options(

@@ -20,7 +20,7 @@ import json
 import logging
 from typing import Any, Final
 
-from durable_core.errors import EddaError, InputValidationError, InstanceNotFoundError
+from durable_core.errors import EddaError, InputValidationError, InstanceNotFoundError, StorageRefusedError
 from durable_core.ingress.cloudevents_http import IncomingEvent, parse_cloudevent
 from durable_core.ingress.errors import (
     BadRequestError,
@@ -44,6 +44,7 @@ from durable_core.ingress.http import (
 )
 from durable_core.ingress.sink import Authorizer, EventSink, IngressAction, LifespanHandler, RequestInfo
 from durable_core.types import CancelOutcome
+from durable_core.validation import check_identifier
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "CloudEventsASGI"]
 
@@ -186,6 +187,10 @@ class CloudEventsASGI:
             instance_id = path[len(CANCEL_PREFIX) :]
             if not instance_id:
                 raise BadRequestError("POST /cancel/{instance_id}: the instance id is missing")
+            try:
+                check_identifier("instance_id", instance_id)
+            except ValueError:  # e.g. /cancel/%00: no instance can have that id
+                raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}") from None
         return RequestInfo(
             action=action,
             method=scope["method"],
@@ -234,7 +239,10 @@ class CloudEventsASGI:
     ) -> tuple[int, Any]:
         headers = header_map(pairs)
         reason = _cancel_reason(await self._read(headers, receive))
-        outcome = await self.sink.cancel(instance_id, reason, CANCELLED_BY)
+        try:
+            outcome = await self.sink.cancel(instance_id, reason, CANCELLED_BY)
+        except (ValueError, TypeError) as exc:  # e.g. a reason holding a NUL character
+            raise _Refused(exc) from exc
         if outcome is CancelOutcome.NOT_FOUND:
             raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
         return 200, {"instance_id": instance_id, "outcome": CancelOutcome(outcome).value}
@@ -286,7 +294,11 @@ def _describe(exc: Exception) -> tuple[int, str, bool, str]:
     if isinstance(exc, InstanceNotFoundError):
         return 404, type(exc).__name__, False, str(exc)
     if isinstance(exc, _Refused):
-        return 400, type(exc.cause).__name__, False, f"the event was refused: {exc}"
+        return 400, type(exc.cause).__name__, False, f"the request was refused: {exc}"
+    if isinstance(
+        exc, StorageRefusedError
+    ):  # data the database will never take: the same request fails again
+        return 400, type(exc).__name__, False, f"the request was refused: {exc}"
     if isinstance(exc, EddaError):  # e.g. StorageUnavailableError: the database may be back soon
         name = type(exc).__name__
         return 500, name, True, f"internal error ({name}); the request may be retried"

@@ -128,6 +128,9 @@ def parse_cloudevent(headers: Mapping[str, str], body: bytes) -> IncomingEvent:
     )
 
 
+_TOO_DEEP: Final = "the JSON is nested too deeply"
+
+
 def _keep(value: Any) -> Any:
     """SDK data unmarshaller that leaves the data alone (decoded below, per content type)."""
     return value
@@ -136,6 +139,8 @@ def _keep(value: Any) -> Any:
 def _sdk_attributes(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], Any]:
     try:
         event = from_http(dict(headers), body, data_unmarshaller=_keep)
+    except RecursionError:
+        raise InvalidCloudEventError(_TOO_DEEP) from None
     except (GenericException, ValueError, TypeError, AttributeError, KeyError) as exc:  # the SDK's refusals
         raise InvalidCloudEventError(f"invalid CloudEvent: {exc}") from None
     return dict(event.get_attributes()), event.get_data()
@@ -162,6 +167,8 @@ def _binary(headers: Mapping[str, str], body: bytes) -> IncomingEvent:
     elif body and content_type is None:  # no type given (e.g. the SDK's to_binary): JSON when it parses
         try:
             data = json.loads(body)
+        except RecursionError:
+            raise InvalidCloudEventError(_TOO_DEEP) from None
         except (UnicodeDecodeError, ValueError):
             data = body
     elif body:
@@ -206,6 +213,8 @@ def _structured(headers: Mapping[str, str], body: bytes) -> IncomingEvent:
 def _json(body: bytes, what: str) -> Any:
     try:
         return json.loads(body)
+    except RecursionError:
+        raise InvalidCloudEventError(_TOO_DEEP) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidCloudEventError(f"{what} is not valid JSON: {exc}") from None
 

@@ -23,15 +23,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.base import Executable
 
-from durable_core.errors import StorageUnavailableError
+from durable_core.errors import StorageBusyError, StorageRefusedError, StorageUnavailableError
 from durable_core.storage.base import UserTransaction
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.types import RecordOutcome
+from durable_core.validation import escape_unstorable
 
 __all__ = ["Connections", "SqlUserTransaction", "guarded"]
 
 DEADLOCK_RETRIES: Final = 3
-_DB_ERRORS: Final = (DBAPIError, OSError, asyncio.TimeoutError, TimeoutError, PoolTimeoutError)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,9 +48,14 @@ def _describe(exc: BaseException) -> str:
         summary = "the connection was lost"
     else:
         summary = "connection failed"
+    return f"{summary} ({_detail(exc)})"
+
+
+def _detail(exc: BaseException) -> str:
+    """``Type: first line of the driver's message`` (escaped so that it can itself be stored)."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]
-    return f"{summary} ({type(orig).__name__}: {detail})"
+    return escape_unstorable(f"{type(orig).__name__}: {detail}")
 
 
 class SqlUserTransaction(UserTransaction):
@@ -192,8 +197,23 @@ class Connections:
         return RecordOutcome.RECORDED
 
     def translate(self, exc: BaseException, operation: str) -> BaseException:
-        """``StorageUnavailableError`` for connection failures, else ``exc`` unchanged."""
-        if self.dialect.classify(exc) is not ErrorKind.UNAVAILABLE:
+        """An engine error for a classified database error, else ``exc`` unchanged.
+
+        ``StorageUnavailableError`` for connection failures, ``StorageBusyError`` for lock conflicts
+        (both transient), ``StorageRefusedError`` for data the database will always refuse.
+        """
+        kind = self.dialect.classify(exc)
+        if kind is ErrorKind.DATA_REFUSED:
+            return StorageRefusedError(
+                f"The {self.dialect.label} database refused the data written by {operation}: "
+                f"{_detail(exc)}. Retrying the same write cannot succeed."
+            )
+        if kind in (ErrorKind.DEADLOCK, ErrorKind.LOCK_TIMEOUT):
+            return StorageBusyError(
+                f"The {self.dialect.label} database gave up on a lock during {operation} "
+                f"({kind.value}: {_detail(exc)}); the operation can be retried."
+            )
+        if kind is not ErrorKind.UNAVAILABLE:
             return exc
         return StorageUnavailableError(
             f"Cannot reach the {self.dialect.label} database {self.display_url} during {operation}: "
@@ -232,7 +252,7 @@ def guarded(
             while True:
                 try:
                     return await fn(self, *args, **kwargs)
-                except _DB_ERRORS as exc:
+                except Exception as exc:  # classify() leaves anything that is not the database's as OTHER
                     kind = self._conns.dialect.classify(exc)
                     if kind is ErrorKind.DEADLOCK and retry_deadlocks and attempt < DEADLOCK_RETRIES:
                         attempt += 1

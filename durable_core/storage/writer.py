@@ -284,6 +284,9 @@ class SqliteThreadWriter(FastWriter):
             except sqlite3.Error as exc:
                 _fail(batch, self._unavailable(exc))
                 return
+            except Exception as exc:  # never leave a caller waiting on its future
+                _fail(batch, exc)
+                return
             if results is not None:
                 _resolve(batch, results)
                 return
@@ -291,7 +294,7 @@ class SqliteThreadWriter(FastWriter):
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
-    def _write_inline(self, batch: list[_Job]) -> list[int | DuplicateKey] | None:
+    def _write_inline(self, batch: list[_Job]) -> list[int | Exception] | None:
         """Commit the batch on the loop thread; None if another connection holds the write lock."""
         conn = self._inline
         if conn is None:
@@ -320,11 +323,14 @@ class SqliteThreadWriter(FastWriter):
                 except sqlite3.Error as exc:
                     _fail(batch, self._unavailable(exc))
                     continue
+                except Exception as exc:  # never leave a caller waiting on its future
+                    _fail(batch, exc)
+                    continue
                 _resolve(batch, results)
         finally:
             self._flusher = None
 
-    def _write_in_thread(self, jobs: list[tuple[str, tuple[Any, ...]]]) -> list[int | DuplicateKey]:
+    def _write_in_thread(self, jobs: list[tuple[str, tuple[Any, ...]]]) -> list[int | Exception]:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = _open(
@@ -364,14 +370,22 @@ class SqliteThreadWriter(FastWriter):
 _CHECKPOINT_EVERY = 500
 
 
+def _refused(exc: Exception) -> bool:
+    """Whether SQLite (or binding the parameters) refuses this job's data, whatever else is in the batch."""
+    if isinstance(exc, UnicodeError | sqlite3.InterfaceError | sqlite3.DataError):
+        return True  # e.g. a lone surrogate cannot be encoded; a parameter cannot be bound
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    return name.startswith(("SQLITE_TOOBIG", "SQLITE_MISMATCH"))
+
+
 def _run_batch(
     conn: sqlite3.Connection, jobs: list[tuple[str, tuple[Any, ...]]], *, begun: bool
-) -> list[int | DuplicateKey]:
-    """One transaction for all jobs, a savepoint per job; a unique violation fails only its job."""
+) -> list[int | Exception]:
+    """One transaction for all jobs, a savepoint per job; a unique violation or refused data fails only its job."""
     if not begun:
         conn.execute("BEGIN IMMEDIATE")
     single = len(jobs) == 1
-    results: list[int | DuplicateKey] = []
+    results: list[int | Exception] = []
     try:
         for sql, row in jobs:
             if not single:
@@ -380,6 +394,12 @@ def _run_batch(
                 results.append(conn.execute(sql, row).rowcount)
             except sqlite3.IntegrityError as exc:
                 results.append(DuplicateKey(str(exc)))
+                if not single:
+                    conn.execute("ROLLBACK TO edda_job")
+            except Exception as exc:
+                if not _refused(exc):
+                    raise
+                results.append(exc)
                 if not single:
                     conn.execute("ROLLBACK TO edda_job")
             finally:
@@ -393,11 +413,11 @@ def _run_batch(
     return results
 
 
-def _resolve(batch: list[_Job], results: list[int | DuplicateKey]) -> None:
+def _resolve(batch: list[_Job], results: list[int | Exception]) -> None:
     for (_, _, future), result in zip(batch, results, strict=True):
         if future.done():
             continue
-        if isinstance(result, DuplicateKey):
+        if isinstance(result, Exception):
             future.set_exception(result)
         else:
             future.set_result(result)

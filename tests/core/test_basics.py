@@ -129,7 +129,7 @@ async def test_bad_instance_ids_and_unknown_ids(make_app, catalog: Catalog) -> N
         return None
 
     app = await make_app()
-    with pytest.raises(InputValidationError, match=r"1\.\.255"):
+    with pytest.raises(InputValidationError, match="at most 255"):
         await noop.with_options(instance_id="x" * 300).start()
     with pytest.raises(InputValidationError, match="printable"):
         await noop.with_options(instance_id="a\nb").start()

@@ -195,3 +195,62 @@ async def test_an_outbox_event_relayed_to_the_ingress_wakes_a_workflow(app: Edda
         "subject": "café/1",
         "extensions": {"attempt": "1"},
     }
+
+
+async def test_poison_requests_are_client_errors_that_store_nothing(
+    app: EddaApp, client: httpx.AsyncClient, stored_messages: Callable[[], Awaitable[int]]
+) -> None:
+    iid = await app.start("await_payment", {"order_id": "E-5"})
+    await _waiting(app, iid)
+    ce = "application/cloudevents+json"
+    deep = "[" * 1800 + "]" * 1800  # RecursionError in json.loads (and within the body limit)
+    nested = "[" * 40 + "]" * 40  # parses, but deeper than any database stores alike
+    rejected: list[tuple[dict[str, str], bytes, str]] = [
+        (
+            {"content-type": ce},
+            f'{{"specversion":"1.0","id":"x","source":"s","type":"t","data":{deep}}}'.encode(),
+            "InvalidCloudEventError",
+        ),
+        ({"content-type": "application/json", **binary()[0]}, deep.encode(), "InvalidCloudEventError"),
+        (
+            {"content-type": ce},
+            json.dumps({**ATTRS, "eddainstanceid": iid, "data": json.loads(nested)}).encode(),
+            "InputValidationError",
+        ),
+        (
+            {"content-type": ce},
+            json.dumps({**ATTRS, "eddainstanceid": iid, "type": "pay\x00"}).encode(),
+            "InputValidationError",
+        ),
+        (
+            {"content-type": ce},
+            json.dumps({**ATTRS, "eddainstanceid": iid, "source": "s\ud800"}).encode(),
+            "InputValidationError",
+        ),
+        (
+            {"content-type": ce},
+            json.dumps({**ATTRS, "eddainstanceid": iid, "data": {"note": "a\x00b"}}).encode(),
+            "InputValidationError",
+        ),
+        ({"content-type": ce}, json.dumps({**ATTRS, "type": "t" * 250}).encode(), "InputValidationError"),
+        (
+            {"content-type": ce},
+            json.dumps({**ATTRS, "eddainstanceid": iid + " "}).encode(),
+            "InputValidationError",
+        ),
+    ]
+    for headers, body, error_type in rejected:
+        response = await client.post("/", headers=headers, content=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["retryable"] is False and response.json()["error_type"] == error_type, (
+            response.text
+        )
+    for path in ("/cancel/%00", "/cancel/%ED%A0%80", f"/cancel/{iid}%20"):
+        response = await client.post(path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["retryable"] is False
+    response = await client.post(f"/cancel/{iid}", json={"reason": "bad\x00reason"})
+    assert response.status_code == 400 and response.json()["retryable"] is False, response.text
+    assert await stored_messages() == 0
+    record = await app.get_instance(iid)
+    assert record.status is InstanceStatus.WAITING and not record.cancel_requested

@@ -41,13 +41,26 @@ def json_dumps(value: Any) -> str:
 
 
 class ErrorKind(enum.Enum):
-    """Classification of a database error."""
+    """Classification of a database error.
+
+    Two families matter to the engine: *transient* errors (the same write may succeed later:
+    unavailable, deadlock or serialization failure, lock wait timeout) and *data refused* (the
+    database will always refuse this data: value too long, invalid characters or encoding, a value
+    its column type cannot hold). Retrying the second kind can only loop.
+    """
 
     UNIQUE_VIOLATION = "unique-violation"
     UNAVAILABLE = "unavailable"
-    DEADLOCK = "deadlock"
+    DEADLOCK = "deadlock"  # deadlock or serialization failure
+    LOCK_TIMEOUT = "lock-timeout"
+    DATA_REFUSED = "data-refused"
     ALREADY_EXISTS = "already-exists"
     OTHER = "other"
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same statement may succeed when tried again later."""
+        return self in (ErrorKind.UNAVAILABLE, ErrorKind.DEADLOCK, ErrorKind.LOCK_TIMEOUT)
 
 
 def _json_path(key: str) -> str:
@@ -177,18 +190,27 @@ class SqlDialect:
     transactional_ddl: bool = True
 
     # -- errors ---------------------------------------------------------------------------------------
+    #: top-level modules whose exceptions are this driver's own (raised raw by the hot-path writers)
+    driver_modules: ClassVar[tuple[str, ...]] = ()
+
     def classify(self, exc: BaseException) -> ErrorKind:
-        """Classify an exception raised by SQLAlchemy or the driver."""
+        """Classify an exception raised by SQLAlchemy or the driver (wrapped or raw)."""
         if isinstance(exc, (OSError, asyncio.TimeoutError, TimeoutError, PoolTimeoutError)):
             return ErrorKind.UNAVAILABLE
+        if isinstance(exc, UnicodeError):  # the driver cannot encode the text (a lone surrogate)
+            return ErrorKind.DATA_REFUSED
         if isinstance(exc, DBAPIError):
             if exc.connection_invalidated:
                 return ErrorKind.UNAVAILABLE
             orig = exc.orig
             if isinstance(orig, (OSError, asyncio.TimeoutError)):
                 return ErrorKind.UNAVAILABLE
+            if isinstance(orig, UnicodeError):
+                return ErrorKind.DATA_REFUSED
             if orig is not None:
                 return self._classify_driver(orig)
+        elif type(exc).__module__.partition(".")[0] in self.driver_modules:
+            return self._classify_driver(exc)
         return ErrorKind.OTHER
 
     def _classify_driver(self, orig: BaseException) -> ErrorKind:

@@ -28,6 +28,10 @@ from durable_core.storage.schema import ATTEMPTS, KEY_LOCKS, SUBSCRIPTIONS
 from durable_core.types import Backend, JsonScalar
 
 _MYSQL_NUMBER_TYPES: Final = ("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL")
+#: data too long (1406), incorrect string/integer value (1366), truncated (1265), out of range (1264),
+#: incorrect datetime (1292), invalid JSON (3140, MariaDB's JSON CHECK: 4025), row too large (1118),
+#: packet larger than max_allowed_packet (1153, 1301)
+_MYSQL_DATA_REFUSED_CODES: Final = frozenset({1406, 1366, 1265, 1264, 1292, 3140, 4025, 1118, 1153, 1301})
 _MYSQL_UNAVAILABLE_CODES: Final = frozenset(
     {1040, 1042, 1043, 1044, 1045, 1049, 1053, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
 )
@@ -38,6 +42,7 @@ class MysqlDialect(SqlDialect):
 
     name = Backend.MYSQL
     label = "MySQL"
+    driver_modules = ("pymysql", "aiomysql")
     transactional_ddl = False
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
@@ -133,6 +138,10 @@ class MysqlDialect(SqlDialect):
             return ErrorKind.UNIQUE_VIOLATION
         if code == 1213:
             return ErrorKind.DEADLOCK
+        if code == 1205:  # lock wait timeout exceeded
+            return ErrorKind.LOCK_TIMEOUT
+        if code in _MYSQL_DATA_REFUSED_CODES:
+            return ErrorKind.DATA_REFUSED
         if code in (1050, 1060, 1061):  # table, column, index already exists
             return ErrorKind.ALREADY_EXISTS
         if code in _MYSQL_UNAVAILABLE_CODES:

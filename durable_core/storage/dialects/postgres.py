@@ -60,6 +60,7 @@ class PostgresDialect(SqlDialect):
 
     name = Backend.POSTGRESQL
     label = "PostgreSQL"
+    driver_modules = ("asyncpg",)
     notifies_wakes = True
 
     def engine_kwargs(self, pool_size: int | None, max_overflow: int | None, echo: bool) -> dict[str, Any]:
@@ -151,6 +152,12 @@ class PostgresDialect(SqlDialect):
             return ErrorKind.DEADLOCK
         if state.startswith("08") or state in _PG_UNAVAILABLE_STATES:
             return ErrorKind.UNAVAILABLE
+        if state == "55P03":  # lock_not_available (lock_timeout)
+            return ErrorKind.LOCK_TIMEOUT
+        # class 22 (data exception: too long, untranslatable character, \u0000 in jsonb, out of
+        # range, invalid text representation) and 54 (program limit exceeded: e.g. index row too big)
+        if state.startswith(("22", "54")):
+            return ErrorKind.DATA_REFUSED
         if state in ("42P07", "42710"):
             return ErrorKind.ALREADY_EXISTS
         cause = orig.__cause__

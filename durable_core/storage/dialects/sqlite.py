@@ -38,6 +38,7 @@ class SqliteDialect(SqlDialect):
 
     name = Backend.SQLITE
     label = "SQLite"
+    driver_modules = ("sqlite3", "aiosqlite")
     unreachable_hint = (
         "Check that the path in the URL is the file you mean, that its directory exists and that this "
         "process may read and write it"
@@ -187,6 +188,10 @@ class SqliteDialect(SqlDialect):
             return ErrorKind.UNAVAILABLE
         if "unable to open database" in message or "database is locked" in message:
             return ErrorKind.UNAVAILABLE
+        if name.startswith(("SQLITE_TOOBIG", "SQLITE_MISMATCH")) or "too big" in message:
+            return ErrorKind.DATA_REFUSED
+        if "error binding parameter" in message or type(orig).__name__ == "DataError":
+            return ErrorKind.DATA_REFUSED
         if "already exists" in message:
             return ErrorKind.ALREADY_EXISTS
         return ErrorKind.OTHER

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from workflows.events import Event
 
 from durable_core import Catalog, EddaApp, InstanceStatus, WorkflowContext, workflow
@@ -64,9 +65,12 @@ async def test_an_invalid_response_is_skipped_and_the_wait_continues(make_app: A
     app: EddaApp = await make_app()
     iid = await wf.start(amount=3)
     await wait_status(app, iid, InstanceStatus.WAITING)
-    await app.send_event(
-        DEFAULT_RESPONSE_EVENT_TYPE, "reviewer", {"response": ["not", "text"]}, instance_id=iid
-    )
+    with pytest.raises(ValueError, match=r"data\.response"):  # addressed: refused when it is sent
+        await app.send_event(
+            DEFAULT_RESPONSE_EVENT_TYPE, "reviewer", {"response": ["not", "text"]}, instance_id=iid
+        )
+    # by type it reaches the wait, which skips it and goes on waiting
+    await app.send_event(DEFAULT_RESPONSE_EVENT_TYPE, "reviewer", {"response": ["not", "text"]})
     await wait_status(app, iid, InstanceStatus.WAITING)
     await app.send_event(DEFAULT_RESPONSE_EVENT_TYPE, "reviewer", {"response": "yes"}, instance_id=iid)
     assert await app.wait_result(iid, timeout=10) == "paid 3"
