@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ListResourcesResult, ListToolsResult
+from pydantic import BaseModel
 
 from edda_mcp.durable_tool import DurableTool
 
@@ -90,20 +90,25 @@ class ProgressViewsMiddleware:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Adjust the two listings; pass everything else through."""
         result = await call_next(ctx)
-        if ctx.method == "tools/list" and isinstance(result, ListToolsResult) and client_declared_ui(ctx):
+        if ctx.method not in ("tools/list", "resources/list") or result is None:
+            return result
+        listing = (
+            result.model_dump(by_alias=True, mode="json") if isinstance(result, BaseModel) else dict(result)
+        )
+        declared = client_declared_ui(ctx)
+        if ctx.method == "tools/list" and declared:
             starts = set(self._start_tools())
-            tools = [
-                t.model_copy(update={"meta": {**(t.meta or {}), "ui": {"resourceUri": view_uri(t.name)}}})
-                if t.name in starts
-                else t
-                for t in result.tools
+            listing["tools"] = [
+                _linked(tool) if tool.get("name") in starts else tool for tool in listing["tools"]
             ]
-            return result.model_copy(update={"tools": tools})
-        if (
-            ctx.method == "resources/list"
-            and isinstance(result, ListResourcesResult)
-            and not client_declared_ui(ctx)
-        ):
-            kept = [r for r in result.resources if not str(r.uri).startswith(VIEW_SCHEME)]
-            return result.model_copy(update={"resources": kept})
-        return result
+        elif ctx.method == "resources/list" and not declared:
+            listing["resources"] = [
+                r for r in listing["resources"] if not str(r.get("uri")).startswith(VIEW_SCHEME)
+            ]
+        return listing
+
+
+def _linked(tool: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(tool.get("_meta") or {})
+    meta["ui"] = {"resourceUri": view_uri(str(tool["name"]))}
+    return {**tool, "_meta": meta}
