@@ -29,6 +29,9 @@ from edda_mcp.event_models import (
 )
 from tests.mcp import workflows as wfs
 from tests.mcp.conftest import build_server
+from tests.mcp.support import http_server
+from tests.mcp.test_auth import ARGV as AUTH_ARGV
+from tests.mcp.test_auth import client_for
 
 MODERN = "2026-07-28"
 
@@ -217,3 +220,22 @@ async def test_polling_resumes_across_a_server_restart(db_url: str, tmp_path: Pa
                 break
             await asyncio.sleep(0.05)
     assert after == ["completed"]
+
+
+async def test_events_are_scoped_to_the_principal_that_started_the_run(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'owners.db'}"
+    (tmp_path / "EV1.go").touch()
+    async with http_server(db_url, tmp_path, argv=AUTH_ARGV) as (url, _):
+        async with client_for(url, "alice-token") as alice:
+            started = await alice.call_tool("e2e_order", {"order_id": "EV1"})
+            assert started.structured_content is not None, started
+            iid = started.structured_content["instance_id"]
+            await alice.call_tool("e2e_order_result", {"instance_id": iid, "wait_seconds": 30})
+            mine = await poll(alice.session, "run.lifecycle", iid)
+        async with client_for(url, "bob-token") as bob:
+            with pytest.raises(MCPError) as theirs:
+                await poll(bob.session, "run.lifecycle", iid)
+    assert kinds(mine) == ["started", "completed"]
+    # another principal's run looks exactly like one that does not exist
+    assert theirs.value.error.code == -32602
+    assert theirs.value.error.message == f"arguments.instance_id: no workflow instance with id {iid!r}"
