@@ -12,6 +12,7 @@ from mcp import Client, MCPError
 from mcp.client.extension import ClientExtension, NotificationBinding
 from mcp.client.session import ClientSession
 
+from durable_core import WorkflowContext, receive, subscribe, workflow
 from edda_mcp import EddaMCPServer
 from edda_mcp.event_models import (
     EVENT_NOTIFICATION,
@@ -137,6 +138,38 @@ async def test_waiting_for_input_and_the_received_answer(server_on: Callable[...
         *(e.event_id for e in waiting.events),
         completed.events[0].event_id,
     ]
+
+
+@workflow
+async def mcp_t_events_listener(ctx: WorkflowContext, channel: str) -> list[object]:
+    """Takes two messages from a channel."""
+    await subscribe(ctx, channel)
+    first = await receive(ctx, channel)
+    second = await receive(ctx, channel)
+    return [first.data, second.data]
+
+
+async def test_channel_messages_are_events_of_the_receiving_run(
+    server_on: Callable[..., EddaMCPServer],
+) -> None:
+    server = server_on()
+    server.durable_tool(mcp_t_events_listener, name="listen", wait_seconds=0)
+    async with server.running(), Client(server.mcp, mode=MODERN) as client:
+        started = await client.call_tool("listen", {"channel": "news"})
+        assert started.structured_content is not None
+        iid = started.structured_content["instance_id"]
+        finished = await client.call_tool("listen_result", {"instance_id": iid, "wait_seconds": 0.01})
+        assert finished.is_error  # still waiting: nothing was published yet
+        await server.app.publish("news", {"n": 1})
+        await server.app.publish("news", {"n": 2})
+        result = await client.call_tool("listen_result", {"instance_id": iid, "wait_seconds": 30})
+        assert not result.is_error, result
+        messages = await poll(client.session, "run.messages", iid)
+        lifecycle = await poll(client.session, "run.lifecycle", iid)
+    assert [m.data["data"] for m in messages.events] == [{"n": 1}, {"n": 2}]
+    assert all(m.data["wait"].endswith("news") for m in messages.events), messages.events
+    assert kinds(lifecycle) == ["started", "waiting", "waiting", "completed"]
+    assert lifecycle.events[1].data["waits_for"] == [messages.events[0].data["wait"]]
 
 
 async def test_stream_pushes_each_event_until_the_run_ends(server_on: Callable[..., EddaMCPServer]) -> None:
