@@ -11,16 +11,19 @@ from typing import Any, Literal, TypeVar, Unpack, overload
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.extension import Extension
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
+from edda_mcp.apps import ProgressViewsMiddleware, register_view
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app
+from edda_mcp.mcp_events import RunEvents
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
 from edda_mcp.remote import exposure_warning
@@ -56,6 +59,10 @@ class EddaMCPServer:
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
         tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        apps: give each durable tool a live progress view (MCP Apps, ``io.modelcontextprotocol/ui``),
+            linked only for clients that declare that extension.
+        events: serve the ``io.modelcontextprotocol/events`` extension (run lifecycle events and
+            received messages, read from the store).
         request_state_security: how the ``requestState`` of 2026-07-28 input rounds is sealed; the
             default key lives in this process only, so replicas behind one URL must share keys
             (``RequestStateSecurity(keys=[secret])``).
@@ -81,6 +88,8 @@ class EddaMCPServer:
         hooks: object | None = None,
         max_argument_bytes: int = 256 * 1024,
         tasks: bool = True,
+        apps: bool = True,
+        events: bool = True,
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
         **app_options: Unpack[AppOptions],
@@ -115,15 +124,26 @@ class EddaMCPServer:
             auth=auth,
             lifespan=self._mcp_lifespan,
             subscriptions=self._bus,
-            extensions=[DurableTasks(lambda: self.durable_tools, self._engine)] if tasks else None,
+            extensions=self._extensions(tasks=tasks, events=events) or None,
             request_state_security=request_state_security,
         )
+        self._apps = apps
+        if apps:
+            self.mcp.middleware.append(ProgressViewsMiddleware(lambda: self.durable_tools))
         self.durable_tools: dict[str, DurableTool] = {}
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
 
     def _engine(self) -> EddaApp:
         return self.app
+
+    def _extensions(self, *, tasks: bool, events: bool) -> list[Extension]:
+        chosen: list[Extension] = []
+        if tasks:
+            chosen.append(DurableTasks(lambda: self.durable_tools, self._engine))
+        if events:
+            chosen.append(RunEvents(self._engine, self._feed))
+        return chosen
 
     def _new_app(self) -> EddaApp:
         return EddaApp(
@@ -209,16 +229,21 @@ class EddaMCPServer:
                 max_argument_bytes=self.max_argument_bytes,
                 human_input=human_input,
             )
-            tool = DurableTool(wf, spec, self._engine, self._feed)
-            self.catalog.add(wf)
-            self.app.add_workflow(wf)
-            register_durable_tool(self.mcp, tool)
-            self.durable_tools[tool_name] = tool
+            self._add_tool(DurableTool(wf, spec, self._engine, self._feed))
             return wf
 
         if fn is not None:
             return register(fn)
         return register
+
+    def _add_tool(self, tool: DurableTool) -> None:
+        """Serve ``tool``: its workflow, its generated tools and (with ``apps``) its progress view."""
+        self.catalog.add(tool.workflow)
+        self.app.add_workflow(tool.workflow)
+        register_durable_tool(self.mcp, tool)
+        if self._apps:
+            register_view(self.mcp, tool)
+        self.durable_tools[tool.spec.name] = tool
 
     def _start_wait(self, wait_seconds: float | None) -> float:
         """How long a start tool waits for the result: the server's default, capped by its maximum."""
