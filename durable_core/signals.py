@@ -62,3 +62,15 @@ class RecurSignal(EddaSignal):
         super().__init__("recur")
         self.args = args
         self.kwargs = kwargs
+
+
+class OutcomeUnknownSignal(EddaSignal):
+    """An at-most-once step's interrupted attempt may or may not have happened: park the instance.
+
+    Attributes:
+        reason: what is unknown and why (shown as the instance's status reason).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -30,6 +30,7 @@ from durable_core.signals import (
     CancelSignal,
     DeadlineSignal,
     LeaseLostSignal,
+    OutcomeUnknownSignal,
     RecurSignal,
     ReplayEndSignal,
     SuspendSignal,
@@ -229,6 +230,8 @@ class InstanceRunner:
             return await self._park(session, suspend)
         except RecurSignal as recur:
             return await self._recur(wf, session, recur)
+        except OutcomeUnknownSignal as unknown:
+            return await self._await_outcome_answer(session, unknown.reason)
         except ReplayEndSignal:  # pragma: no cover - only DRY sessions raise it
             raise
         except Exception as exc:
@@ -373,6 +376,13 @@ class InstanceRunner:
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
         await self._finish(FinishRequest(InstanceStatus.BLOCKED, blocked_reason=str(error)))
+        return RunEnd.FINISHED
+
+    async def _await_outcome_answer(self, session: ReplaySession, reason: str) -> RunEnd:
+        """Park the instance as OUTCOME_UNKNOWN (no lease, no timer) until an operator answers."""
+        logger.warning("instance %s waits for an answer: %s", self._instance.instance_id, reason)
+        await session.flush()
+        await self._finish(FinishRequest(InstanceStatus.OUTCOME_UNKNOWN, blocked_reason=reason))
         return RunEnd.FINISHED
 
     async def _finish(self, request: FinishRequest) -> None:
