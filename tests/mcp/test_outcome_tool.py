@@ -45,7 +45,7 @@ def _server(db_url: str, *, admin: bool) -> EddaMCPServer:
 def _structured(result: CallToolResult) -> dict[str, object]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 async def _outcome_unknown_run(tmp_path: Path) -> tuple[EddaMCPServer, str]:
