@@ -69,8 +69,14 @@ class OutcomeUnknownSignal(EddaSignal):
 
     Attributes:
         reason: what is unknown and why (shown as the instance's status reason).
+        activity: the at-most-once activity's name.
+        position: the step's history position (the one an operator's answer is for).
+        attempt: the number of the interrupted attempt.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, activity: str, position: int, attempt: int) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.activity = activity
+        self.position = position
+        self.attempt = attempt

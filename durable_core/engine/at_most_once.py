@@ -23,6 +23,7 @@ from durable_core.authoring.at_most_once import DidNotHappen, Happened, Reconcil
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.errors import InputValidationError, NoUnknownOutcomeError
 from durable_core.serialization import to_json_value
+from durable_core.signals import OutcomeUnknownSignal
 from durable_core.storage.base import Storage
 from durable_core.types import (
     OUTCOME_ANSWER_MARK,
@@ -58,12 +59,16 @@ class OperatorAnswer:
 StepMark = AttemptStarted | OperatorAnswer
 
 
-def started_mark(activity: str, attempt: int) -> ErrorInfo:
-    """The ``last_error`` value written before an attempt of an at-most-once activity."""
+def started_mark(activity: str, attempt: int, *, asked: bool = False) -> ErrorInfo:
+    """The ``last_error`` value written before an attempt of an at-most-once activity.
+
+    ``asked`` marks the step the parked instance asks an operator about (the answer goes to that step
+    even when several interrupted steps of one ``asyncio.gather`` left their marks).
+    """
     return ErrorInfo(
         OUTCOME_UNKNOWN_MARK,
         f"attempt {attempt} of at-most-once activity {activity} started; no outcome recorded",
-        {"activity": activity, "attempt": attempt},
+        {"activity": activity, "attempt": attempt, "asked": asked},
     )
 
 
@@ -92,13 +97,14 @@ def read_mark(state: AttemptState | None) -> StepMark | None:
     return None
 
 
-def unknown_reason(instance_id: str, position: int, mark: AttemptStarted, why: str) -> str:
-    """The status reason of an instance parked as ``outcome_unknown``."""
-    return (
+def unknown_signal(instance_id: str, position: int, mark: AttemptStarted, why: str) -> OutcomeUnknownSignal:
+    """The signal that parks an instance as ``outcome_unknown``, with the reason shown to operators."""
+    reason = (
         f"outcome unknown: attempt {mark.attempt} of at-most-once activity {mark.activity} "
         f"(position {position}) was interrupted before its outcome was recorded; {why}; answer with "
         f"resolve_unknown({instance_id!r}, happened=True/False, result=...)"
     )
+    return OutcomeUnknownSignal(reason, mark.activity, position, mark.attempt)
 
 
 async def ask_reconcile(

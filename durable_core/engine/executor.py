@@ -18,7 +18,7 @@ from durable_core.engine.at_most_once import (
     ask_reconcile,
     read_mark,
     started_mark,
-    unknown_reason,
+    unknown_signal,
 )
 from durable_core.engine.children import create_child_instance
 from durable_core.engine.control import RunControl
@@ -35,7 +35,7 @@ from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedComp
 from durable_core.replay.wait_records import wait_entry
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import error_to_info
-from durable_core.signals import EddaSignal, LeaseLostSignal, OutcomeUnknownSignal
+from durable_core.signals import EddaSignal, LeaseLostSignal
 from durable_core.storage.base import Storage, UserTransaction
 from durable_core.types import (
     AttemptState,
@@ -214,7 +214,7 @@ class StepExecutor(LiveExecutor):
         if isinstance(decision, DidNotHappen):
             return None
         why = f"{decision.reason or 'reconcile answered Unknown'}; waiting for an operator's answer"
-        raise OutcomeUnknownSignal(unknown_reason(session.instance_id, step.position, mark, why))
+        raise unknown_signal(session.instance_id, step.position, mark, why)
 
     async def _record_known(
         self, session: ReplaySession, step: PlannedActivity, value: Any, attempts: int
@@ -226,7 +226,7 @@ class StepExecutor(LiveExecutor):
         except (TypeError, ValueError) as exc:
             mark = AttemptStarted(act.name, attempts)
             why = f"the result it was given cannot be stored ({exc}); waiting for an operator's answer"
-            raise OutcomeUnknownSignal(unknown_reason(iid, step.position, mark, why)) from None
+            raise unknown_signal(iid, step.position, mark, why) from None
         kind, ok = StepKind.ACTIVITY, StepOutcome.OK
         entry = self._entry(iid, step.position, kind, act.name, step.args_hash, ok, monotonic(), attempts, [])
         recorded = await self._record(_with_result(entry, payload), None)

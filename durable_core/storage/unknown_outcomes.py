@@ -22,6 +22,10 @@ _I = INSTANCES.c
 _A = ATTEMPTS.c
 
 
+def _asked(args: object) -> bool:
+    return isinstance(args, dict) and args.get("asked") is True
+
+
 def status_probe(instance_id: str) -> Select[Any]:
     """The instance's status (the caller adds the row lock of its dialect)."""
     return select(_I.status).where(_I.instance_id == instance_id)
@@ -30,16 +34,18 @@ def status_probe(instance_id: str) -> Select[Any]:
 async def answer_in(conn: AsyncConnection, instance_id: str, answer: ErrorInfo, now: datetime) -> bool:
     """Replace the started mark of the OUTCOME_UNKNOWN ``instance_id`` by ``answer``; make it runnable.
 
-    The caller has locked the instance row and checked its status. False when no mark is found.
+    The caller has locked the instance row and checked its status. False when no mark is found. The
+    answer goes to the step the parked run asked about (its mark says ``asked``).
     """
     rows = (await conn.execute(select(ATTEMPTS).where(_A.instance_id == instance_id))).all()
     states = [records.attempt_from_row(row._mapping) for row in rows]
-    marked = [
-        s for s in states if s.last_error is not None and s.last_error.type_name == OUTCOME_UNKNOWN_MARK
-    ]
+    marks = {s.position: s.last_error for s in states if s.last_error is not None}
+    marked = [position for position, mark in marks.items() if mark.type_name == OUTCOME_UNKNOWN_MARK]
     if not marked:
         return False
-    position = max(s.position for s in marked)
+    # the step the parked run asked about; several marks only after a gather of interrupted steps
+    asked = [position for position in marked if _asked(marks[position].args)]
+    position = min(asked or marked)
     await conn.execute(
         update(ATTEMPTS)
         .where(_A.instance_id == instance_id, _A.position == position)

@@ -211,3 +211,39 @@ async def test_cancelling_an_outcome_unknown_instance_ends_it(make_app, catalog:
     await app.cancel(iid, reason="refunded by hand")
     await _wait_status(app, iid, InstanceStatus.CANCELLED)
     assert attempts == [1]
+
+
+async def test_each_answer_goes_to_the_step_it_was_asked_about(make_app, catalog: Catalog) -> None:
+    """Two at-most-once steps interrupted in one ``gather``: each answer lands on the step named."""
+    entered: list[str] = []
+    both_in = asyncio.Event()
+    first_app_stopped = asyncio.Event()
+
+    @activity(at_most_once=True)
+    async def notify(ctx: WorkflowContext, who: str) -> str:
+        if not first_app_stopped.is_set():
+            entered.append(who)
+            if len(entered) == 2:
+                both_in.set()
+            await asyncio.Event().wait()
+        return f"notified {who} again"
+
+    @workflow(catalog=catalog)
+    async def fan_out(ctx: WorkflowContext) -> list[str]:
+        return list(await asyncio.gather(notify(ctx, "ann"), notify(ctx, "bob")))
+
+    first = await make_app(shutdown_timeout=0.1)
+    iid = await fan_out.start()
+    await asyncio.wait_for(both_in.wait(), 10)
+    await first.shutdown()
+    first_app_stopped.set()
+    app = await make_app()
+    answers: dict[int, str] = {}
+    for _ in range(2):
+        await _wait_status(app, iid, InstanceStatus.OUTCOME_UNKNOWN)
+        reason = (await app.get_instance(iid)).blocked_reason or ""
+        position = 0 if "(position 0)" in reason else 1
+        assert position not in answers, reason
+        answers[position] = f"sent to {'ann' if position == 0 else 'bob'} before the crash"
+        await app.resolve_unknown(iid, happened=True, result=answers[position])
+    assert await app.handle(iid).result(timeout=10) == [answers[0], answers[1]]
