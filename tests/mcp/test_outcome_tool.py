@@ -73,6 +73,11 @@ async def test_status_shows_outcome_unknown_and_the_admin_tool_answers(tmp_path:
         error = status["error"]
         assert isinstance(error, dict) and error["type"] == "outcome_unknown"
         assert "interrupted" in str(error["message"])
+        began = asyncio.get_running_loop().time()
+        waited = await client.call_tool("pay_result", {"instance_id": iid, "wait_seconds": 60})
+        assert asyncio.get_running_loop().time() - began < 10  # at once: only a person moves it on
+        assert waited.is_error and code_of(waited) == "not_finished"
+        assert "outcome_unknown" in str(waited.content[0])
         bad = await client.call_tool(
             "resolve_unknown_outcome", {"instance_id": iid, "happened": False, "result": "x"}
         )
