@@ -41,10 +41,15 @@ logger = logging.getLogger("durable_core.engine")
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
-    """An attempt started and no outcome was recorded."""
+    """An attempt started and no outcome was recorded (``asked``: the parked instance asks about it).
+
+    The mark stays in the row after the attempt's result was recorded; only a step without a history
+    entry, or the one a parked instance asks about, is really interrupted.
+    """
 
     activity: str
     attempt: int
+    asked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,8 @@ def read_mark(state: AttemptState | None) -> StepMark | None:
         return None
     args = info.args
     if info.type_name == OUTCOME_UNKNOWN_MARK:
-        return AttemptStarted(str(args.get("activity", "")), int(str(args.get("attempt", 0))))
+        attempt = int(str(args.get("attempt", 0)))
+        return AttemptStarted(str(args.get("activity", "")), attempt, args.get("asked") is True)
     if info.type_name == OUTCOME_ANSWER_MARK:
         return OperatorAnswer(
             bool(args.get("happened")), args.get("result"), str(args.get("answered_by", ""))

@@ -35,7 +35,7 @@ async def _unknown_step(storage: Storage, instance_id: str) -> str | None:
         return None
     for state in (await storage.load_attempts(instance_id)).values():
         mark = read_mark(state)
-        if isinstance(mark, AttemptStarted):
+        if isinstance(mark, AttemptStarted) and mark.asked:
             return f"{mark.activity} (outcome unknown)"
     return None  # pragma: no cover - an OUTCOME_UNKNOWN instance always holds a started mark
 
