@@ -163,6 +163,10 @@ class WorkflowBlockedError(EddaError):
     """Raised by ``result()`` when the instance is blocked by a determinism failure."""
 
 
+class NoUnknownOutcomeError(EddaError):
+    """Raised by ``EddaApp.resolve_unknown()`` when the instance is not waiting for an outcome answer."""
+
+
 class ResultTimeoutError(EddaError, TimeoutError):
     """``result(timeout=...)`` gave up before the instance finished (the instance keeps running)."""
 

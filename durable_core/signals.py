@@ -62,3 +62,21 @@ class RecurSignal(EddaSignal):
         super().__init__("recur")
         self.args = args
         self.kwargs = kwargs
+
+
+class OutcomeUnknownSignal(EddaSignal):
+    """An at-most-once step's interrupted attempt may or may not have happened: park the instance.
+
+    Attributes:
+        reason: what is unknown and why (shown as the instance's status reason).
+        activity: the at-most-once activity's name.
+        position: the step's history position (the one an operator's answer is for).
+        attempt: the number of the interrupted attempt.
+    """
+
+    def __init__(self, reason: str, activity: str, position: int, attempt: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.activity = activity
+        self.position = position
+        self.attempt = attempt

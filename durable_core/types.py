@@ -26,6 +26,8 @@ class InstanceStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     BLOCKED = "blocked"  # replay hit non-determinism; resumable after a code fix
+    # an at-most-once activity's attempt was interrupted and nobody knows if it happened: waits for an answer
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
     @property
     def is_finished(self) -> bool:
@@ -288,6 +290,27 @@ class InstanceProgress:
     def last_step(self) -> str | None:
         """The older name of :attr:`last_completed_step`."""
         return self.last_completed_step
+
+
+#: ``ErrorInfo.type_name`` of the ``edda_attempts`` mark "an at-most-once attempt started, no outcome yet".
+OUTCOME_UNKNOWN_MARK: Final = "durable_core:at-most-once-attempt-started"
+#: ``ErrorInfo.type_name`` of the mark that replaces it when an operator answers (``args`` holds the answer).
+OUTCOME_ANSWER_MARK: Final = "durable_core:at-most-once-outcome-answered"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeAnswer:
+    """An operator's answer about an interrupted at-most-once attempt.
+
+    Attributes:
+        happened: whether the attempt took effect outside (the charge was made, the mail was sent).
+        result: with ``happened=True``, the JSON value recorded as the activity's result.
+        answered_by: who answered (kept with the answer).
+    """
+
+    happened: bool
+    result: JsonValue = None
+    answered_by: str = "api"
 
 
 @dataclass(frozen=True, slots=True)

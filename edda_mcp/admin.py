@@ -1,11 +1,11 @@
-"""Operator commands on stored instances: list, show, cancel, resume, replay check, migrate."""
+"""Operator commands on stored instances: list, show, cancel, resume, resolve, replay check, migrate."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, TextIO
 
-from durable_core import EddaApp, InstanceStatus, ReplayReport
+from durable_core import EddaApp, InstanceStatus, OutcomeAnswer, ReplayReport
 from edda_mcp.queries import history_json
 
 
@@ -44,6 +44,7 @@ async def show_instance(db_url: str, instance_id: str, out: TextIO) -> None:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "error": None if record.error is None else record.error.message,
+        "reason": record.blocked_reason,
         "history": history_json(history),
     }
     out.write(json.dumps(data, indent=2) + "\n")
@@ -63,6 +64,16 @@ async def resume_instance(db_url: str, instance_id: str, out: TextIO) -> bool:
         resumed = await app.resume(instance_id)
     out.write(f"{instance_id}: {'resumed' if resumed else 'not blocked, nothing to resume'}\n")
     return resumed
+
+
+async def resolve_instance(db_url: str, instance_id: str, answer: OutcomeAnswer, out: TextIO) -> None:
+    """Answer an ``outcome_unknown`` instance (it then runs again in the server that claims it)."""
+    async with client_app(db_url) as app:
+        await app.resolve_unknown(
+            instance_id, happened=answer.happened, result=answer.result, answered_by=answer.answered_by
+        )
+    said = "happened" if answer.happened else "did not happen (it runs again)"
+    out.write(f"{instance_id}: resolved, the interrupted step {said}\n")
 
 
 async def replay_check(db_url: str, out: TextIO, *, workflow: str | None, limit: int) -> list[ReplayReport]:

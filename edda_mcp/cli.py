@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from durable_core import EddaError, InstanceStatus
+from durable_core import EddaError, InstanceStatus, OutcomeAnswer
 from edda_mcp import admin
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
@@ -43,9 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="config file (default: Claude Desktop's; env EDDA_MCP_CLAUDE_CONFIG)"
     )
 
-    instances = sub.add_parser("instances", help="list, show, cancel or resume stored instances")
+    instances = sub.add_parser("instances", help="list, show, cancel, resume or resolve stored instances")
     isub = instances.add_subparsers(dest="action", required=True)
-    for action in ("list", "show", "cancel", "resume"):
+    for action in ("list", "show", "cancel", "resume", "resolve"):
         p = isub.add_parser(action)
         p.add_argument("--db", required=True, help="database URL")
         if action == "list":
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("instance_id")
         if action == "cancel":
             p.add_argument("--reason", default="cancelled from the command line")
+        if action == "resolve":
+            _add_resolve_arguments(p)
 
     replay = sub.add_parser("replay", help="replay stored histories against module:server's current code")
     replay.add_argument("target")
@@ -66,6 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
     return parser
+
+
+def _add_resolve_arguments(resolve: argparse.ArgumentParser) -> None:
+    resolve.description = "Answer an outcome_unknown instance: did its interrupted at-most-once step happen?"
+    said = resolve.add_mutually_exclusive_group(required=True)
+    said.add_argument("--happened", action="store_true", help="it took effect: record --result")
+    said.add_argument("--did-not-happen", action="store_true", help="it had no effect: run it again")
+    resolve.add_argument("--result", type=json_argument, default=None, help="the step's result, as JSON")
+    resolve.add_argument("--by", default="edda-mcp cli", help="who answers (kept with the answer)")
+
+
+def json_argument(text: str) -> Any:
+    """Parse a JSON command-line value (argparse turns the ValueError into a usage error)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {text!r}") from None
 
 
 def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
@@ -119,8 +139,6 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
             config_path=args.config or default_config_path(),
             db=args.db,
         )
-        import json
-
         out.write(f"wrote server {result.name!r} to {result.config_path}:\n")
         out.write(json.dumps({result.name: result.entry}, indent=2) + "\n")
         out.write("restart Claude Desktop to pick it up\n")
@@ -195,6 +213,9 @@ def _instances(args: argparse.Namespace, out: TextIO) -> int:
         asyncio.run(admin.show_instance(args.db, args.instance_id, out))
     elif args.action == "cancel":
         asyncio.run(admin.cancel_instance(args.db, args.instance_id, args.reason, out))
+    elif args.action == "resolve":
+        answer = OutcomeAnswer(bool(args.happened), args.result, args.by)
+        asyncio.run(admin.resolve_instance(args.db, args.instance_id, answer, out))
     else:
         asyncio.run(admin.resume_instance(args.db, args.instance_id, out))
     return 0

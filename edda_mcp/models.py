@@ -35,7 +35,9 @@ class StatusOut(_Out):
 
     instance_id: str
     workflow: str
-    status: str = Field(description="pending|running|waiting|compensating|completed|failed|cancelled|blocked")
+    status: str = Field(
+        description="pending|running|waiting|compensating|completed|failed|cancelled|blocked|outcome_unknown"
+    )
     finished: bool
     steps_completed: int = Field(
         description="steps completed so far (activities, timers, waits, sends, child starts; "
@@ -61,6 +63,14 @@ class CancelOut(_Out):
     instance_id: str
     outcome: str = Field(description="requested|already-requested|already-finished")
     status: str
+
+
+class ResolveOut(_Out):
+    """Output of the opt-in ``resolve_unknown_outcome`` admin tool."""
+
+    instance_id: str
+    happened: bool
+    status: str = Field(description="the run's status after the answer (it runs again at once)")
 
 
 def start_model(workflow_name: str, result_type: Any) -> type[BaseModel]:

@@ -24,6 +24,7 @@ from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
+from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
 from edda_mcp.remote import exposure_warning
@@ -248,6 +249,14 @@ class EddaMCPServer:
     def _start_wait(self, wait_seconds: float | None) -> float:
         """How long a start tool waits for the result: the server's default, capped by its maximum."""
         return self.start_wait_seconds if wait_seconds is None else min(wait_seconds, self.max_wait_seconds)
+
+    def add_resolve_tool(self, name: str = DEFAULT_RESOLVE_TOOL) -> None:
+        """Opt in to the admin tool that answers ``outcome_unknown`` runs (see docs/at-most-once.md).
+
+        Add it only where the server's clients are operators: the answer decides whether a step with
+        outside effects (a payment, an e-mail) counts as done or runs again.
+        """
+        register_resolve_tool(self.mcp, self._engine, name)
 
     def tool(
         self, name: str | None = None, *, description: str | None = None, **options: Any

@@ -52,7 +52,8 @@ def error_out(record: InstanceRecord) -> ErrorOut | None:
     if record.error is not None:
         return ErrorOut(type=record.error.type_name, message=record.error.message)
     if record.blocked_reason:
-        return ErrorOut(type="blocked", message=record.blocked_reason)
+        kind = "outcome_unknown" if record.status is InstanceStatus.OUTCOME_UNKNOWN else "blocked"
+        return ErrorOut(type=kind, message=record.blocked_reason)
     return None
 
 
@@ -60,8 +61,8 @@ def poll_interval(record: InstanceRecord, waiting: WaitOut | None, now: datetime
     """Seconds a client should wait before polling again (0 when the instance is finished)."""
     if record.status.is_finished:
         return 0.0
-    if record.status is InstanceStatus.BLOCKED:
-        return MAX_POLL_SECONDS
+    if record.status in (InstanceStatus.BLOCKED, InstanceStatus.OUTCOME_UNKNOWN):
+        return MAX_POLL_SECONDS  # only a person can move it on
     if waiting is None:
         return RUNNING_POLL_SECONDS
     if waiting.wake_at is not None and not waiting.event_types and not waiting.channels:

@@ -64,8 +64,8 @@ async def _report_steps(app: EddaApp, instance_id: str, reported: int, on_step: 
 
 def _settled(record: InstanceRecord, remaining: float, app: EddaApp) -> bool:
     """Finished, blocked, or waiting on something that will not happen within the remaining time."""
-    if record.status.is_finished or record.status is InstanceStatus.BLOCKED:
-        return True
+    if record.status.is_finished or record.status in (InstanceStatus.BLOCKED, InstanceStatus.OUTCOME_UNKNOWN):
+        return True  # blocked and outcome_unknown wait for a person
     if record.status is not InstanceStatus.WAITING:
         return False
     if record.wake_at is None:

@@ -33,14 +33,25 @@ class Activity(Generic[P, R]):
         retry_policy: RetryPolicy | None = None,
         timeout: float | None = None,
         compensation: Compensation | None = None,
+        at_most_once: bool = False,
+        reconcile: Callable[..., Any] | None = None,
     ) -> None:
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(f"activity timeout must be > 0 seconds, got {timeout}")
+        if reconcile is not None and not at_most_once:
+            raise ConfigurationError(
+                f"activity {name or fn.__name__}: reconcile= only applies to at_most_once=True activities"
+            )
+        if reconcile is not None and not callable(reconcile):
+            raise ConfigurationError(f"reconcile must be callable, got {type(reconcile).__name__}")
         self.fn = fn
         self.name = check_identifier("activity name", name or fn.__name__, limit=MAX_NAME_LENGTH)
         self.retry_policy = retry_policy
         self.timeout = timeout
         self.compensation = compensation or compensation_of(fn)
+        self.at_most_once = at_most_once
+        self.reconcile = reconcile
+        self.reconcile_is_async = reconcile is not None and inspect.iscoroutinefunction(reconcile)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.shape = FunctionShape(fn, "activity")
         self.__doc__ = fn.__doc__
@@ -100,6 +111,8 @@ def activity(
     name: str | None = None,
     retry_policy: RetryPolicy | None = None,
     timeout: float | None = None,
+    at_most_once: bool = False,
+    reconcile: Callable[..., Any] | None = None,
 ) -> _ActivityDecorator: ...
 def activity(
     fn: Callable[..., Any] | None = None,
@@ -108,6 +121,8 @@ def activity(
     name: str | None = None,
     retry_policy: RetryPolicy | None = None,
     timeout: float | None = None,
+    at_most_once: bool = False,
+    reconcile: Callable[..., Any] | None = None,
 ) -> Any:
     """Declare an activity (``@activity`` or ``@activity(retry_policy=..., timeout=...)``).
 
@@ -116,11 +131,23 @@ def activity(
         name: name recorded in history (defaults to the function name); keep it stable across deploys.
         retry_policy: overrides the app's default retry policy.
         timeout: seconds one attempt may take; a timed-out attempt counts as a retryable failure.
+        at_most_once: record "attempt started" before each attempt; an attempt interrupted by a crash
+            or a lost lease is never run again blindly (see ``docs/at-most-once.md``).
+        reconcile: for at-most-once activities, ``reconcile(ctx, *args, **kwargs)`` decides what an
+            interrupted attempt did: ``Happened(result)``, ``DidNotHappen()`` or ``Unknown()``. Without it
+            the instance waits for an operator's answer at once.
     """
     if fn is not None:
         return Activity(fn)
 
     def wrap(f: Callable[..., Any]) -> Activity[Any, Any]:
-        return Activity(f, name=name, retry_policy=retry_policy, timeout=timeout)
+        return Activity(
+            f,
+            name=name,
+            retry_policy=retry_policy,
+            timeout=timeout,
+            at_most_once=at_most_once,
+            reconcile=reconcile,
+        )
 
     return wrap

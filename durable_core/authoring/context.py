@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from durable_core.authoring.at_most_once import step_key
 from durable_core.errors import ApiMisuseError
 from durable_core.signals import RecurSignal
 from durable_core.types import StepKind
@@ -75,6 +76,23 @@ class WorkflowContext:
                 "writes into an activity, where they commit together with its recorded result"
             )
         return self._scope.session
+
+    def step_idempotency_key(self) -> str:
+        """A key for this step, the same on every attempt and after a crash, for outside idempotency keys.
+
+        Derived from the instance id and the step's history position (a SHA-256, 32 hex digits), so it
+        differs between steps and instances. Pass it to payment, mail or order APIs that accept an
+        idempotency key so that a repeated attempt is recognised by the other side.
+
+        Raises:
+            ApiMisuseError: when called in a workflow body (there is no step to name).
+        """
+        if self._scope is None:
+            raise ApiMisuseError(
+                "ctx.step_idempotency_key() names the running step: call it inside an activity, "
+                "its reconcile function or a compensation"
+            )
+        return step_key(self._runtime.instance_id, self._scope.position)
 
     def now(self) -> datetime:
         """Durable current time (aware UTC): recorded once, the same on every replay."""

@@ -158,6 +158,7 @@ class ActivityScope(abc.ABC):
 
     activity_id: str
     attempt: int
+    position: int  # the step's history position (stable across attempts and crashes)
 
     @property
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_outbox import OutboxAPI
+from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.liveness import heartbeat_for
@@ -62,6 +63,7 @@ from durable_core.types import (
     JsonScalar,
     Lease,
     NewInstance,
+    OutcomeAnswer,
     OutgoingEvent,
     SqliteSynchronous,
     WaitInfo,
@@ -539,19 +541,29 @@ class EddaApp(OutboxAPI):
         if outcome is CancelOutcome.REQUESTED and not (
             self._run_workers and self._dispatcher.request_cancel(instance_id)
         ):
-            if self._run_workers:
-                self._dispatcher.hint(instance_id)
-            await self._storage.messaging().announce((instance_id,))  # it may run in another process
+            await self._wake(instance_id)
         return outcome
 
     async def resume(self, instance_id: str) -> bool:
         """Resume a BLOCKED instance after its code was fixed; False if it was not blocked."""
         resumed = await self._storage.resume_blocked(existing_instance_id(instance_id), self._clock.now())
         if resumed:
-            if self._run_workers:
-                self._dispatcher.hint(instance_id)
-            await self._storage.messaging().announce((instance_id,))
+            await self._wake(instance_id)
         return resumed
+
+    async def resolve_unknown(
+        self, instance_id: str, *, happened: bool, result: Any = None, answered_by: str = "api"
+    ) -> None:
+        """Say if an ``outcome_unknown`` step happened (``result``: its result) or not (it runs again)."""
+        answer = OutcomeAnswer(happened, result, answered_by)
+        await answer_unknown(self._storage, self._clock.now(), existing_instance_id(instance_id), answer)
+        await self._wake(instance_id)
+
+    async def _wake(self, instance_id: str) -> None:
+        """Let a runnable instance run here, or in the process that claims it first (another may)."""
+        if self._run_workers:
+            self._dispatcher.hint(instance_id)
+        await self._storage.messaging().announce((instance_id,))
 
     async def purge(self, older_than: timedelta, limit: int = 1000) -> int:
         """Delete finished instances (with their history) that finished more than ``older_than`` ago."""

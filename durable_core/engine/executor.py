@@ -8,9 +8,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.runtime import ActivityScope, ChildStart, WaitSpec
 from durable_core.clock import monotonic
+from durable_core.engine.at_most_once import (
+    AttemptStarted,
+    OperatorAnswer,
+    ask_reconcile,
+    read_mark,
+    started_mark,
+    unknown_signal,
+)
 from durable_core.engine.children import create_child_instance
 from durable_core.engine.control import RunControl
 from durable_core.engine.services import EngineServices
@@ -92,10 +101,11 @@ class _UnrecordableResult(TerminalError):
 
 class _Scope(ActivityScope):
     def __init__(
-        self, activity_id: str, attempt: int, tx: UserTransaction, storage: Storage | None = None
+        self, activity_id: str, attempt: int, tx: UserTransaction, storage: Storage, position: int
     ) -> None:
         self.activity_id = activity_id
         self.attempt = attempt
+        self.position = position
         self.tx = tx
         self.storage = storage
 
@@ -104,8 +114,6 @@ class _Scope(ActivityScope):
         return self.tx.session
 
     async def add_outbox_event(self, event: OutboxEvent) -> None:
-        if self.storage is None:  # pragma: no cover - the executor always passes its storage
-            raise NotImplementedError("no storage for the transactional outbox")
         await self.storage.outbox().add_in(self.tx, event)
 
 
@@ -151,7 +159,16 @@ class StepExecutor(LiveExecutor):
                 return act.fn(ctx, *step.args, **step.kwargs)
             return asyncio.to_thread(act.fn, ctx, *step.args, **step.kwargs)
 
+        async def invoke_marked(ctx: WorkflowContext) -> Any:
+            # at-most-once: "attempt started" is durable before the attempt runs (its own statement)
+            await self._count_attempt(step.position, ctx.attempt, started_mark(act.name, ctx.attempt))
+            return await invoke(ctx)
+
         with self._control.step_running(act.name):
+            if act.at_most_once:
+                settled = await self._settle_interrupted(session, step)
+                if settled is not None:
+                    return settled
             return await self._run_with_retries(
                 session,
                 position=step.position,
@@ -161,8 +178,60 @@ class StepExecutor(LiveExecutor):
                 activity_id=step.activity_id,
                 policy=act.retry_policy or self._s.default_retry_policy,
                 timeout=act.timeout,
-                invoke=invoke,
+                invoke=invoke_marked if act.at_most_once else invoke,
             )
+
+    async def _settle_interrupted(self, session: ReplaySession, step: PlannedActivity) -> HistoryEntry | None:
+        """At-most-once: decide about an attempt an earlier run started and left without an outcome.
+
+        Returns the recorded entry when the attempt is known to have happened, ``None`` when the
+        activity may run (nothing interrupted, or it did not happen); raises
+        :class:`OutcomeUnknownSignal` to park the instance until an operator answers.
+        """
+        state = await self._attempt_state(step.position)
+        mark = read_mark(state)
+        if mark is None or state is None:
+            return None
+        self._charge_crash = False  # the crash interrupted this step's attempt, which is already counted
+        if isinstance(mark, OperatorAnswer):
+            return (
+                await self._record_known(session, step, mark.result, state.attempts)
+                if mark.happened
+                else None
+            )
+        decision: ReconcileDecision = Unknown("no reconcile function")
+        if step.activity.reconcile is not None:
+            tx = self._s.storage.begin_user_transaction()
+            scope = _Scope(step.activity_id, state.attempts, tx, self._s.storage, step.position)
+            try:
+                decision = await ask_reconcile(
+                    step.activity, WorkflowContext(session, scope), step.args, step.kwargs
+                )
+            finally:
+                await tx.close()
+        if isinstance(decision, Happened):
+            return await self._record_known(session, step, decision.result, state.attempts)
+        if isinstance(decision, DidNotHappen):
+            return None
+        why = f"{decision.reason or 'reconcile answered Unknown'}; waiting for an operator's answer"
+        raise unknown_signal(session.instance_id, step.position, mark, why)
+
+    async def _record_known(
+        self, session: ReplaySession, step: PlannedActivity, value: Any, attempts: int
+    ) -> HistoryEntry:
+        """Record ``value`` as the result of an interrupted at-most-once attempt that did happen."""
+        act, iid = step.activity, session.instance_id
+        try:
+            payload = self._s.serializer.encode(value, "result")
+        except (TypeError, ValueError) as exc:
+            mark = AttemptStarted(act.name, attempts)
+            why = f"the result it was given cannot be stored ({exc}); waiting for an operator's answer"
+            raise unknown_signal(iid, step.position, mark, why) from None
+        kind, ok = StepKind.ACTIVITY, StepOutcome.OK
+        entry = self._entry(iid, step.position, kind, act.name, step.args_hash, ok, monotonic(), attempts, [])
+        recorded = await self._record(_with_result(entry, payload), None)
+        await self._s.hooks.activity_complete(iid, step.activity_id, act.name, value, False)
+        return recorded
 
     async def execute_compensation(self, session: ReplaySession, step: PlannedCompensation) -> HistoryEntry:
         """Run a compensation with retries and record it (a final failure is recorded, not raised)."""
@@ -221,7 +290,7 @@ class StepExecutor(LiveExecutor):
             tx = self._s.storage.begin_user_transaction()
             try:
                 result, payload = await self._attempt(
-                    session, kind, name, activity_id, attempt, tx, invoke, timeout
+                    session, kind, name, activity_id, attempt, tx, invoke, timeout, position
                 )
             except LeaseLostSignal:
                 await tx.close()
@@ -273,9 +342,10 @@ class StepExecutor(LiveExecutor):
         tx: UserTransaction,
         invoke: Callable[[WorkflowContext], Any],
         timeout: float | None,
+        position: int,
     ) -> tuple[Any, Any]:
         """Run one attempt; return its result and the payload it is stored as."""
-        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage))
+        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage, position))
         token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
         try:
             result = await self._call(invoke(ctx), timeout, name)
@@ -325,11 +395,15 @@ class StepExecutor(LiveExecutor):
         except TimeoutError:
             raise ActivityTimeoutError(f"{name} did not finish within {timeout} s") from None
 
-    async def _prior_attempts(self, position: int) -> int:
-        """Attempts already made at this position in earlier runs (survives crashes)."""
+    async def _attempt_state(self, position: int) -> AttemptState | None:
+        """The durable attempts row of ``position`` (all rows are read once per run, when first needed)."""
         if self._attempts is None:
             self._attempts = await _stored(self._s.storage.load_attempts(self._lease.instance_id))
-        state = self._attempts.get(position)
+        return self._attempts.get(position)
+
+    async def _prior_attempts(self, position: int) -> int:
+        """Attempts already made at this position in earlier runs (survives crashes)."""
+        state = await self._attempt_state(position)
         prior = state.attempts if state is not None else 0
         if self._charge_crash:
             # The previous owner died while running this run's first new step: that attempt counts.

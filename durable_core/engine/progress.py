@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from durable_core.engine.at_most_once import AttemptStarted, read_mark
 from durable_core.storage.base import Storage
-from durable_core.types import InstanceProgress, WaitInfo
+from durable_core.types import InstanceProgress, InstanceStatus, WaitInfo
 
 
 async def read_progress(storage: Storage, instance_id: str, running: Sequence[str]) -> InstanceProgress:
     """Recorded steps plus the current one.
 
     The current step is ``running`` (the activities this process runs for the instance now), else what
-    the instance waits for when it is WAITING.
+    the instance waits for when it is WAITING, or the at-most-once step whose outcome is unknown.
 
     Raises:
         InstanceNotFoundError: no such instance.
@@ -23,8 +24,20 @@ async def read_progress(storage: Storage, instance_id: str, running: Sequence[st
         current: str | None = ", ".join(running)
     else:
         wait = await storage.messaging().get_wait(instance_id)
-        current = describe_wait(wait) if wait is not None else None
+        current = describe_wait(wait) if wait is not None else await _unknown_step(storage, instance_id)
     return dataclasses.replace(progress, current_step=current)
+
+
+async def _unknown_step(storage: Storage, instance_id: str) -> str | None:
+    """``charge (outcome unknown)`` for an OUTCOME_UNKNOWN instance, else None."""
+    record = await storage.get_instance(instance_id)
+    if record is None or record.status is not InstanceStatus.OUTCOME_UNKNOWN:
+        return None
+    for state in (await storage.load_attempts(instance_id)).values():
+        mark = read_mark(state)
+        if isinstance(mark, AttemptStarted) and mark.asked:
+            return f"{mark.activity} (outcome unknown)"
+    return None  # pragma: no cover - an OUTCOME_UNKNOWN instance always holds a started mark
 
 
 def describe_wait(wait: WaitInfo) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
+from durable_core.engine.at_most_once import started_mark
 from durable_core.engine.control import RunControl
 from durable_core.engine.executor import StepExecutor, StorageLostSignal, StorageRefusedSignal
 from durable_core.engine.faults import (
@@ -30,6 +31,7 @@ from durable_core.signals import (
     CancelSignal,
     DeadlineSignal,
     LeaseLostSignal,
+    OutcomeUnknownSignal,
     RecurSignal,
     ReplayEndSignal,
     SuspendSignal,
@@ -229,6 +231,8 @@ class InstanceRunner:
             return await self._park(session, suspend)
         except RecurSignal as recur:
             return await self._recur(wf, session, recur)
+        except OutcomeUnknownSignal as unknown:
+            return await self._await_outcome_answer(session, unknown)
         except ReplayEndSignal:  # pragma: no cover - only DRY sessions raise it
             raise
         except Exception as exc:
@@ -373,6 +377,17 @@ class InstanceRunner:
     async def _block(self, session: ReplaySession, error: NonDeterminismError) -> RunEnd:
         logger.error("instance %s is blocked: %s", self._instance.instance_id, error)
         await self._finish(FinishRequest(InstanceStatus.BLOCKED, blocked_reason=str(error)))
+        return RunEnd.FINISHED
+
+    async def _await_outcome_answer(self, session: ReplaySession, unknown: OutcomeUnknownSignal) -> RunEnd:
+        """Park the instance as OUTCOME_UNKNOWN (no lease, no timer) until an operator answers."""
+        logger.warning("instance %s waits for an answer: %s", self._instance.instance_id, unknown.reason)
+        await session.flush()
+        asked = started_mark(unknown.activity, unknown.attempt, asked=True)  # the step the answer is for
+        outcome = await self._s.storage.record_attempt(self._lease, unknown.position, unknown.attempt, asked)
+        if outcome is RecordOutcome.LEASE_LOST:
+            raise LeaseLostSignal()
+        await self._finish(FinishRequest(InstanceStatus.OUTCOME_UNKNOWN, blocked_reason=unknown.reason))
         return RunEnd.FINISHED
 
     async def _finish(self, request: FinishRequest) -> None:

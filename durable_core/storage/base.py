@@ -422,6 +422,19 @@ class Storage(abc.ABC):
         """Turn a BLOCKED instance back into RUNNING (runnable); False if it was not blocked."""
 
     @abc.abstractmethod
+    async def answer_unknown_outcome(
+        self, instance_id: str, answer: ErrorInfo, now: datetime
+    ) -> InstanceStatus:
+        """Store an operator's answer for an OUTCOME_UNKNOWN instance and make it runnable, atomically.
+
+        Returns:
+            The status the instance had; nothing is written unless it was OUTCOME_UNKNOWN.
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+
+    @abc.abstractmethod
     async def purge_finished(self, finished_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` finished instances (and their history) older than the cut-off."""
 

@@ -17,9 +17,9 @@ from sqlalchemy import and_, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
-from durable_core.errors import MigrationError, StorageUnavailableError
+from durable_core.errors import InstanceNotFoundError, MigrationError, StorageUnavailableError
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import leases, migrations, records
+from durable_core.storage import leases, migrations, records, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
@@ -488,7 +488,7 @@ class SqlStorage(Storage):
     ) -> CancelOutcome:
         """Flag an unfinished instance for cancellation and make it runnable (``wake_at = now``).
 
-        A BLOCKED instance becomes RUNNING so that its next run cancels it (compensations included).
+        A BLOCKED or OUTCOME_UNKNOWN instance becomes RUNNING so that its next run cancels it.
         """
         probe = self._lock_rows(
             select(_I.status, _I.cancel_requested).where(_I.instance_id == instance_id), skip_locked=False
@@ -500,12 +500,13 @@ class SqlStorage(Storage):
             status, already = InstanceStatus(row[0]), bool(row[1])
             if status.is_finished:
                 return CancelOutcome.ALREADY_FINISHED
-            if already and status is not InstanceStatus.BLOCKED:
+            parked = status in (InstanceStatus.BLOCKED, InstanceStatus.OUTCOME_UNKNOWN)
+            if already and not parked:
                 return CancelOutcome.ALREADY_REQUESTED
             values: dict[str, Any] = {"cancel_requested": True, "wake_at": now, "updated_at": now}
             if not already:
                 values.update(cancel_reason=reason, cancelled_by=cancelled_by)
-            if status is InstanceStatus.BLOCKED:
+            if parked:
                 values.update(status=InstanceStatus.RUNNING.value, blocked_reason=None)
             await conn.execute(update(INSTANCES).where(_I.instance_id == instance_id).values(**values))
         return CancelOutcome.ALREADY_REQUESTED if already else CancelOutcome.REQUESTED
@@ -520,6 +521,20 @@ class SqlStorage(Storage):
         )
         async with self._conns.write() as conn:
             return (await conn.execute(stmt)).rowcount == 1
+
+    @guarded()
+    async def answer_unknown_outcome(
+        self, instance_id: str, answer: ErrorInfo, now: datetime
+    ) -> InstanceStatus:
+        """Store an operator's answer for an OUTCOME_UNKNOWN instance; returns the status it had."""
+        probe = self._lock_rows(unknown_outcomes.status_probe(instance_id), skip_locked=False)
+        async with self._conns.write() as conn:
+            status = (await conn.execute(probe)).scalar()
+            if status is None:
+                raise InstanceNotFoundError(f"no instance {instance_id!r}")
+            if status == InstanceStatus.OUTCOME_UNKNOWN.value:
+                await unknown_outcomes.answer_in(conn, instance_id, answer, now)
+        return InstanceStatus(status)
 
     @guarded(retry_deadlocks=False)  # earlier batches are committed: a re-run could exceed ``limit``
     async def purge_finished(self, finished_before: datetime, limit: int) -> int:

@@ -53,6 +53,13 @@ EXPECTED: dict[str, list[str]] = {
         "timed out: ActivityTimeoutError",
     ],
     "timeouts.py": ["3 chunks: 3", "50 chunks: WorkflowTimeoutError"],
+    "at_most_once.py": [
+        "charged 42.00 for ORD-1: ch_1",
+        "checkout: receipt for ORD-1 (ch_1)",
+        "resend is outcome_unknown: outcome unknown: attempt 1 of at-most-once activity send_receipt",
+        "resend: receipt for ORD-0 (ch_old)",
+        "OK: no side effect ran twice without a decision",
+    ],
     "retry_after_crash.py": [
         "call_partner_api attempt 2",
         "killed by SIGKILL: True",

@@ -16,9 +16,13 @@ from typing import Any
 
 from durable_core import (
     Catalog,
+    DidNotHappen,
     EventTimeoutError,
+    Happened,
+    ReconcileDecision,
     RetryPolicy,
     TerminalError,
+    Unknown,
     WorkflowContext,
     activity,
     compensation,
@@ -245,3 +249,39 @@ async def patient(ctx: WorkflowContext, n: int, seconds: float) -> str:
     except EventTimeoutError:
         return "timeout"
     return str(event.data)
+
+
+# -- an at-most-once charge (payments must not repeat) ------------------------------------------
+def _reconcile_charge(ctx: WorkflowContext, label: str, verdict: str) -> ReconcileDecision:
+    """Answers what the test asked for in ``verdict``; logs ``reconcile`` and the step's key first."""
+    record_effect("reconcile", ctx, label)
+    record_effect("key", ctx, f"{label}/{ctx.step_idempotency_key()}")
+    if verdict == "happened":
+        return Happened(f"{label}:reconciled")
+    if verdict == "did-not-happen":
+        return DidNotHappen()
+    return Unknown("the payment provider cannot say")
+
+
+@activity(retry_policy=NO_RETRY, at_most_once=True, reconcile=_reconcile_charge)
+async def charge_once(ctx: WorkflowContext, label: str, verdict: str) -> str:
+    """An at-most-once side effect with a reconcile function; logs its idempotency key."""
+    record_effect("key", ctx, f"{label}/{ctx.step_idempotency_key()}")
+    await _side_effect(ctx, label)
+    return f"{label}:charged"
+
+
+@activity(retry_policy=NO_RETRY, at_most_once=True)
+async def charge_unreconciled(ctx: WorkflowContext, label: str) -> str:
+    """An at-most-once side effect without a reconcile function: an operator decides at once."""
+    await _side_effect(ctx, label)
+    return f"{label}:charged"
+
+
+@workflow(catalog=CATALOG)
+async def pay_once(ctx: WorkflowContext, n: int, verdict: str) -> list[str]:
+    """po_a -> po_charge (at most once; ``verdict`` "none" uses the activity without reconcile)."""
+    first = await step(ctx, "po_a", n)
+    if verdict == "none":
+        return [first, await charge_unreconciled(ctx, "po_charge")]
+    return [first, await charge_once(ctx, "po_charge", verdict)]
