@@ -27,6 +27,7 @@ from edda_mcp.remote import exposure_warning
 from edda_mcp.resources import announcer, register_instance_resources
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
+from edda_mcp.tasks2025 import LegacyTasks
 
 logger = logging.getLogger("edda_mcp")
 
@@ -55,7 +56,8 @@ class EddaMCPServer:
         auth: OAuth resource-server settings (issuer, resource URL, required scopes).
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
-        tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        tasks: serve tasks to clients that ask for them: the ``io.modelcontextprotocol/tasks``
+            extension (2026-07-28) and the experimental 2025-11-25 form (``params.task``).
         request_state_security: how the ``requestState`` of 2026-07-28 input rounds is sealed; the
             default key lives in this process only, so replicas behind one URL must share keys
             (``RequestStateSecurity(keys=[secret])``).
@@ -119,6 +121,8 @@ class EddaMCPServer:
             request_state_security=request_state_security,
         )
         self.durable_tools: dict[str, DurableTool] = {}
+        if tasks:  # the 2025-11-25 form, for clients that send params.task on that protocol
+            self.mcp.middleware.append(LegacyTasks(lambda: self.durable_tools, self._engine, self._feed))
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
 

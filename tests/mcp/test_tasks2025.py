@@ -1,0 +1,189 @@
+"""The 2025-11-25 experimental tasks form, spoken by the TypeScript SDK 1.32.2's experimental tasks client.
+
+Real server processes (``tests/mcp/programs/tasks2025_server.py``) over stdio and streamable HTTP:
+capability and ``execution.taskSupport``, ``params.task`` answered with a durable task, ``tasks/get``,
+``tasks/result`` (blocking, asking for input through elicitation tied to the task), ``tasks/list``,
+``tasks/cancel``, ``notifications/tasks/status``; a restart (a new server process on the same database)
+and a second replica serving a task the first one created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mcp.support import REPO_ROOT, http_server, server_env
+from tests.mcp.ts_clients import TS_DIR, require_ts_clients
+
+TARGET = "tests.mcp.programs.tasks2025_server:server"
+CLIENT = TS_DIR / "tasks2025_client.mjs"
+RELATED_TASK = "io.modelcontextprotocol/related-task"
+IMMEDIATE = "io.modelcontextprotocol/model-immediate-response"
+pytestmark = pytest.mark.timeout(240)
+
+
+class TaskClient:
+    """A running ``tasks2025_client.mjs``: one connected TypeScript SDK client."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ready: Mapping[str, Any]) -> None:
+        self._proc = proc
+        self._next_id = 0
+        self.ready = ready
+
+    async def send(self, timeout: float = 60.0, **request: Any) -> dict[str, Any]:
+        """One request; its ``{"ok": ..., "result"|"error": ...}`` answer."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._next_id += 1
+        self._proc.stdin.write((json.dumps({**request, "id": self._next_id}) + "\n").encode())
+        await self._proc.stdin.drain()
+        line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
+        assert line, "the TypeScript client exited before answering"
+        answer: dict[str, Any] = json.loads(line)
+        assert answer["id"] == self._next_id
+        return answer
+
+    async def ok(self, timeout: float = 60.0, **request: Any) -> dict[str, Any]:
+        """The result of a request that must succeed."""
+        answer = await self.send(timeout, **request)
+        assert answer["ok"], (request, answer)
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def status_becomes(self, task_id: str, wanted: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll ``tasks/get`` until the task has status ``wanted``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            task = await self.ok(op="get", taskId=task_id)
+            if task["status"] == wanted or loop.time() > deadline:
+                assert task["status"] == wanted, task
+                return task
+            await asyncio.sleep(max(task.get("pollInterval", 100), 50) / 1000)
+
+
+@asynccontextmanager
+async def task_client(connection: Mapping[str, Any], log: Path) -> AsyncIterator[TaskClient]:
+    """Connect ``tasks2025_client.mjs`` (skips when node or tests/ts/node_modules is missing)."""
+    node = require_ts_clients()
+    with log.open("ab") as err:
+        proc = await asyncio.create_subprocess_exec(
+            node,
+            str(CLIENT),
+            json.dumps(dict(connection)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+            cwd=str(TS_DIR),
+        )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 90)
+        assert line, f"the TypeScript client did not connect; see {log}"
+        yield TaskClient(proc, json.loads(line))
+    finally:
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def stdio(db_url: str, workdir: Path, **extra: Any) -> dict[str, Any]:
+    argv = ["-m", "edda_mcp", "serve", TARGET, "--db", db_url]
+    return {
+        "command": sys.executable,
+        "args": argv,
+        "env": server_env(db_url, workdir),
+        "cwd": str(REPO_ROOT),
+        **extra,
+    }
+
+
+def http_argv(db_url: str, *options: str) -> list[str]:
+    return ["-m", "edda_mcp", "serve", TARGET, "--db", db_url, "--transport", "http", *options, "--port"]
+
+
+async def test_stdio_tasks_survive_a_restart(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    log = tmp_path / "client.log"
+    async with task_client(stdio(db_url, tmp_path), log) as client:
+        assert client.ready["serverTasks"] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+        assert sorted(client.ready["taskTools"]) == ["create_cluster", "doomed", "double"]
+
+        created = await client.ok(op="create", tool="create_cluster", arguments={"name": "db1"})
+        task_id = created["task"]["taskId"]
+        assert created["task"]["status"] in ("working", "input_required") and created["task"]["ttl"] is None
+        assert task_id in created["_meta"][IMMEDIATE]
+        waiting = await client.status_becomes(task_id, "input_required")
+        assert "create_cluster_respond" in waiting["statusMessage"]
+
+        plain = await client.ok(op="call", tool="double", arguments={"n": 4})
+        assert "task" not in plain and plain["structuredContent"]["instance_id"]  # no params.task: no task
+
+        streamed = await client.ok(op="stream", tool="double", arguments={"n": 21})
+        assert streamed["messages"][0] == "taskCreated" and streamed["messages"][-1] == "result", streamed
+        assert streamed["result"]["structuredContent"]["result"] == 42
+
+        doomed = (await client.ok(op="create", tool="doomed", arguments={"why": "no quota"}))["task"][
+            "taskId"
+        ]
+        failed = await client.status_becomes(doomed, "failed")
+        assert "no quota" in failed["statusMessage"]
+        failed_result = await client.ok(op="result", taskId=doomed)
+        assert failed_result["isError"] is True and failed_result["_meta"][RELATED_TASK] == {"taskId": doomed}
+
+        listed = await client.ok(op="list")
+        assert {task_id, doomed} <= {t["taskId"] for t in listed["tasks"]}
+        wrong = await client.send(op="create", tool="double_status", arguments={"instance_id": doomed})
+        assert not wrong["ok"] and wrong["error"]["code"] == -32601
+
+    # A new server process on the same database: the task is still there and can be finished.
+    async with task_client(stdio(db_url, tmp_path, elicit={"region": "eu"}), log) as client:
+        assert (await client.ok(op="get", taskId=task_id))["status"] == "input_required"
+        result = await client.ok(op="result", taskId=task_id)
+        assert result["structuredContent"]["result"] == "db1.eu.example.net", result
+        assert result["_meta"][RELATED_TASK] == {"taskId": task_id}
+        seen = await client.ok(op="seen")
+        assert [e["meta"][RELATED_TASK] for e in seen["elicitations"]] == [{"taskId": task_id}]
+        assert seen["statuses"][0] == "input_required" and seen["statuses"][-1] == "completed", seen
+        assert (await client.ok(op="get", taskId=task_id))["status"] == "completed"
+
+        other = (await client.ok(op="create", tool="create_cluster", arguments={"name": "db2"}))["task"][
+            "taskId"
+        ]
+        cancelled = await client.ok(op="cancel", taskId=other)
+        assert cancelled["status"] == "cancelled"
+        again = await client.send(op="cancel", taskId=other)
+        assert (
+            not again["ok"] and again["error"]["code"] == -32602 and "terminal" in again["error"]["message"]
+        )
+        assert (await client.ok(op="result", taskId=other))["isError"] is True
+        missing = await client.send(op="get", taskId="no-such-task")
+        assert not missing["ok"] and missing["error"]["code"] == -32602
+
+
+async def test_a_second_replica_serves_the_task(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "client.log"
+    async with (
+        http_server(db_url, tmp_path, argv=http_argv(db_url)) as (first, _),
+        # elicitation to a handshake-era client over HTTP needs a session on the replica it talks to
+        http_server(db_url, tmp_path, argv=http_argv(db_url, "--stateful-sessions")) as (second, _),
+    ):
+        async with task_client({"url": first}, log) as client:
+            created = await client.ok(op="create", tool="create_cluster", arguments={"name": "db3"})
+            task_id = created["task"]["taskId"]
+            await client.status_becomes(task_id, "input_required")
+        async with task_client({"url": second, "elicit": {"region": "us"}}, log) as client:
+            await client.status_becomes(task_id, "input_required")
+            result = await client.ok(op="result", taskId=task_id)
+            assert result["structuredContent"]["result"] == "db3.us.example.net", result
+            assert task_id in {t["taskId"] for t in (await client.ok(op="list"))["tasks"]}
