@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.mcp.support import REPO_ROOT, http_server, server_env
@@ -26,6 +27,8 @@ TARGET = "tests.mcp.programs.tasks2025_server:server"
 CLIENT = TS_DIR / "tasks2025_client.mjs"
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 IMMEDIATE = "io.modelcontextprotocol/model-immediate-response"
+PROTOCOL = "2025-11-25"
+AUTH_ARGV = ["-m", "tests.mcp.programs.auth_server", "http"]
 pytestmark = pytest.mark.timeout(240)
 
 
@@ -187,3 +190,59 @@ async def test_a_second_replica_serves_the_task(db_url: str, tmp_path: Path) -> 
             result = await client.ok(op="result", taskId=task_id)
             assert result["structuredContent"]["result"] == "db3.us.example.net", result
             assert task_id in {t["taskId"] for t in (await client.ok(op="list"))["tasks"]}
+
+
+async def rpc(
+    http: httpx.AsyncClient,
+    url: str,
+    method: str,
+    params: dict[str, Any],
+    token: str,
+    version: str = PROTOCOL,
+) -> dict[str, Any]:
+    """One raw JSON-RPC request over streamable HTTP; its response message (SSE or JSON)."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": version,
+        "Authorization": f"Bearer {token}",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    response = await http.post(url, json=body, headers=headers, timeout=30)
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        messages = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+        return next(m for m in messages if m.get("id") == 1)
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_tasks_belong_to_the_principal_and_need_params_task(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'owners.db'}"
+    async with http_server(db_url, tmp_path, argv=AUTH_ARGV) as (url, _), httpx.AsyncClient() as http:
+        listed_tools = await rpc(http, url, "tools/list", {}, "alice-token")
+        support = {t["name"]: t.get("execution") for t in listed_tools["result"]["tools"]}
+        assert support["e2e_order"] == {"taskSupport": "optional"} and support["e2e_order_status"] is None
+        older = await rpc(http, url, "tools/list", {}, "alice-token", version="2025-06-18")
+        assert all("execution" not in t for t in older["result"]["tools"])
+
+        task = {"name": "e2e_order", "arguments": {"order_id": "T1"}, "task": {"ttl": 1000}}
+        created = await rpc(http, url, "tools/call", task, "alice-token")
+        task_id = created["result"]["task"]["taskId"]
+        not_asked = await rpc(http, url, "tools/call", task, "alice-token", version="2025-06-18")
+        assert "task" not in not_asked["result"] and not_asked["result"]["structuredContent"]["instance_id"]
+
+        alice = await rpc(http, url, "tasks/list", {}, "alice-token")
+        plain_id = not_asked["result"]["structuredContent"]["instance_id"]
+        # every run of a durable tool is reachable as a task (newest first), and only by its principal
+        assert [t["taskId"] for t in alice["result"]["tasks"]] == [plain_id, task_id]
+        bob = await rpc(http, url, "tasks/list", {}, "bob-token")
+        assert bob["result"]["tasks"] == []
+        for method in ("tasks/get", "tasks/cancel", "tasks/result"):
+            foreign = await rpc(http, url, method, {"taskId": task_id}, "bob-token")
+            assert foreign["error"]["code"] == -32602, (method, foreign)
+        bad_cursor = await rpc(http, url, "tasks/list", {"cursor": "not-ours"}, "alice-token")
+        assert bad_cursor["error"]["code"] == -32602
+        missing_id = await rpc(http, url, "tasks/get", {}, "alice-token")
+        assert missing_id["error"]["code"] == -32602 and "taskId" in missing_id["error"]["message"]
+        cancelled = await rpc(http, url, "tasks/cancel", {"taskId": task_id}, "alice-token")
+        assert cancelled["result"]["status"] == "cancelled"
