@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -246,3 +247,19 @@ async def test_tasks_belong_to_the_principal_and_need_params_task(tmp_path: Path
         assert missing_id["error"]["code"] == -32602 and "taskId" in missing_id["error"]["message"]
         cancelled = await rpc(http, url, "tasks/cancel", {"taskId": task_id}, "alice-token")
         assert cancelled["result"]["status"] == "cancelled"
+
+
+async def test_a_task_survives_sigkill_of_its_server(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'killed.db'}"
+    log = tmp_path / "client.log"
+    async with http_server(db_url, tmp_path, argv=http_argv(db_url)) as (url, proc):
+        async with task_client({"url": url}, log) as client:
+            created = await client.ok(op="create", tool="create_cluster", arguments={"name": "db4"})
+            task_id = created["task"]["taskId"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    restarted = http_server(db_url, tmp_path, argv=http_argv(db_url, "--stateful-sessions"))
+    async with restarted as (url, _), task_client({"url": url, "elicit": {"region": "ap"}}, log) as client:
+        await client.status_becomes(task_id, "input_required")
+        result = await client.ok(op="result", taskId=task_id)
+        assert result["structuredContent"]["result"] == "db4.ap.example.net", result
