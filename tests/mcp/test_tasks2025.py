@@ -220,6 +220,14 @@ async def rpc(
 async def test_tasks_belong_to_the_principal_and_need_params_task(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'owners.db'}"
     async with http_server(db_url, tmp_path, argv=AUTH_ARGV) as (url, _), httpx.AsyncClient() as http:
+        for version, declared in ((PROTOCOL, True), ("2025-06-18", False)):
+            hello = {
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            }
+            init = await rpc(http, url, "initialize", hello, "alice-token", version=version)
+            assert ("tasks" in init["result"]["capabilities"]) is declared, init
         listed_tools = await rpc(http, url, "tools/list", {}, "alice-token")
         support = {t["name"]: t.get("execution") for t in listed_tools["result"]["tools"]}
         assert support["e2e_order"] == {"taskSupport": "optional"} and support["e2e_order_status"] is None
