@@ -22,17 +22,18 @@ from mcp.types import INVALID_PARAMS
 from durable_core import EddaApp, InstanceRecord, InstanceStatus
 from edda_mcp import access, human
 from edda_mcp.status import read_status
+from edda_mcp.task_models import TaskStatus
 
 if TYPE_CHECKING:
     from edda_mcp.durable_tool import DurableTool
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+TERMINAL: frozenset[TaskStatus] = frozenset({"completed", "failed", "cancelled"})
 LIST_PAGE_SIZE = 50
 """Tasks per ``tasks/list`` page."""
 LIST_SCAN_LIMIT = 500
 """Instances read per ``tasks/list`` request at most (other principals' runs are skipped, not counted)."""
 
-_STATUS: Mapping[InstanceStatus, str] = {
+_STATUS: Mapping[InstanceStatus, TaskStatus] = {
     InstanceStatus.PENDING: "working",
     InstanceStatus.RUNNING: "working",
     InstanceStatus.WAITING: "working",
@@ -49,7 +50,7 @@ class Task:
     """A task as the 2025-11-25 form reports it (``Task`` of the schema)."""
 
     task_id: str
-    status: str
+    status: TaskStatus
     status_message: str
     created_at: str
     last_updated_at: str
@@ -78,7 +79,7 @@ class Task:
 async def task_of(app: EddaApp, tool: DurableTool, record: InstanceRecord) -> Task:
     """The task state of ``record`` (one of ``tool``'s runs)."""
     status = await read_status(app, record)
-    task_status = _STATUS[record.status]
+    task_status: TaskStatus = _STATUS[record.status]
     if record.cancel_requested and task_status == "working":
         task_status = "cancelled"  # accepted cancels stay cancelled (the run compensates, then ends so)
     message = f"{status.steps_completed} step(s) completed" + (

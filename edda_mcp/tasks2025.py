@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from durable_core import EddaApp, InstanceRecord
 from edda_mcp import human
+from edda_mcp.task_models import TaskStatus
 from edda_mcp.task_states import Task, list_page, task_of
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ class LegacyTasks:
         """Block until the task ends; ask for its input meanwhile; return the tool's final result."""
         tool, record = await self._lookup(task_id)
         app = self._app()
-        sent: str | None = None
+        sent: TaskStatus | None = None
         with self._feed.watch(task_id) as changed:
             while True:
                 changed.clear()
