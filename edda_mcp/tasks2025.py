@@ -162,6 +162,7 @@ class LegacyTasks:
         tool, record = await self._lookup(task_id)
         app = self._app()
         sent: TaskStatus | None = None
+        asked_at: str | None = None  # ask once per wait: a declined question is not repeated every recheck
         with self._feed.watch(task_id) as changed:
             while True:
                 changed.clear()
@@ -175,8 +176,10 @@ class LegacyTasks:
                     body = final.model_dump(by_alias=True, mode="json", exclude_none=True)
                     body["_meta"] = {**(body.get("_meta") or {}), RELATED_TASK: {"taskId": task_id}}
                     return body
-                if task.status == "input_required" and await self._elicit(ctx, tool, record):
-                    continue
+                if task.status == "input_required" and asked_at != task.last_updated_at:
+                    asked_at = task.last_updated_at
+                    if await self._elicit(ctx, tool, record):
+                        continue
                 try:
                     async with asyncio.timeout(RECHECK_SECONDS):
                         await changed.wait()
