@@ -31,6 +31,7 @@ from edda_mcp.remote import exposure_warning
 from edda_mcp.resources import announcer, register_instance_resources
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
+from edda_mcp.tasks2025 import LegacyTasks
 
 logger = logging.getLogger("edda_mcp")
 
@@ -59,7 +60,8 @@ class EddaMCPServer:
         auth: OAuth resource-server settings (issuer, resource URL, required scopes).
         hooks: your own engine hooks (the server wraps them to observe progress).
         max_argument_bytes: durable tools refuse larger (JSON-encoded) arguments without storing them.
-        tasks: serve the ``io.modelcontextprotocol/tasks`` extension to clients that declare it.
+        tasks: serve tasks to clients that ask for them: the ``io.modelcontextprotocol/tasks``
+            extension (2026-07-28) and the experimental 2025-11-25 form (``params.task``).
         apps: give each durable tool a live progress view (MCP Apps, ``io.modelcontextprotocol/ui``),
             linked only for clients that declare that extension.
         events: serve the ``io.modelcontextprotocol/events`` extension (run lifecycle events and
@@ -129,11 +131,17 @@ class EddaMCPServer:
             request_state_security=request_state_security,
         )
         self._apps = apps
-        if apps:
-            self.mcp.middleware.append(ProgressViewsMiddleware(lambda: self.durable_tools))
         self.durable_tools: dict[str, DurableTool] = {}
+        self._add_middleware(apps=apps, tasks=tasks)
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
+
+    def _add_middleware(self, *, apps: bool, tasks: bool) -> None:
+        """Per-client additions the SDK has no extension hook for (progress views, 2025-11-25 tasks)."""
+        if apps:
+            self.mcp.middleware.append(ProgressViewsMiddleware(lambda: self.durable_tools))
+        if tasks:  # the 2025-11-25 form, for clients that send params.task on that protocol
+            self.mcp.middleware.append(LegacyTasks(lambda: self.durable_tools, self._engine, self._feed))
 
     def _engine(self) -> EddaApp:
         return self.app
