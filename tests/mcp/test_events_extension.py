@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal, cast
 
 import pytest
 from mcp import Client, MCPError
@@ -45,7 +46,9 @@ from edda_mcp.event_models import (
     StreamEventsResult,
     WebhookParams,
 )
-from edda_mcp.run_events import START_CURSOR
+from edda_mcp.feed import ChangeFeed
+from edda_mcp.mcp_events import RunEvents
+from edda_mcp.run_events import START_CURSOR, RunEventType
 from tests.mcp import workflows as wfs
 from tests.mcp.conftest import build_server
 from tests.mcp.support import http_server
@@ -414,3 +417,38 @@ async def test_events_are_scoped_to_the_principal_that_started_the_run(tmp_path:
     # another principal's run looks exactly like one that does not exist
     assert theirs.value.error.code == -32011
     assert theirs.value.error.message == f"arguments.instance_id: no workflow instance with id {iid!r}"
+
+
+class _UnreachableStore:
+    """An engine whose store cannot be read (a database that went away for a moment)."""
+
+    async def get_instance(self, instance_id: str) -> Any:
+        raise ConnectionError("database restarting")
+
+
+class _RecordingSession:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send_notification(self, notification: Any, related_request_id: Any = None) -> None:
+        self.sent.append(notification)
+
+
+async def test_a_failed_store_read_is_a_recoverable_stream_error(
+    server_on: Callable[..., EddaMCPServer],
+) -> None:
+    server = server_on()
+    async with server.running(), Client(server.mcp, mode=MODERN) as client:
+        iid = await started_id(client, "place_order", {"order_id": "E1"})
+        record = await server.app.get_instance(iid)
+    session = _RecordingSession()
+    ctx = cast(Any, SimpleNamespace(request_id=7, session=session))
+    events = RunEvents(lambda: cast(Any, _UnreachableStore()), ChangeFeed())
+    kept, pending = await events._reread(ctx, record, RunEventType.LIFECYCLE, 0)
+    assert kept is record and pending == []  # the stream keeps its place and tries again
+    [frame] = session.sent
+    dumped = frame.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["method"] == "notifications/events/error"
+    assert dumped["params"]["error"]["code"] == -32603
+    assert dumped["params"]["error"]["data"] == {"reason": "ConnectionError"}
+    assert dumped["params"]["_meta"] == {SUBSCRIPTION_ID_META: 7}
