@@ -452,3 +452,28 @@ async def test_a_failed_store_read_is_a_recoverable_stream_error(
     assert dumped["params"]["error"]["code"] == -32603
     assert dumped["params"]["error"]["data"] == {"reason": "ConnectionError"}
     assert dumped["params"]["_meta"] == {SUBSCRIPTION_ID_META: 7}
+
+
+async def test_a_cancelled_stream_stops_and_releases_its_watch(
+    server_on: Callable[..., EddaMCPServer],
+) -> None:
+    server = server_on()
+    pushed = PushedEvents()
+    async with server.running(), Client(server.mcp, mode=MODERN, extensions=[pushed]) as client:
+        iid = await started_id(client, "gated_order", {"order_id": "X1", "gate": "x1"})
+        params = StreamEventsParams(name="run.lifecycle", arguments={"instance_id": iid}, cursor=START_CURSOR)
+        stream = asyncio.create_task(
+            client.session.send_request(StreamEventsRequest(params=params), StreamEventsResult)
+        )
+        await asyncio.wait_for(pushed.arrived.wait(), 10)
+        watching = server._feed._events  # the per-run wake-ups a stream holds while it is open
+        assert iid in watching
+        stream.cancel()  # the client sends notifications/cancelled for the request
+        for _ in range(400):
+            if iid not in watching:
+                break
+            await asyncio.sleep(0.01)
+        assert iid not in watching
+        wfs.GATES.open("x1")
+        await client.call_tool("gated_order_result", {"instance_id": iid, "wait_seconds": 30})
+    assert kinds(pushed.of("event")) == ["started"] and pushed.of("terminated") == []
