@@ -4,7 +4,8 @@ Nothing here is kept in memory: the occurrences of a run are a pure function of 
 row and history, so a cursor handed out before a server restart (or by another replica) stays valid.
 Each occurrence has an *order key*: 0 for ``started``, ``position + 1`` for what happened at a history
 position, and :data:`END_KEY` for the end of the run. A cursor is the order key of the last occurrence
-delivered; the next poll returns the occurrences with a larger key.
+delivered; the next poll returns the occurrences with a larger key. :data:`START_CURSOR` names the
+position before a run's first occurrence (a null cursor means "from now on", as the design has it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from durable_core import EddaApp, HistoryEntry, InstanceRecord, InstanceStatus, 
 
 END_KEY: Final = 1 << 62
 CURSOR_PREFIX: Final = "edda-run-events-v1:"
+START_CURSOR: Final = f"{CURSOR_PREFIX}start"
 
 
 class RunEventType(enum.StrEnum):
@@ -69,13 +71,13 @@ def encode_cursor(key: int) -> str:
     return f"{CURSOR_PREFIX}{key}"
 
 
-def decode_cursor(cursor: str | None) -> int:
-    """The order key a cursor names (-1, i.e. from the beginning, for None).
+def decode_cursor(cursor: str) -> int:
+    """The order key a cursor names (-1, before the first occurrence, for :data:`START_CURSOR`).
 
     Raises:
         CursorError: the text is not a cursor of this server.
     """
-    if cursor is None:
+    if cursor == START_CURSOR:
         return -1
     digits = cursor.removeprefix(CURSOR_PREFIX)
     if digits == cursor or not digits.isdigit() or int(digits) > END_KEY:
