@@ -16,6 +16,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
+from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -27,6 +28,7 @@ from edda_mcp.remote import exposure_warning
 from edda_mcp.resources import announcer, register_instance_resources
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
+from edda_mcp.tool_style import SHARED_TOOL_NAMES, ToolStyle
 
 logger = logging.getLogger("edda_mcp")
 
@@ -62,6 +64,10 @@ class EddaMCPServer:
         workflows: further workflows this server runs besides its durable tools (e.g. the child
             workflows they start). A server runs only these and its durable tools, never another
             server's, even on the same database.
+        tool_style: ``"full"`` (default): ``<name>``, ``<name>_status``, ``<name>_result``,
+            ``<name>_cancel`` (and ``<name>_respond``) per durable tool. ``"compact"``: one start tool
+            per durable tool plus shared ``runs_status``, ``runs_result``, ``runs_cancel``, ``runs_list``
+            (and ``runs_respond``), for hosts where many tools crowd the model's context.
         **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
             ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
@@ -83,10 +89,12 @@ class EddaMCPServer:
         tasks: bool = True,
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
+        tool_style: ToolStyle | str = ToolStyle.FULL,
         **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
             raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")
+        self.tool_style = _tool_style(tool_style)
         self.name = name
         self._feed = ChangeFeed(hooks)
         self.db_url = os.environ.get(DB_URL_ENV) or db_url or DEFAULT_DB_URL
@@ -119,6 +127,7 @@ class EddaMCPServer:
             request_state_security=request_state_security,
         )
         self.durable_tools: dict[str, DurableTool] = {}
+        self._shared = SharedRunTools(lambda: self.durable_tools, self._engine)
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
 
@@ -197,8 +206,7 @@ class EddaMCPServer:
             # A plain function becomes a workflow of this server only (not of the process-wide catalog).
             wf: Workflow[Any, Any] = f if isinstance(f, Workflow) else Workflow(f, timeout=timeout)
             tool_name = name or wf.name
-            if tool_name in self.durable_tools:
-                raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
+            self._check_name(tool_name)
             spec = DurableToolSpec(
                 name=tool_name,
                 description=description or (wf.__doc__ or "").strip() or f"Run the {wf.name} workflow.",
@@ -208,17 +216,40 @@ class EddaMCPServer:
                 require_idempotency_key=require_idempotency_key,
                 max_argument_bytes=self.max_argument_bytes,
                 human_input=human_input,
+                style=self.tool_style,
             )
-            tool = DurableTool(wf, spec, self._engine, self._feed)
-            self.catalog.add(wf)
-            self.app.add_workflow(wf)
-            register_durable_tool(self.mcp, tool)
-            self.durable_tools[tool_name] = tool
+            self._add(DurableTool(wf, spec, self._engine, self._feed))
             return wf
 
         if fn is not None:
             return register(fn)
         return register
+
+    def _check_name(self, tool_name: str) -> None:
+        if tool_name in self.durable_tools:
+            raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
+        if self.tool_style is ToolStyle.COMPACT and tool_name in SHARED_TOOL_NAMES:
+            raise ToolDefinitionError(f"{tool_name!r} is a shared tool of the compact style; rename the tool")
+
+    def _add(self, tool: DurableTool) -> None:
+        """Serve ``tool``'s workflow and register its tools (and, compact, the shared ones)."""
+        self.catalog.add(tool.workflow)
+        self.app.add_workflow(tool.workflow)
+        register_durable_tool(self.mcp, tool)
+        self._add_shared_tools(tool)
+        self.durable_tools[tool.spec.name] = tool
+
+    def _add_shared_tools(self, tool: DurableTool) -> None:
+        """Compact style: add the shared tools with the first durable tool.
+
+        ``runs_respond`` comes with the first tool that takes human input, so it is listed only when useful.
+        """
+        if self.tool_style is not ToolStyle.COMPACT:
+            return
+        if not self.durable_tools:
+            register_shared_tools(self.mcp, self._shared)
+        if tool.spec.human_input and not any(t.spec.human_input for t in self.durable_tools.values()):
+            register_shared_respond(self.mcp, self._shared)
 
     def _start_wait(self, wait_seconds: float | None) -> float:
         """How long a start tool waits for the result: the server's default, capped by its maximum."""
@@ -357,6 +388,15 @@ class EddaMCPServer:
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
         return build_asgi_app(self.mcp, options, events)
+
+
+def _tool_style(value: ToolStyle | str) -> ToolStyle:
+    """``value`` as a :class:`ToolStyle`; an unknown name is a :class:`ToolDefinitionError` naming the choices."""
+    try:
+        return ToolStyle(value)
+    except ValueError:
+        choices = ", ".join(repr(s.value) for s in ToolStyle)
+        raise ToolDefinitionError(f"tool_style must be one of {choices}, not {value!r}") from None
 
 
 __all__ = ["EddaMCPServer"]
