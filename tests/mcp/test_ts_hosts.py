@@ -285,14 +285,13 @@ async def test_inspector_cli_lists_and_calls_over_stdio(tmp_path: Path, style: T
         assert [run["instance_id"] for run in listing["structuredContent"]["runs"]] == [iid]
 
 
-async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> None:
+@styles
+async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path, style: ToolStyle) -> None:
     require_ts_clients()
     db_url = f"sqlite:///{tmp_path / 'inspector.db'}"
     home = tmp_path / "home"
-    async with http_server(db_url, tmp_path, argv=[*serve_argv(db_url), "--transport", "http", "--port"]) as (
-        url,
-        _,
-    ):
+    argv = [*serve_argv(db_url, style=style), "--transport", "http", "--port"]
+    async with http_server(db_url, tmp_path, argv=argv) as (url, _):
         legacy = ["--server-url", url]
         listed = await inspector(["--strict", "--method", "tools/list", *legacy], home)
         assert listed.returncode == 0, listed.stderr
@@ -300,10 +299,14 @@ async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> 
             await inspector([*tool_call("approval", amount="2"), *legacy], home), is_error=False, expect=""
         )
         iid = started["structuredContent"]["instance_id"]
-        pending = await inspector([*tool_call("approval_result", instance_id=iid), *legacy], home)
+        pending = await inspector(
+            [*tool_call(tool_name(style, "approval", "result"), instance_id=iid), *legacy], home
+        )
         accepted(pending, is_error=True, expect="Not finished yet")
         accepted(
-            await inspector([*tool_call("approval_status", instance_id=iid), *legacy], home),
+            await inspector(
+                [*tool_call(tool_name(style, "approval", "status"), instance_id=iid), *legacy], home
+            ),
             is_error=False,
             expect=iid,
         )
@@ -316,3 +319,13 @@ async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> 
         assert quote["structuredContent"]["result"] == {"sku": "M1", "price": 9.5, "tags": ["new"]}
         failed = await inspector([*tool_call("failing", reason="no stock"), *modern], home)
         accepted(failed, is_error=True, expect="no stock")
+        if style is ToolStyle.COMPACT:  # the shared tools are plain tool calls in the 2026-07-28 era too
+            listing = accepted(
+                await inspector([*tool_call("runs_list", tool="typed"), *modern], home),
+                is_error=False,
+                expect="",
+            )
+            assert [run["tool"] for run in listing["structuredContent"]["runs"]] == ["typed"]
+            result_tool = tool_call("runs_result", instance_id=quote["structuredContent"]["instance_id"])
+            typed = accepted(await inspector([*result_tool, *modern], home), is_error=False, expect="")
+            assert typed["structuredContent"]["result"]["sku"] == "M1"
