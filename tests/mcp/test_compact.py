@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from durable_core import FakeClock, workflow
+from durable_core import FakeClock, WorkflowContext, workflow
 from durable_core.clock import Clock
 from edda_mcp import EddaMCPServer, ToolDefinitionError, ToolStyle
 from edda_mcp.access import new_instance_id, principal_of
@@ -21,7 +21,7 @@ SHARED = {"runs_status", "runs_result", "runs_cancel", "runs_list"}
 
 
 @workflow
-async def mcp_t_not_a_tool(ctx: Any, order_id: str) -> str:
+async def mcp_t_not_a_tool(ctx: WorkflowContext, order_id: str) -> str:
     """A workflow the server runs but does not expose as a tool."""
     return order_id
 
