@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,9 @@ from mcp.types import CallToolResult
 
 from durable_core import FakeClock, WorkflowContext, workflow
 from durable_core.clock import Clock
-from edda_mcp import EddaMCPServer, ToolDefinitionError, ToolStyle
+from edda_mcp import EddaMCPServer, ToolDefinitionError, ToolStyle, run_list
 from edda_mcp.access import new_instance_id, principal_of
-from edda_mcp.run_list import RunQuery, list_runs
+from edda_mcp.run_list import RunQuery, decode_cursor, list_runs
 from tests.mcp import workflows as wfs
 from tests.mcp.support import code_of
 
@@ -200,3 +201,30 @@ def test_tool_style_is_checked_and_shared_names_are_reserved(tmp_path: Any) -> N
     server = EddaMCPServer("x", db_url=f"sqlite:///{tmp_path / 'x.db'}", tool_style=ToolStyle.COMPACT)
     with pytest.raises(ToolDefinitionError, match="'runs_list' is a shared tool"):
         server.durable_tool(wfs.mcp_t_failing, name="runs_list")
+
+
+async def test_a_bounded_scan_returns_a_cursor_to_continue_from(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_list, "MAX_SCANNED", 3)  # one call examines at most three stored runs
+    monkeypatch.setattr(run_list, "PAGE_SIZE", 2)
+    clock = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
+    server = compact_server(db_url, clock=clock)
+    async with server.running():
+        app = server.app
+        wanted = await app.start(wfs.mcp_t_three_steps, {"order_id": "old"})
+        for n in range(4):  # newer runs of a workflow that is not listed
+            clock.advance(60)
+            await app.start(mcp_t_not_a_tool, {"order_id": f"n{n}"})
+        query = RunQuery(
+            workflows={"mcp_t_three_steps": "place_order", "mcp_t_failing": "failing"},
+            statuses=frozenset(),
+            created_after=None,
+            created_before=None,
+            limit=10,
+            cursor=None,
+        )
+        first = await list_runs(app, query, None)
+        assert first.runs == [] and first.next_cursor is not None  # stopped after three, not at the end
+        second = await list_runs(app, replace(query, cursor=decode_cursor(first.next_cursor)), None)
+    assert [run.instance_id for run in second.runs] == [wanted] and second.next_cursor is None
