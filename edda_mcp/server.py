@@ -218,7 +218,7 @@ class EddaMCPServer:
                 human_input=human_input,
                 style=self.tool_style,
             )
-            self._add(DurableTool(wf, spec, self._engine, self._feed))
+            self._add_tool(DurableTool(wf, spec, self._engine, self._feed))
             return wf
 
         if fn is not None:
@@ -231,8 +231,8 @@ class EddaMCPServer:
         if self.tool_style is ToolStyle.COMPACT and tool_name in SHARED_TOOL_NAMES:
             raise ToolDefinitionError(f"{tool_name!r} is a shared tool of the compact style; rename the tool")
 
-    def _add(self, tool: DurableTool) -> None:
-        """Serve ``tool``'s workflow and register its tools (and, compact, the shared ones)."""
+    def _add_tool(self, tool: DurableTool) -> None:
+        """Serve ``tool``: its workflow, its generated tools and (compact style) the shared ones."""
         self.catalog.add(tool.workflow)
         self.app.add_workflow(tool.workflow)
         register_durable_tool(self.mcp, tool)
