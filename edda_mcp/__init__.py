@@ -24,6 +24,7 @@ from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut
 from edda_mcp.resources import history_uri, instance_uri
 from edda_mcp.results import ERROR_META_KEY, ErrorCode, error_details
 from edda_mcp.server import EddaMCPServer
+from edda_mcp.tool_style import ToolStyle
 
 try:
     __version__ = _distribution_version("edda-mcp")  # one version for the whole distribution
@@ -43,6 +44,7 @@ __all__ = [
     "ServerLoadError",
     "StatusOut",
     "ToolDefinitionError",
+    "ToolStyle",
     "WaitOut",
     "error_details",
     "history_uri",

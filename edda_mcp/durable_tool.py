@@ -34,6 +34,7 @@ from edda_mcp.models import CancelOut, RespondOut, StatusOut, result_model, star
 from edda_mcp.results import ErrorCode, error, ok
 from edda_mcp.signatures import return_type, workflow_parameters
 from edda_mcp.status import describe, read_status
+from edda_mcp.tool_style import RUNS_CANCEL, RUNS_RESPOND, RUNS_RESULT, RUNS_STATUS, ToolStyle
 from edda_mcp.waiting import wait_settled
 
 logger = logging.getLogger("edda_mcp")
@@ -54,6 +55,7 @@ class DurableToolSpec:
         require_idempotency_key: make the key mandatory (the start tool is then idempotent).
         max_argument_bytes: larger (JSON-encoded) arguments are refused before anything is stored.
         human_input: also add ``<name>_respond`` for answering a run that waits for input.
+        style: ``COMPACT`` follows runs with the server's shared ``runs_*`` tools instead of its own.
     """
 
     name: str
@@ -64,6 +66,7 @@ class DurableToolSpec:
     require_idempotency_key: bool = False
     max_argument_bytes: int = 256 * 1024
     human_input: bool = False
+    style: ToolStyle = ToolStyle.FULL
 
 
 class DurableTool:
@@ -89,13 +92,17 @@ class DurableTool:
 
     @property
     def tool_names(self) -> tuple[str, str, str, str]:
-        """Names of the start, status, result and cancel tools."""
+        """Names of the start, status, result and cancel tools (the shared ones in the compact style)."""
         n = self.spec.name
+        if self.spec.style is ToolStyle.COMPACT:
+            return n, RUNS_STATUS, RUNS_RESULT, RUNS_CANCEL
         return n, f"{n}_status", f"{n}_result", f"{n}_cancel"
 
     @property
     def respond_tool_name(self) -> str:
         """Name of the tool that answers a run waiting for human input."""
+        if self.spec.style is ToolStyle.COMPACT:
+            return RUNS_RESPOND
         return f"{self.spec.name}_respond"
 
     @property

@@ -113,3 +113,32 @@ class RespondOut(_Out):
     event_type: str
     event_id: str
     status: str
+
+
+class RunResultOut(_Out):
+    """Output of the compact style's ``runs_result`` (shared by every durable tool of a server)."""
+
+    instance_id: str
+    status: str
+    result: Any = Field(description="the workflow's return value (its type depends on the tool)")
+
+
+class RunSummary(_Out):
+    """One run in ``runs_list``."""
+
+    instance_id: str
+    tool: str = Field(description="the durable tool that started it")
+    status: str = Field(description="pending|running|waiting|compensating|completed|failed|cancelled|blocked")
+    finished: bool
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+class RunListOut(_Out):
+    """Output of ``runs_list``: the caller's runs, newest first."""
+
+    runs: list[RunSummary]
+    next_cursor: str | None = Field(
+        None, description="pass as cursor for the next (older) page; null when there are no more runs"
+    )

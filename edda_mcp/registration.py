@@ -11,6 +11,7 @@ from pydantic import Field
 from edda_mcp.durable_tool import IDEMPOTENCY_PARAM, DurableTool
 from edda_mcp.models import CancelOut, RespondOut, StatusOut
 from edda_mcp.signatures import make_tool, param
+from edda_mcp.tool_style import ToolStyle
 
 InstanceIdArg = Annotated[str, Field(description="instance_id returned by the start tool")]
 WaitArg = Annotated[float, Field(ge=0, description="seconds to wait for the workflow to finish (bounded)")]
@@ -28,7 +29,10 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 
 
 def register_durable_tool(mcp: MCPServer[Any], tool: DurableTool) -> None:
-    """Add ``<name>``, ``<name>_status``, ``<name>_result``, ``<name>_cancel`` (and ``_respond``) to ``mcp``."""
+    """Add ``<name>``, ``<name>_status``, ``<name>_result``, ``<name>_cancel`` (and ``_respond``) to ``mcp``.
+
+    In the compact style only ``<name>`` is added; the server's shared ``runs_*`` tools follow its runs.
+    """
     start, status, result, cancel = tool.tool_names
     key_default: Any = param(IDEMPOTENCY_PARAM, KeyArg, None)
     if tool.spec.require_idempotency_key:
@@ -46,6 +50,8 @@ def register_durable_tool(mcp: MCPServer[Any], tool: DurableTool) -> None:
             open_world_hint=True,
         ),
     )
+    if tool.spec.style is ToolStyle.COMPACT:
+        return
     mcp.add_tool(
         make_tool(status, [param("instance_id", InstanceIdArg)], StatusOut, tool.status),
         name=status,

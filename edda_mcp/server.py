@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.apps import ProgressViewsMiddleware, register_view
+from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -32,6 +33,7 @@ from edda_mcp.resources import announcer, register_instance_resources
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
 from edda_mcp.tasks2025 import LegacyTasks
+from edda_mcp.tool_style import SHARED_TOOL_NAMES, ToolStyle
 
 logger = logging.getLogger("edda_mcp")
 
@@ -72,6 +74,10 @@ class EddaMCPServer:
         workflows: further workflows this server runs besides its durable tools (e.g. the child
             workflows they start). A server runs only these and its durable tools, never another
             server's, even on the same database.
+        tool_style: ``"full"`` (default): ``<name>``, ``<name>_status``, ``<name>_result``,
+            ``<name>_cancel`` (and ``<name>_respond``) per durable tool. ``"compact"``: one start tool
+            per durable tool plus shared ``runs_status``, ``runs_result``, ``runs_cancel``, ``runs_list``
+            (and ``runs_respond``), for hosts where many tools crowd the model's context.
         **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
             ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
@@ -95,10 +101,12 @@ class EddaMCPServer:
         events: bool = True,
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
+        tool_style: ToolStyle | str = ToolStyle.FULL,
         **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
             raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")
+        self.tool_style = _tool_style(tool_style)
         self.name = name
         self._feed = ChangeFeed(hooks)
         self.db_url = os.environ.get(DB_URL_ENV) or db_url or DEFAULT_DB_URL
@@ -108,10 +116,7 @@ class EddaMCPServer:
         self._app_options = app_options
         # This server's own definitions: two servers in one process never run each other's workflows.
         self.catalog = Catalog(workflows)
-        self.app = app if app is not None else self._new_app()
-        if app is not None:
-            for wf in self.catalog:
-                app.add_workflow(wf)
+        self.app = self._engine_for(app)
         self.start_wait_seconds = start_wait_seconds
         self.max_argument_bytes = max_argument_bytes
         self.max_wait_seconds = max_wait_seconds
@@ -132,9 +137,18 @@ class EddaMCPServer:
         )
         self._apps = apps
         self.durable_tools: dict[str, DurableTool] = {}
+        self._shared = SharedRunTools(lambda: self.durable_tools, self._engine)
         self._add_middleware(apps=apps, tasks=tasks)
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
+
+    def _engine_for(self, app: EddaApp | None) -> EddaApp:
+        """The app given (from now on also serving this server's workflows), or a new one of its own."""
+        if app is None:
+            return self._new_app()
+        for wf in self.catalog:
+            app.add_workflow(wf)
+        return app
 
     def _add_middleware(self, *, apps: bool, tasks: bool) -> None:
         """Per-client additions the SDK has no extension hook for (progress views, 2025-11-25 tasks)."""
@@ -226,8 +240,7 @@ class EddaMCPServer:
             # A plain function becomes a workflow of this server only (not of the process-wide catalog).
             wf: Workflow[Any, Any] = f if isinstance(f, Workflow) else Workflow(f, timeout=timeout)
             tool_name = name or wf.name
-            if tool_name in self.durable_tools:
-                raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
+            self._check_name(tool_name)
             spec = DurableToolSpec(
                 name=tool_name,
                 description=description or (wf.__doc__ or "").strip() or f"Run the {wf.name} workflow.",
@@ -237,6 +250,7 @@ class EddaMCPServer:
                 require_idempotency_key=require_idempotency_key,
                 max_argument_bytes=self.max_argument_bytes,
                 human_input=human_input,
+                style=self.tool_style,
             )
             self._add_tool(DurableTool(wf, spec, self._engine, self._feed))
             return wf
@@ -245,14 +259,33 @@ class EddaMCPServer:
             return register(fn)
         return register
 
+    def _check_name(self, tool_name: str) -> None:
+        if tool_name in self.durable_tools:
+            raise ToolDefinitionError(f"a durable tool named {tool_name!r} already exists")
+        if self.tool_style is ToolStyle.COMPACT and tool_name in SHARED_TOOL_NAMES:
+            raise ToolDefinitionError(f"{tool_name!r} is a shared tool of the compact style; rename the tool")
+
     def _add_tool(self, tool: DurableTool) -> None:
-        """Serve ``tool``: its workflow, its generated tools and (with ``apps``) its progress view."""
+        """Serve ``tool``: its workflow, its tools, its progress view (``apps``), the shared compact tools."""
         self.catalog.add(tool.workflow)
         self.app.add_workflow(tool.workflow)
         register_durable_tool(self.mcp, tool)
         if self._apps:
             register_view(self.mcp, tool)
+        self._add_shared_tools(tool)
         self.durable_tools[tool.spec.name] = tool
+
+    def _add_shared_tools(self, tool: DurableTool) -> None:
+        """Compact style: add the shared tools with the first durable tool.
+
+        ``runs_respond`` comes with the first tool that takes human input, so it is listed only when useful.
+        """
+        if self.tool_style is not ToolStyle.COMPACT:
+            return
+        if not self.durable_tools:
+            register_shared_tools(self.mcp, self._shared)
+        if tool.spec.human_input and not any(t.spec.human_input for t in self.durable_tools.values()):
+            register_shared_respond(self.mcp, self._shared)
 
     def _start_wait(self, wait_seconds: float | None) -> float:
         """How long a start tool waits for the result: the server's default, capped by its maximum."""
@@ -399,6 +432,15 @@ class EddaMCPServer:
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
         return build_asgi_app(self.mcp, options, events)
+
+
+def _tool_style(value: ToolStyle | str) -> ToolStyle:
+    """``value`` as a :class:`ToolStyle`; an unknown name is a :class:`ToolDefinitionError` naming the choices."""
+    try:
+        return ToolStyle(value)
+    except ValueError:
+        choices = ", ".join(repr(s.value) for s in ToolStyle)
+        raise ToolDefinitionError(f"tool_style must be one of {choices}, not {value!r}") from None
 
 
 __all__ = ["EddaMCPServer"]

@@ -164,6 +164,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "ServerLoadError",
             "StatusOut",
             "ToolDefinitionError",
+            "ToolStyle",
             "WaitOut",
             "error_details",
             "history_uri",

@@ -242,6 +242,11 @@ EXPECTED: dict[str, list[str]] = {
         "WWW-Authenticate: Bearer",
         "with a token: quarterly_report -> {'quarter': 'Q2', 'revenue': 135}",
     ],
+    "mcp_compact.py": [
+        "tools: ['refund_order', 'runs_cancel', 'runs_list', 'runs_result', 'runs_status', 'ship_order']",
+        "runs_result -> parcel-A1",
+        "runs_list(tool=refund_order) -> [('refund_order', 'completed')]",
+    ],
     "mcp_tasks.py": [
         "task created: 32-char id",
         "input_required region: create_cluster",

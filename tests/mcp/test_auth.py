@@ -88,3 +88,29 @@ async def test_instances_belong_to_the_principal_that_started_them(tmp_path: Pat
     # the same idempotency key from two principals gives two different instances
     assert keyed.structured_content is not None and bob_keyed.structured_content is not None
     assert keyed.structured_content["instance_id"] != bob_keyed.structured_content["instance_id"]
+
+
+async def test_compact_tools_and_runs_list_are_scoped_to_the_principal(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'compact.db'}"
+    argv = ["-m", "tests.mcp.programs.auth_server", "compact"]
+    async with http_server(db_url, tmp_path, argv=argv) as (url, _):
+        async with client_for(url, "alice-token") as alice:
+            started = [await alice.call_tool("e2e_order", {"order_id": f"A{n}"}) for n in range(2)]
+            mine = [(result.structured_content or {})["instance_id"] for result in started]
+            alice_list = await alice.call_tool("runs_list", {})
+            alice_status = await alice.call_tool("runs_status", {"instance_id": mine[0]})
+        async with client_for(url, "bob-token") as bob:
+            await bob.call_tool("e2e_order", {"order_id": "B1"})
+            bob_list = await bob.call_tool("runs_list", {"tool": "e2e_order"})
+            theirs = [
+                await bob.call_tool(f"runs_{tool}", {"instance_id": mine[0]})
+                for tool in ("status", "result", "cancel")
+            ]
+    assert not alice_status.is_error
+    assert alice_list.structured_content is not None and bob_list.structured_content is not None
+    assert sorted(run["instance_id"] for run in alice_list.structured_content["runs"]) == sorted(mine)
+    bob_runs = bob_list.structured_content["runs"]
+    assert len(bob_runs) == 1 and bob_runs[0]["instance_id"] not in mine
+    for result in theirs:  # another principal's run looks exactly like an unknown one
+        assert result.is_error and result.structured_content is None
+        assert code_of(result) == "unknown_instance"

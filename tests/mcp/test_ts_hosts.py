@@ -4,7 +4,9 @@ Hosts built on the TypeScript SDK validate ``structuredContent`` against the too
 even on ``isError`` results and raise ``-32602`` on a mismatch; the Inspector fails the call. These
 tests call every tool of every durable tool of ``tests/mcp/programs/host_matrix.py`` in every success
 and error case, over a real stdio subprocess and real streamable HTTP on 127.0.0.1, and assert that
-the client accepted each result and that the model would read the actionable text.
+the client accepted each result and that the model would read the actionable text. Each test runs in
+both tool styles: ``full`` (``<tool>_status``...) and ``compact`` (the shared ``runs_*`` tools, served
+by ``tests/mcp/programs/host_matrix_compact.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from edda_mcp import ToolStyle
 from tests.mcp.support import REPO_ROOT, http_server, server_env
 from tests.mcp.ts_clients import (
     SCHEMA_MISMATCH,
@@ -27,18 +30,27 @@ from tests.mcp.ts_clients import (
     sdk_session,
 )
 
-TARGET = "tests.mcp.programs.host_matrix:server"
+TARGETS = {
+    ToolStyle.FULL: "tests.mcp.programs.host_matrix:server",
+    ToolStyle.COMPACT: "tests.mcp.programs.host_matrix_compact:server",
+}
 pytestmark = pytest.mark.timeout(300)
+styles = pytest.mark.parametrize("style", list(ToolStyle))
 
 
-def serve_argv(db_url: str, *extra: str) -> list[str]:
-    return ["-m", "edda_mcp", "serve", TARGET, "--db", db_url, *extra]
+def serve_argv(db_url: str, *extra: str, style: ToolStyle = ToolStyle.FULL) -> list[str]:
+    return ["-m", "edda_mcp", "serve", TARGETS[style], "--db", db_url, *extra]
 
 
-def stdio_connection(db_url: str, workdir: Path) -> dict[str, Any]:
+def tool_name(style: ToolStyle, tool: str, kind: str) -> str:
+    """The tool that does ``kind`` (status, result, cancel, respond) for ``tool``'s runs in ``style``."""
+    return f"runs_{kind}" if style is ToolStyle.COMPACT else f"{tool}_{kind}"
+
+
+def stdio_connection(db_url: str, workdir: Path, style: ToolStyle = ToolStyle.FULL) -> dict[str, Any]:
     return {
         "command": sys.executable,
-        "args": serve_argv(db_url),
+        "args": serve_argv(db_url, style=style),
         "env": server_env(db_url, workdir),
         "cwd": str(REPO_ROOT),
     }
@@ -47,9 +59,14 @@ def stdio_connection(db_url: str, workdir: Path) -> dict[str, Any]:
 class Checked:
     """Calls tools through the TypeScript client and checks that it accepted every result."""
 
-    def __init__(self, session: SdkSession) -> None:
+    def __init__(self, session: SdkSession, style: ToolStyle = ToolStyle.FULL) -> None:
         self.session = session
+        self.style = style
         self.seen: list[str] = []
+
+    def name(self, tool: str, kind: str) -> str:
+        """The tool that does ``kind`` for ``tool``'s runs in this session's style."""
+        return tool_name(self.style, tool, kind)
 
     async def ok(self, tool: str, arguments: dict[str, Any], *, expect: str = "") -> dict[str, Any]:
         """A result that is not an error; returns its structured content."""
@@ -75,11 +92,11 @@ class Checked:
         return answer
 
     async def status_until(self, tool: str, instance_id: str, wanted: str) -> dict[str, Any]:
-        """Poll ``<tool>_status`` (bounded) until the run reaches ``wanted``."""
+        """Poll ``<tool>_status`` / ``runs_status`` (bounded) until the run reaches ``wanted``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
         while True:
-            status = await self.ok(f"{tool}_status", {"instance_id": instance_id})
+            status = await self.ok(self.name(tool, "status"), {"instance_id": instance_id})
             if status["status"] == wanted:
                 return status
             assert loop.time() < deadline, f"{tool} {instance_id} never became {wanted}: {status}"
@@ -92,9 +109,12 @@ async def exercise_every_result(c: Checked) -> None:
     await _human_input(c)
     await _failed_and_cancelled(c)
     await _blocked(c)
-    for tool in ("quick_status", "quick_result", "quick_cancel", "approval_respond"):
+    if c.style is ToolStyle.COMPACT:
+        await _run_list(c)
+    names = [c.name("quick", kind) for kind in ("status", "result", "cancel")]
+    for tool in [*names, c.name("approval", "respond")]:
         arguments: dict[str, Any] = {"instance_id": "no-such-run"}
-        if tool == "approval_respond":
+        if tool.endswith("_respond"):
             arguments["data"] = {"approved": True, "approver": "x"}
         await c.error(tool, arguments, expect="no-such-run")
     assert set(c.session.tools) <= set(c.seen), set(c.session.tools) - set(c.seen)
@@ -104,9 +124,9 @@ async def _quick_and_typed(c: Checked) -> None:
     done = await c.ok("quick", {"order_id": "Q1"}, expect="completed")
     iid = done["instance_id"]
     assert done["result"] == {"order_id": "Q1", "first": "Q1:a-done", "count": "1"}
-    await c.ok("quick_status", {"instance_id": iid}, expect="completed")
-    assert (await c.ok("quick_result", {"instance_id": iid}))["result"]["first"] == "Q1:a-done"
-    gone = await c.ok("quick_cancel", {"instance_id": iid}, expect="Nothing to cancel")
+    await c.ok(c.name("quick", "status"), {"instance_id": iid}, expect="completed")
+    assert (await c.ok(c.name("quick", "result"), {"instance_id": iid}))["result"]["first"] == "Q1:a-done"
+    gone = await c.ok(c.name("quick", "cancel"), {"instance_id": iid}, expect="Nothing to cancel")
     assert gone["outcome"] == "already-finished"
     await c.ok("quick", {"order_id": "Q2", "idempotency_key": "k-1"})
     await c.error("quick", {"order_id": "Q3", "idempotency_key": "k-1"}, expect="already used")
@@ -115,85 +135,103 @@ async def _quick_and_typed(c: Checked) -> None:
     await c.error("quick", {"order_id": "x" * 300_000}, expect="too large")
     quote = await c.ok("typed", {"sku": "S1"}, expect="completed")
     assert quote["result"] == {"sku": "S1", "price": 9.5, "tags": ["new"]}
-    assert (await c.ok("typed_result", {"instance_id": quote["instance_id"]}))["result"]["sku"] == "S1"
-    await c.ok("typed_status", {"instance_id": quote["instance_id"]})
-    await c.ok("typed_cancel", {"instance_id": quote["instance_id"]})
+    typed_result = await c.ok(c.name("typed", "result"), {"instance_id": quote["instance_id"]})
+    assert typed_result["result"]["sku"] == "S1"
+    await c.ok(c.name("typed", "status"), {"instance_id": quote["instance_id"]})
+    await c.ok(c.name("typed", "cancel"), {"instance_id": quote["instance_id"]})
 
 
 async def _human_input(c: Checked) -> None:
-    started = await c.ok("approval", {"amount": 12.5}, expect="approval_status")
+    respond = c.name("approval", "respond")
+    started = await c.ok("approval", {"amount": 12.5}, expect=c.name("approval", "status"))
     iid = started["instance_id"]
     await c.status_until("approval", iid, "waiting")
-    await c.error("approval_result", {"instance_id": iid}, expect="Not finished yet")
-    await c.error("quick_status", {"instance_id": iid}, expect="not 'quick'")
+    await c.error(c.name("approval", "result"), {"instance_id": iid}, expect="Not finished yet")
+    if c.style is ToolStyle.FULL:  # the shared tools serve every tool's runs: no wrong tool to call
+        await c.error("quick_status", {"instance_id": iid}, expect="not 'quick'")
+    await c.error(respond, {"instance_id": iid, "data": {"approved": "maybe"}}, expect="invalid answer")
     await c.error(
-        "approval_respond", {"instance_id": iid, "data": {"approved": "maybe"}}, expect="invalid answer"
-    )
-    await c.error(
-        "approval_respond",
+        respond,
         {"instance_id": iid, "data": {"approved": True, "approver": "a"}, "event_type": "other"},
         expect="does not wait for 'other'",
     )
-    answered = await c.ok(
-        "approval_respond", {"instance_id": iid, "data": {"approved": True, "approver": "ada"}}
-    )
+    answered = await c.ok(respond, {"instance_id": iid, "data": {"approved": True, "approver": "ada"}})
     assert answered["event_type"] == "approval"
-    result = await c.ok("approval_result", {"instance_id": iid, "wait_seconds": 30})
+    result = await c.ok(c.name("approval", "result"), {"instance_id": iid, "wait_seconds": 30})
     assert result["result"] == "12.50 approved by ada"
     await c.error(
-        "approval_respond",
+        respond,
         {"instance_id": iid, "data": {"approved": True, "approver": "ada"}},
         expect="not waiting for input",
     )
-    await c.ok("approval_cancel", {"instance_id": iid}, expect="Nothing to cancel")
+    await c.ok(c.name("approval", "cancel"), {"instance_id": iid}, expect="Nothing to cancel")
 
 
 async def _failed_and_cancelled(c: Checked) -> None:
     failed = await c.ok("failing", {"reason": "out of stock"}, expect="failed")
     assert failed["status"] == "failed" and "out of stock" in failed["error"]["message"]
-    await c.ok("failing_status", {"instance_id": failed["instance_id"]}, expect="out of stock")
-    await c.error("failing_result", {"instance_id": failed["instance_id"]}, expect="failed: ")
-    await c.ok("failing_cancel", {"instance_id": failed["instance_id"]}, expect="Nothing to cancel")
+    failed_id = {"instance_id": failed["instance_id"]}
+    await c.ok(c.name("failing", "status"), failed_id, expect="out of stock")
+    await c.error(c.name("failing", "result"), failed_id, expect="failed: ")
+    await c.ok(c.name("failing", "cancel"), failed_id, expect="Nothing to cancel")
+    if c.style is ToolStyle.COMPACT:  # runs_respond is shared, but a failing run takes no input
+        answer = {**failed_id, "data": {"approved": True, "approver": "x"}}
+        await c.error("runs_respond", answer, expect="takes no human input")
     parked = await c.ok("pending", {"order_id": "P1"})
     iid = parked["instance_id"]
-    await c.error("pending_result", {"instance_id": iid}, expect="Not finished yet")
-    requested = await c.ok("pending_cancel", {"instance_id": iid}, expect="Cancellation")
+    await c.error(c.name("pending", "result"), {"instance_id": iid}, expect="Not finished yet")
+    requested = await c.ok(c.name("pending", "cancel"), {"instance_id": iid}, expect="Cancellation")
     assert requested["outcome"] in ("requested", "already-finished")
-    await c.error("pending_result", {"instance_id": iid, "wait_seconds": 30}, expect="was cancelled")
-    await c.ok("pending_status", {"instance_id": iid}, expect="cancelled")
+    cancelled = {"instance_id": iid, "wait_seconds": 30}
+    await c.error(c.name("pending", "result"), cancelled, expect="was cancelled")
+    await c.ok(c.name("pending", "status"), {"instance_id": iid}, expect="cancelled")
 
 
 async def _blocked(c: Checked) -> None:
     started = await c.ok("diverging", {"order_id": "D1"})
     iid = started["instance_id"]
     await c.status_until("diverging", iid, "waiting")
-    await c.ok("diverging_respond", {"instance_id": iid, "data": {"go": True}})
+    await c.ok(c.name("diverging", "respond"), {"instance_id": iid, "data": {"go": True}})
     blocked = await c.status_until("diverging", iid, "blocked")
     assert blocked["error"] is not None
-    await c.error("diverging_result", {"instance_id": iid}, expect="is blocked")
-    await c.ok("diverging_cancel", {"instance_id": iid})
+    await c.error(c.name("diverging", "result"), {"instance_id": iid}, expect="is blocked")
+    await c.ok(c.name("diverging", "cancel"), {"instance_id": iid})
 
 
-async def test_ts_sdk_accepts_every_result_over_stdio(tmp_path: Path) -> None:
+async def _run_list(c: Checked) -> None:
+    """Compact style: ``runs_list`` pages, filters and refuses bad filters, all accepted by the client."""
+    first = await c.ok("runs_list", {"limit": 2})
+    assert len(first["runs"]) == 2 and first["next_cursor"]
+    older = await c.ok("runs_list", {"limit": 2, "cursor": first["next_cursor"]})
+    assert not {r["instance_id"] for r in first["runs"]} & {r["instance_id"] for r in older["runs"]}
+    quick = await c.ok("runs_list", {"tool": "quick", "status": ["completed"]}, expect="(quick) completed")
+    assert quick["runs"] and {r["tool"] for r in quick["runs"]} == {"quick"}
+    waiting = await c.ok("runs_list", {"status": ["waiting"], "created_after": "2000-01-01T00:00:00Z"})
+    assert all(r["status"] == "waiting" for r in waiting["runs"])
+    await c.error("runs_list", {"cursor": "not-a-cursor"}, expect="not returned by runs_list")
+    await c.error("runs_list", {"tool": "no_such_tool"}, expect="No durable tool is named")
+
+
+@styles
+async def test_ts_sdk_accepts_every_result_over_stdio(tmp_path: Path, style: ToolStyle) -> None:
     require_ts_clients()
     db_url = f"sqlite:///{tmp_path / 'stdio.db'}"
-    async with sdk_session(stdio_connection(db_url, tmp_path), tmp_path / "node.log") as session:
-        await exercise_every_result(Checked(session))
+    async with sdk_session(stdio_connection(db_url, tmp_path, style), tmp_path / "node.log") as session:
+        await exercise_every_result(Checked(session, style))
 
 
-async def test_ts_sdk_accepts_every_result_over_http(db_url: str, tmp_path: Path) -> None:
+@styles
+async def test_ts_sdk_accepts_every_result_over_http(db_url: str, tmp_path: Path, style: ToolStyle) -> None:
     require_ts_clients()
+    argv = [*serve_argv(db_url, style=style), "--transport", "http", "--port"]
     async with (
-        http_server(db_url, tmp_path, argv=[*serve_argv(db_url), "--transport", "http", "--port"]) as (
-            url,
-            _,
-        ),
+        http_server(db_url, tmp_path, argv=argv) as (url, _),
         sdk_session({"url": url}, tmp_path / "node.log") as session,
     ):
-        await exercise_every_result(Checked(session))
+        await exercise_every_result(Checked(session, style))
 
 
-def tool_call(tool: str, **arguments: str) -> list[str]:
+def tool_call(tool: str, /, **arguments: str) -> list[str]:
     """Inspector arguments of one ``tools/call`` (``key=value`` pairs)."""
     pairs = [f"{key}={value}" for key, value in arguments.items()]
     return ["--method", "tools/call", "--tool-name", tool, *(["--tool-arg", *pairs] if pairs else [])]
@@ -210,37 +248,50 @@ def accepted(run: InspectorRun, *, is_error: bool, expect: str) -> dict[str, Any
     return result
 
 
-async def test_inspector_cli_lists_and_calls_over_stdio(tmp_path: Path) -> None:
+@styles
+async def test_inspector_cli_lists_and_calls_over_stdio(tmp_path: Path, style: ToolStyle) -> None:
     require_ts_clients()
     db_url = f"sqlite:///{tmp_path / 'inspector.db'}"
-    server = ["-e", f"EDDA_MCP_DB_URL={db_url}", "--", sys.executable, *serve_argv(db_url)]
+    server = ["-e", f"EDDA_MCP_DB_URL={db_url}", "--", sys.executable, *serve_argv(db_url, style=style)]
     home = tmp_path / "home"
     listed = await inspector(["--strict", "--method", "tools/list", *server], home)
     assert listed.returncode == 0, listed.stderr
     names = {tool["name"] for tool in listed.payload["result"]["tools"]}
-    assert {"quick", "quick_status", "quick_result", "quick_cancel", "approval_respond"} <= names
+    kinds = ("status", "result", "cancel")
+    assert {
+        "quick",
+        *(tool_name(style, "quick", k) for k in kinds),
+        tool_name(style, "approval", "respond"),
+    } <= names
     done = accepted(
         await inspector([*tool_call("quick", order_id="I1"), *server], home), is_error=False, expect=""
     )
     assert done["structuredContent"]["status"] == "completed"
     iid = done["structuredContent"]["instance_id"]
     accepted(
-        await inspector([*tool_call("quick_result", instance_id=iid), *server], home),
+        await inspector([*tool_call(tool_name(style, "quick", "result"), instance_id=iid), *server], home),
         is_error=False,
         expect="",
     )
-    unknown = await inspector([*tool_call("quick_status", instance_id="no-such-run"), *server], home)
+    status_tool = tool_name(style, "quick", "status")
+    unknown = await inspector([*tool_call(status_tool, instance_id="no-such-run"), *server], home)
     accepted(unknown, is_error=True, expect="no-such-run")
+    if style is ToolStyle.COMPACT:
+        listing = accepted(
+            await inspector([*tool_call("runs_list", tool="quick"), *server], home),
+            is_error=False,
+            expect=iid,
+        )
+        assert [run["instance_id"] for run in listing["structuredContent"]["runs"]] == [iid]
 
 
-async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> None:
+@styles
+async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path, style: ToolStyle) -> None:
     require_ts_clients()
     db_url = f"sqlite:///{tmp_path / 'inspector.db'}"
     home = tmp_path / "home"
-    async with http_server(db_url, tmp_path, argv=[*serve_argv(db_url), "--transport", "http", "--port"]) as (
-        url,
-        _,
-    ):
+    argv = [*serve_argv(db_url, style=style), "--transport", "http", "--port"]
+    async with http_server(db_url, tmp_path, argv=argv) as (url, _):
         legacy = ["--server-url", url]
         listed = await inspector(["--strict", "--method", "tools/list", *legacy], home)
         assert listed.returncode == 0, listed.stderr
@@ -248,10 +299,14 @@ async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> 
             await inspector([*tool_call("approval", amount="2"), *legacy], home), is_error=False, expect=""
         )
         iid = started["structuredContent"]["instance_id"]
-        pending = await inspector([*tool_call("approval_result", instance_id=iid), *legacy], home)
+        pending = await inspector(
+            [*tool_call(tool_name(style, "approval", "result"), instance_id=iid), *legacy], home
+        )
         accepted(pending, is_error=True, expect="Not finished yet")
         accepted(
-            await inspector([*tool_call("approval_status", instance_id=iid), *legacy], home),
+            await inspector(
+                [*tool_call(tool_name(style, "approval", "status"), instance_id=iid), *legacy], home
+            ),
             is_error=False,
             expect=iid,
         )
@@ -264,3 +319,13 @@ async def test_inspector_cli_over_http_in_both_protocol_eras(tmp_path: Path) -> 
         assert quote["structuredContent"]["result"] == {"sku": "M1", "price": 9.5, "tags": ["new"]}
         failed = await inspector([*tool_call("failing", reason="no stock"), *modern], home)
         accepted(failed, is_error=True, expect="no stock")
+        if style is ToolStyle.COMPACT:  # the shared tools are plain tool calls in the 2026-07-28 era too
+            listing = accepted(
+                await inspector([*tool_call("runs_list", tool="typed"), *modern], home),
+                is_error=False,
+                expect="",
+            )
+            assert [run["tool"] for run in listing["structuredContent"]["runs"]] == ["typed"]
+            result_tool = tool_call("runs_result", instance_id=quote["structuredContent"]["instance_id"])
+            typed = accepted(await inspector([*result_tool, *modern], home), is_error=False, expect="")
+            assert typed["structuredContent"]["result"]["sku"] == "M1"

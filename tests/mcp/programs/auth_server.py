@@ -1,6 +1,7 @@
 """An HTTP MCP server with bearer-token auth, for the auth tests.
 
-Usage: ``python -m tests.mcp.programs.auth_server http PORT`` (env as in :mod:`order_server`).
+Usage: ``python -m tests.mcp.programs.auth_server http|compact PORT`` (env as in :mod:`order_server`);
+``compact`` serves the compact tool style.
 Tokens: ``alice-token`` and ``bob-token`` (scope ``orders``), ``noscope-token`` (no scope),
 ``other-audience-token`` (issued for another resource); anything else is invalid.
 """
@@ -13,7 +14,7 @@ import sys
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 
-from edda_mcp import EddaMCPServer
+from edda_mcp import EddaMCPServer, ToolStyle
 from tests.mcp.programs.order_server import e2e_order
 
 
@@ -34,7 +35,7 @@ class StaticTokens:
         return self._tokens.get(token)
 
 
-def make_server(port: int) -> EddaMCPServer:
+def make_server(port: int, tool_style: ToolStyle = ToolStyle.FULL) -> EddaMCPServer:
     resource = f"http://127.0.0.1:{port}/mcp"
     server = EddaMCPServer(
         "auth-server",
@@ -48,10 +49,12 @@ def make_server(port: int) -> EddaMCPServer:
             required_scopes=["orders"],
             validate_token_resource=True,
         ),
+        tool_style=tool_style,
     )
     server.durable_tool(e2e_order)
     return server
 
 
 if __name__ == "__main__":
-    make_server(int(sys.argv[2])).run("http", port=int(sys.argv[2]))
+    style = ToolStyle.COMPACT if sys.argv[1] == "compact" else ToolStyle.FULL
+    make_server(int(sys.argv[2]), style).run("http", port=int(sys.argv[2]))
