@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.mcp.support import REPO_ROOT, http_server, server_env
-from tests.mcp.ts_clients import TS_DIR, require_ts_clients
+from tests.mcp.ts_clients import TS_DIR, node_client
 
 TARGET = "tests.mcp.programs.tasks2025_server:server"
 CLIENT = TS_DIR / "tasks2025_client.mjs"
@@ -75,30 +75,8 @@ class TaskClient:
 @asynccontextmanager
 async def task_client(connection: Mapping[str, Any], log: Path) -> AsyncIterator[TaskClient]:
     """Connect ``tasks2025_client.mjs`` (skips when node or tests/ts/node_modules is missing)."""
-    node = require_ts_clients()
-    with log.open("ab") as err:
-        proc = await asyncio.create_subprocess_exec(
-            node,
-            str(CLIENT),
-            json.dumps(dict(connection)),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err,
-            cwd=str(TS_DIR),
-        )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 90)
-        assert line, f"the TypeScript client did not connect; see {log}"
-        yield TaskClient(proc, json.loads(line))
-    finally:
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+    async with node_client(CLIENT, connection, log) as (proc, ready):
+        yield TaskClient(proc, ready)
 
 
 def stdio(db_url: str, workdir: Path, **extra: Any) -> dict[str, Any]:

@@ -95,16 +95,19 @@ class SdkSession:
 
 
 @asynccontextmanager
-async def sdk_session(connection: Mapping[str, Any], log_path: Path) -> AsyncIterator[SdkSession]:
-    """Connect the TypeScript SDK client (see ``tests/ts/sdk_session.mjs`` for ``connection``).
+async def node_client(
+    script: Path, connection: Mapping[str, Any], log_path: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, Any]]]:
+    """Run a node client script of ``tests/ts`` on ``connection``; yield it and its first (ready) line.
 
-    Its stderr (and a stdio server's stderr) goes to ``log_path``.
+    The script reads requests on stdin and answers one JSON line each; closing stdin ends it. Its stderr
+    (and a stdio server's stderr) goes to ``log_path``.
     """
     node = require_ts_clients()
     with log_path.open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             node,
-            str(SDK_SESSION),
+            str(script),
             json.dumps(dict(connection)),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -116,9 +119,7 @@ async def sdk_session(connection: Mapping[str, Any], log_path: Path) -> AsyncIte
         line = await asyncio.wait_for(proc.stdout.readline(), 90)
         if not line:
             raise AssertionError(f"the TypeScript client did not connect:\n{_read(log_path)}")
-        ready = json.loads(line)
-        assert ready["event"] == "ready", ready
-        yield SdkSession(proc, ready["tools"])
+        yield proc, json.loads(line)
     finally:
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
@@ -127,6 +128,17 @@ async def sdk_session(connection: Mapping[str, Any], log_path: Path) -> AsyncIte
         except TimeoutError:
             proc.kill()
             await proc.wait()
+
+
+@asynccontextmanager
+async def sdk_session(connection: Mapping[str, Any], log_path: Path) -> AsyncIterator[SdkSession]:
+    """Connect the TypeScript SDK client (see ``tests/ts/sdk_session.mjs`` for ``connection``).
+
+    Its stderr (and a stdio server's stderr) goes to ``log_path``.
+    """
+    async with node_client(SDK_SESSION, connection, log_path) as (proc, ready):
+        assert ready["event"] == "ready", ready
+        yield SdkSession(proc, ready["tools"])
 
 
 @dataclass(frozen=True)
