@@ -17,30 +17,8 @@
 // {"code": <JSON-RPC code or null>, "message": "..."}}. Closing stdin closes the session.
 // Only 127.0.0.1 is contacted: the URL comes from the test, and stdio servers are local processes.
 
-import readline from "node:readline";
-
+import { run, serveRequests, transportFor, write } from "./pipe_session.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-
-function write(message) {
-  process.stdout.write(JSON.stringify(message) + "\n");
-}
-
-function transportFor(connection) {
-  if (connection.url) {
-    return new StreamableHTTPClientTransport(new URL(connection.url), {
-      requestInit: { headers: connection.headers ?? {} },
-    });
-  }
-  return new StdioClientTransport({
-    command: connection.command,
-    args: connection.args ?? [],
-    env: { ...getDefaultEnvironment(), ...(connection.env ?? {}) },
-    cwd: connection.cwd,
-    stderr: "inherit",
-  });
-}
 
 async function answer(client, request) {
   if (request.tool !== undefined) {
@@ -64,23 +42,7 @@ async function main() {
   await client.connect(transportFor(connection));
   const tools = await client.listTools();
   write({ event: "ready", tools: tools.tools.map((t) => t.name), serverVersion: client.getServerVersion() });
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    const request = JSON.parse(line);
-    try {
-      write({ id: request.id, ok: true, result: await answer(client, request) });
-    } catch (error) {
-      write({ id: request.id, ok: false, error: { code: error?.code ?? null, message: String(error?.message ?? error) } });
-    }
-  }
-  await client.close();
+  await serveRequests(client, answer);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`sdk_session: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+run("sdk_session", main);

@@ -16,11 +16,8 @@
 //   {"op": "seen"}                                     notifications/tasks/status and elicitations so far
 // Only 127.0.0.1 is contacted: the URL comes from the test, and stdio servers are local processes.
 
-import readline from "node:readline";
-
+import { run, serveRequests, transportFor, write } from "./pipe_session.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
@@ -29,23 +26,6 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 
 const seen = { statuses: [], elicitations: [] };
-
-function write(message) {
-  process.stdout.write(JSON.stringify(message) + "\n");
-}
-
-function transportFor(connection) {
-  if (connection.url) {
-    return new StreamableHTTPClientTransport(new URL(connection.url));
-  }
-  return new StdioClientTransport({
-    command: connection.command,
-    args: connection.args ?? [],
-    env: { ...getDefaultEnvironment(), ...(connection.env ?? {}) },
-    cwd: connection.cwd,
-    stderr: "inherit",
-  });
-}
 
 async function stream(client, request) {
   const messages = [];
@@ -109,23 +89,7 @@ async function main() {
     taskTools: tools.filter((t) => client.isToolTask(t.name)).map((t) => t.name),
     serverTasks: client.getServerCapabilities()?.tasks ?? null,
   });
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    const request = JSON.parse(line);
-    try {
-      write({ id: request.id, ok: true, result: await answer(client, request) });
-    } catch (error) {
-      write({ id: request.id, ok: false, error: { code: error?.code ?? null, message: String(error?.message ?? error) } });
-    }
-  }
-  await client.close();
+  await serveRequests(client, answer);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`tasks2025_client failed: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+run("tasks2025_client", main);
