@@ -23,6 +23,7 @@ from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
+from edda_mcp.health import health_routes
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
@@ -386,7 +387,7 @@ class EddaMCPServer:
         public_url: str | None = None,
         stateful_sessions: bool = False,
     ) -> Starlette:
-        """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
+        """A streamable-HTTP ASGI app (stateless, so replicas can share the load) with ``/healthz``, ``/readyz``.
 
         The engine starts in the app's lifespan, i.e. inside the server's own event loop. When you
         mount it in another Starlette/FastAPI app, run its lifespan from yours (see docs/mcp-http.md).
@@ -431,7 +432,7 @@ class EddaMCPServer:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
-        return build_asgi_app(self.mcp, options, events)
+        return build_asgi_app(self.mcp, options, events, health_routes(lambda: self.app))
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:
