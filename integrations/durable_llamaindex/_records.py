@@ -32,11 +32,16 @@ class Checkpoint(BaseModel):
         step: name of the step that finished (None for the end).
         input_event: the event the step received (encoded).
         output_events: the events the step produced: sent with ``ctx.send_event``, then returned.
-        snapshot: ``Context.to_dict()`` right after the step's result was processed (STEP only).
+        snapshot: ``Context.to_dict()`` right after the step's result was processed (the first STEP
+            checkpoint of a run; older recordings have it at every step).
+        snapshot_patch: the later STEP checkpoints' difference to the previous snapshot
+            (:mod:`durable_llamaindex._delta`), so a checkpoint grows with what the step changed.
         published: events the run wrote to its stream since the previous checkpoint (encoded).
         input_requests: how many of those are ``InputRequiredEvent``s, each answered by one response.
         responses_applied: human responses the run had consumed when the snapshot was taken.
         result: the encoded ``StopEvent`` (DONE only).
+        stop_result: ``StopEvent.result`` encoded with its class (a pydantic model such as an agent's
+            ``AgentOutput`` comes back as that class, not a dict); None in older recordings.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -46,10 +51,12 @@ class Checkpoint(BaseModel):
     input_event: Any = None
     output_events: list[Any] = []
     snapshot: dict[str, Any] | None = None
+    snapshot_patch: dict[str, Any] | None = None
     published: list[Any] = []
     input_requests: int = 0
     responses_applied: int = 0
     result: Any = None
+    stop_result: Any = None
 
 
 def _serializer() -> JsonSerializer:
@@ -74,6 +81,23 @@ def decode_event(data: Any) -> Event:
     if not isinstance(value, Event):
         raise RecordedRunError(f"recorded value is a {type(value).__name__}, not a LlamaIndex event")
     return value
+
+
+def encode_value(value: Any) -> Any:
+    """JSON form of any value LlamaIndex can serialize; pydantic models keep their qualified class name."""
+    return json.loads(_serializer().serialize(value))
+
+
+def decode_value(data: Any) -> Any:
+    """Rebuild what :func:`encode_value` encoded.
+
+    Raises:
+        RecordedRunError: a recorded class cannot be imported or its fields no longer fit it.
+    """
+    try:
+        return _serializer().deserialize(json.dumps(data))
+    except Exception as exc:
+        raise RecordedRunError(f"cannot rebuild a recorded LlamaIndex result: {exc}") from exc
 
 
 def to_json_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:

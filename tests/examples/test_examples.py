@@ -59,6 +59,11 @@ EXPECTED: dict[str, list[str]] = {
         "SIGTERM received: draining",
         "worker stopped",
     ],
+    "llamaindex_agent.py": [
+        "tool convert(120, 0.92)",
+        "120 USD is 110.4 EUR",
+        "checkpoints: init_run, setup_agent, run_agent_step, parse_agent_output, call_tool",
+    ],
     "timeouts.py": ["3 chunks: 3", "50 chunks: WorkflowTimeoutError"],
     "at_most_once.py": [
         "charged 42.00 for ORD-1: ch_1",

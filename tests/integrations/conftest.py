@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from durable_core import Catalog, EddaApp, FakeClock
+from tests.integrations.pydantic_graph.support import Workers
 
 
 @pytest.fixture
@@ -34,3 +36,13 @@ async def make_app(db_url: str, catalog: Catalog, clock: FakeClock) -> AsyncIter
     yield factory
     for app in reversed(apps):
         await app.shutdown()
+
+
+@pytest.fixture
+async def workers(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Workers]:
+    """Crash-test worker processes of the test module's ``WORKER_MODULE``; all are stopped at the end."""
+    pool = Workers(request.module.WORKER_MODULE, db_url, tmp_path / "effects.log", tmp_path)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -9,7 +9,6 @@ once, in the first process, and the ``ctx.store`` trail shows the second process
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +18,7 @@ from tests.crash.programs.llamaindex_worker import CATALOG, RESPONSE_TYPE
 from tests.crash.support import EffectLog, assert_nothing_stranded, wait_until
 from tests.integrations.llamaindex.support import Workers
 
-MODULE = "tests.crash.programs.llamaindex_worker"
-
-
-@pytest.fixture
-async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
-    pool = Workers(MODULE, db_url, tmp_path / "effects.log", tmp_path)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+WORKER_MODULE = "tests.crash.programs.llamaindex_worker"
 
 
 @pytest.fixture

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
-from workflows.events import Event
+from workflows import Context, Workflow, step
+from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
-from durable_core import Catalog, EddaApp, InstanceStatus, WorkflowContext, workflow
+from durable_core import Catalog, ConfigurationError, EddaApp, InstanceStatus, WorkflowContext, workflow
 from durable_core.ingress import CloudEventsASGI
 from durable_llamaindex import DEFAULT_RESPONSE_EVENT_TYPE, DurableLlamaWorkflow
+from tests.crash.support import wait_until
 from tests.integrations.llamaindex.flows import ApprovalFlow, ApprovalRequest, Decision, GreetingFlow
 from tests.integrations.llamaindex.support import wait_status
 
@@ -120,3 +123,69 @@ async def test_a_cloudevent_over_http_answers_the_request(make_app: Any, catalog
     assert reply.status_code == 202, reply.text
     assert await app.wait_result(iid, timeout=10) == "paid 64"
     assert counts == Counter(prepare=1, decide=1)
+
+
+class BudgetQuestion(InputRequiredEvent):
+    """Asks for a spending limit."""
+
+
+class BudgetAnswer(HumanResponseEvent):
+    limit: int
+
+
+class NoteQuestion(InputRequiredEvent):
+    """Asks for a note to file with the order."""
+
+
+class NoteAnswer(HumanResponseEvent):
+    note: str
+
+
+class TwoQuestionsFlow(Workflow):
+    @step
+    async def ask_budget(self, ev: StartEvent) -> BudgetQuestion:
+        return BudgetQuestion()
+
+    @step
+    async def ask_note(self, ctx: Context, ev: BudgetAnswer) -> NoteQuestion:
+        await ctx.store.set("limit", ev.limit)
+        return NoteQuestion()
+
+    @step
+    async def finish(self, ctx: Context, ev: NoteAnswer) -> StopEvent:
+        return StopEvent(result=f"limit {await ctx.store.get('limit')}, note {ev.note!r}")
+
+
+async def test_each_kind_of_question_is_answered_by_its_own_response_class(
+    make_app: Any, catalog: Catalog
+) -> None:
+    durable = DurableLlamaWorkflow(
+        lambda: TwoQuestionsFlow(timeout=None),
+        name="two_questions",
+        response_event={BudgetQuestion: BudgetAnswer, NoteQuestion: NoteAnswer},
+    )
+
+    @workflow(catalog=catalog)
+    async def order(ctx: WorkflowContext) -> str:
+        result: str = await durable.run(ctx)
+        return result
+
+    app: EddaApp = await make_app()
+    iid = await order.start()
+    await wait_status(app, iid, InstanceStatus.WAITING)
+    with pytest.raises(ValueError, match=r"limit"):  # the first wait expects a BudgetAnswer
+        await app.send_event(DEFAULT_RESPONSE_EVENT_TYPE, "buyer", {"note": "early"}, instance_id=iid)
+    await app.send_event(DEFAULT_RESPONSE_EVENT_TYPE, "buyer", {"limit": 300}, instance_id=iid)
+
+    async def asks_for_a_note() -> bool:
+        wait = await app.get_wait(iid)
+        return wait is not None and "note" in json.dumps(wait.input_schemas)
+
+    await wait_until(asks_for_a_note, "the second question")
+    await app.send_event(DEFAULT_RESPONSE_EVENT_TYPE, "buyer", {"note": "gift wrap"}, instance_id=iid)
+    assert await app.wait_result(iid, timeout=10) == "limit 300, note 'gift wrap'"
+
+
+def test_a_mapping_must_pair_request_and_response_classes() -> None:
+    with pytest.raises(ConfigurationError, match="InputRequiredEvent subclasses"):
+        DurableLlamaWorkflow(TwoQuestionsFlow, name="bad", response_event={StartEvent: NoteAnswer})  # type: ignore[dict-item]

@@ -8,27 +8,13 @@ saw the state built by ``s1`` and ``s2`` (nested dataclasses and Pydantic models
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from durable_core import EddaApp, InstanceStatus, StepKind
 from tests.crash.programs.pydantic_graph_worker import CATALOG, GRAPH_NAME, LABELS
 from tests.crash.support import EffectLog, assert_nothing_stranded, wait_until
 from tests.integrations.pydantic_graph.support import Workers
 
 IDS = [f"graph-{i}" for i in range(1, 4)]
-MODULE = "tests.crash.programs.pydantic_graph_worker"
-
-
-@pytest.fixture
-async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
-    pool = Workers(MODULE, db_url, tmp_path / "effects.log", tmp_path)
-    try:
-        yield pool
-    finally:
-        await pool.close()
+WORKER_MODULE = "tests.crash.programs.pydantic_graph_worker"
 
 
 async def test_killed_after_step_2_resumes_with_steps_3_and_4_only(db_url: str, workers: Workers) -> None:
