@@ -6,7 +6,7 @@ library is known to be installed.
 
 from __future__ import annotations
 
-from durable_core import ConfigurationError, EddaError
+from durable_core import ConfigurationError, EddaError, TerminalError
 
 INSTALL_HINT = "pip install 'edda-mcp[pydantic-graph]'"
 
@@ -15,8 +15,12 @@ class PydanticGraphNotInstalledError(ConfigurationError, ImportError):
     """pydantic-graph (the extra this package needs) is missing or has an unsupported version."""
 
 
-class UnsupportedGraphError(ConfigurationError):
-    """The graph (or its state) has a shape this integration cannot run durably."""
+class UnsupportedGraphError(ConfigurationError, TerminalError):
+    """The graph (or its state) has a shape this integration cannot run durably.
+
+    A :class:`~durable_core.TerminalError` too: raised inside a step's activity (an output that cannot be
+    recorded) it fails the run at once, since no retry can change the code's shape.
+    """
 
 
 class RecordedStepError(EddaError):

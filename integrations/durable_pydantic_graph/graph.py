@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic_graph import Graph, Step, StepContext
+from pydantic_graph import Graph, GraphRun, Step, StepContext
 from pydantic_graph.step import NodeStep
 
 from durable_core import Activity, ConfigurationError, RetryPolicy, WorkflowContext
@@ -122,6 +125,7 @@ class DurableGraph(Generic[OutputT]):
             raise ConfigurationError(
                 "DurableGraph needs a stable name: pass name=... or build the graph with GraphBuilder(name=...)"
             )
+        _refuse_stream_steps(graph)
         self.graph = graph
         self.name = graph_name
         self._activities: dict[str, Activity[Any, StepRecord]] = {}
@@ -158,6 +162,44 @@ class DurableGraph(Generic[OutputT]):
             TypeError: ``ctx`` is not a WorkflowContext, or the call is made inside an activity.
             UnsupportedGraphError: the state is not a mutable dataclass or Pydantic model.
         """
+        with bound_context(ctx):
+            output = await self._durable_graph(ctx, state).run(
+                state=state, deps=deps, inputs=inputs, infer_name=False
+            )
+        return cast(OutputT, output)
+
+    @asynccontextmanager
+    async def iter(
+        self,
+        ctx: WorkflowContext,
+        *,
+        state: Any = None,
+        deps: Any = None,
+        inputs: Any = None,
+    ) -> AsyncIterator[GraphRun[Any, Any, OutputT]]:
+        """Run the graph durably step by step, as pydantic-graph's ``Graph.iter()`` does.
+
+        Yields pydantic-graph's own ``GraphRun``: ``async for event in run`` (or ``await run.next()``)
+        advances it, each step running as its activity; ``run.output`` holds the result at the end. On
+        replay the recorded steps are handed back in the same order without running again.
+
+        Args:
+            ctx: the workflow's context.
+            state: the graph state, updated in place after every step (see :meth:`run`).
+            deps: dependencies handed to steps as ``ctx.deps`` (never recorded).
+            inputs: the graph's input.
+
+        Raises:
+            TypeError: ``ctx`` is not a WorkflowContext, or the call is made inside an activity.
+            UnsupportedGraphError: the state is not a mutable dataclass or Pydantic model.
+        """
+        durable = self._durable_graph(ctx, state)
+        with bound_context(ctx):
+            async with durable.iter(state=state, deps=deps, inputs=inputs, infer_name=False) as graph_run:
+                yield graph_run
+
+    def _durable_graph(self, ctx: WorkflowContext, state: Any) -> Graph:
+        """A copy of the graph whose steps run as this run's activities."""
         _check_workflow_context(ctx)
         check_state(state)
         run = _DurableRun(self, ctx, state)
@@ -165,10 +207,25 @@ class DurableGraph(Generic[OutputT]):
             node_id: run.wrap(node) if isinstance(node, Step) else node
             for node_id, node in self.graph.nodes.items()
         }
-        durable = dataclasses.replace(self.graph, nodes=nodes)
-        with bound_context(ctx):
-            output = await durable.run(state=state, deps=deps, inputs=inputs, infer_name=False)
-        return cast(OutputT, output)
+        return dataclasses.replace(self.graph, nodes=nodes)
+
+
+def _is_stream_step(node: Step) -> bool:
+    """Whether ``node`` came from ``GraphBuilder.stream``: its call wraps an async generator function."""
+    call = node.call
+    wrapped = inspect.getclosurevars(call).nonlocals.get("call") if inspect.isfunction(call) else None
+    return ".stream.<locals>." in getattr(call, "__qualname__", "") or inspect.isasyncgenfunction(wrapped)
+
+
+def _refuse_stream_steps(graph: Graph) -> None:
+    streams = sorted(
+        node_id for node_id, node in graph.nodes.items() if isinstance(node, Step) and _is_stream_step(node)
+    )
+    if streams:
+        raise UnsupportedGraphError(
+            f"stream steps cannot run durably: {', '.join(repr(s) for s in streams)} (from @builder.stream). "
+            "A durable step records one whole result, so make them @builder.step functions that return a list"
+        )
 
 
 class _DurableRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -139,8 +140,7 @@ async def test_run_outside_a_workflow_body_is_a_type_error() -> None:
         await ORDER_GRAPH.run(cast(WorkflowContext, object()), state=OrderState(), inputs=ORDER)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_stream_steps_are_rejected_with_a_clear_message(make_app: Any, catalog: Catalog) -> None:
+def test_stream_steps_are_refused_when_the_durable_graph_is_built() -> None:
     builder = GraphBuilder(name="streamy", input_type=int, output_type=int)
 
     @builder.stream
@@ -150,13 +150,33 @@ async def test_stream_steps_are_rejected_with_a_clear_message(make_app: Any, cat
     builder.add(
         builder.edge_from(builder.start_node).to(numbers), builder.edge_from(numbers).to(builder.end_node)
     )
-    graph: DurableGraph[int] = DurableGraph(builder.build(), retry_policy=RetryPolicy(max_attempts=1))
+    with pytest.raises(UnsupportedGraphError, match=r"stream steps cannot run durably: 'numbers'"):
+        DurableGraph(builder.build())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_an_unrecordable_step_output_fails_at_once_without_retries(
+    make_app: Any, catalog: Catalog
+) -> None:
+    builder = GraphBuilder(name="opaque", input_type=int, output_type=Any)
+    calls: list[int] = []
+
+    @builder.step
+    async def make_lock(ctx: StepContext[None, None, int]) -> Any:
+        calls.append(ctx.inputs)
+        return asyncio.Lock()  # not JSON: cannot be recorded
+
+    builder.add(
+        builder.edge_from(builder.start_node).to(make_lock), builder.edge_from(make_lock).to(builder.end_node)
+    )
+    graph: DurableGraph[Any] = DurableGraph(builder.build(), retry_policy=RetryPolicy(max_attempts=5))
 
     @workflow(catalog=catalog)
-    async def streaming(ctx: WorkflowContext) -> int:
+    async def opaque(ctx: WorkflowContext) -> Any:
         return await graph.run(ctx, inputs=1)
 
     app = await make_app()
-    iid = await streaming.start()
-    with pytest.raises(WorkflowFailedError, match="stream step"):
+    iid = await opaque.start()
+    with pytest.raises(WorkflowFailedError, match="UnsupportedGraphError"):
         await app.wait_result(iid, timeout=10)
+    assert calls == [1]  # terminal: the step ran once, not five times

@@ -262,3 +262,30 @@ async def test_a_pydantic_model_state_is_restored_in_place(
         )
     ]
     assert finals[0].model_fields_set == {"items", "addresses", "checked_out"}
+
+
+async def test_iter_steps_through_the_graph_and_replays_without_running_steps_again(
+    make_app: Any, catalog: Catalog, clock: FakeClock
+) -> None:
+    counts: Counter[str] = Counter()
+    walked: list[list[str]] = []
+
+    @workflow(catalog=catalog)
+    async def walk_order(ctx: WorkflowContext, order: Order) -> Receipt:
+        nodes: list[str] = []
+        async with ORDER_GRAPH.iter(ctx, state=OrderState(), deps=counts, inputs=order) as run:
+            async for event in run:
+                nodes.extend(type(task).__name__ for task in (event if isinstance(event, list) else [event]))
+        walked.append(nodes)
+        await sleep(ctx, 60)  # park; the resume replays the graph run through iter() again
+        assert isinstance(run.output, Receipt)
+        return run.output
+
+    app: EddaApp = await make_app()
+    iid = await walk_order.start(order=ORDER)
+    await wait_status(app, iid, InstanceStatus.WAITING)
+    clock.advance(61)
+    receipt = await app.wait_result(iid, timeout=10)
+    assert receipt == Receipt(order_id=ORDER.order_id, total=110.0, carrier="express")
+    assert counts == Counter(validate=1, price=1, ship=1, confirm=1)  # the replay ran no step again
+    assert len(walked) == 2 and walked[0] == walked[1] and walked[0]
