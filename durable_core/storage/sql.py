@@ -23,6 +23,7 @@ from durable_core.storage import leases, migrations, records, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
+from durable_core.storage.evolution import SqlEvolution
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
@@ -35,9 +36,7 @@ from durable_core.storage.urls import (
     normalize_url,
     resolve_sqlite_synchronous,
 )
-from durable_core.storage.writer import (
-    DuplicateKey,
-)
+from durable_core.storage.writer import DuplicateKey
 from durable_core.types import (
     FINISHED_STATUSES,
     USER_STEP_KINDS,
@@ -436,9 +435,10 @@ class SqlStorage(Storage):
         return await self._writer.execute(hot.FINISH_UPDATE, hot.finish_params(lease, request, now)) == 1
 
     @guarded()
-    async def park(self, lease: Lease, wake_at: datetime, now: datetime) -> bool:
+    async def park(self, lease: Lease, wake_at: datetime, now: datetime, frontier: int | None = None) -> bool:
         """Store the instance as WAITING until ``wake_at`` and release the lease (one fenced UPDATE)."""
-        return await self._writer.execute(hot.PARK_UPDATE, hot.park_params(lease, wake_at, now)) == 1
+        params = hot.park_params(lease, wake_at, now, frontier)  # frontier: see ctx.patched
+        return await self._writer.execute(hot.PARK_UPDATE, params) == 1
 
     @guarded()
     async def next_wake_at(self, workflow_names: frozenset[str]) -> datetime | None:
@@ -588,6 +588,10 @@ class SqlStorage(Storage):
     ) -> WakeListener | None:
         """A listener for wake-ups committed by other processes (PostgreSQL LISTEN/NOTIFY), else None."""
         return self._dialect.wake_listener(self._conns, on_ids, on_connected)
+
+    def evolution(self) -> SqlEvolution:
+        """Code-version bookkeeping of this database (see :mod:`durable_core.storage.evolution`)."""
+        return SqlEvolution(self._conns)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""
