@@ -340,14 +340,16 @@ class InstanceRunner:
         due = suspend.wake_at
         wake_at = min(due, deadline) if deadline is not None and due is not None else (due or deadline)
         now = self._s.clock.now()
+        # how far the code got: just past the wait/timer it parks on (see ctx.patched)
+        reached = session.positions_used if suspend.position is None else suspend.position + 1
         if suspend.wait is None or not suspend.wait.keys:
             if wake_at is None:  # pragma: no cover - a plain timer always has a due time
                 raise EddaError("a wait with nothing to wait for")
-            if not await self._s.storage.park(self._lease, wake_at, now, session.positions_used):
+            if not await self._s.storage.park(self._lease, wake_at, now, reached):
                 raise LeaseLostSignal()
         else:
             wait = dataclasses.replace(suspend.wait, wake_at=wake_at)
-            outcome = await self._s.storage.messaging().park(self._lease, wait, now, session.positions_used)
+            outcome = await self._s.storage.messaging().park(self._lease, wait, now, reached)
             if outcome is ParkOutcome.LEASE_LOST:
                 raise LeaseLostSignal()
             if outcome is ParkOutcome.MESSAGE_AVAILABLE:

@@ -26,6 +26,10 @@ GUARD_ADVICE: Final = (
 )
 
 
+#: what the history "holds" at the position a run was parked on
+PARKED_OPERATION: Final = "the wait or timer the run was parked on there"
+
+
 def marker_value(deprecated: bool) -> JsonValue:
     """The recorded value of a marker."""
     return {"deprecated": deprecated}
@@ -52,7 +56,7 @@ def divergence(
     instance_id: str,
     position: int,
     actual: str,
-    recorded: HistoryEntry,
+    recorded: HistoryEntry | None,
     decided: dict[str, bool],
 ) -> NonDeterminismError:
     """The error for code that asked for ``actual`` where the history recorded ``recorded``.
@@ -62,11 +66,16 @@ def divergence(
         instance_id: the instance of the run.
         position: the history position.
         actual: what the code asked for (see :func:`describe`).
-        recorded: the entry the history holds there.
+        recorded: the entry the history holds there; None for the position the run was parked on (the
+            wait or timer it waited for, recorded only when it ends).
         decided: the ``ctx.patched`` answers of this run so far (named in the message).
     """
-    expected = describe(recorded.kind, recorded.name, recorded.args_hash)
-    patch_id = recorded.name if recorded.kind is StepKind.PATCH else None
+    if recorded is None:
+        expected = PARKED_OPERATION
+        patch_id = None
+    else:
+        expected = describe(recorded.kind, recorded.name, recorded.args_hash)
+        patch_id = recorded.name if recorded.kind is StepKind.PATCH else None
     if patch_id is not None:
         advice = (
             f"This run took the new path of ctx.patched({patch_id!r}): keep the "
@@ -83,7 +92,7 @@ def divergence(
         patch_id = patch_id or next(iter(decided))
     return NonDeterminismError(
         f"workflow {workflow_name!r} instance {instance_id}: at history position {position} the code asked "
-        f"for {actual} but the history recorded {expected}. {advice}",
+        f"for {actual} but {'the history recorded ' if recorded is not None else ''}{expected}. {advice}",
         position=position,
         expected=expected,
         actual=actual,

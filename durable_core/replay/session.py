@@ -145,6 +145,20 @@ class ReplaySession(WorkflowRuntime):
         self._patches[change_id] = taken
         return taken
 
+    def _check_not_parked_here(self, position: int, kind: StepKind, name: str, digest: str = "") -> None:
+        """An earlier run parked on a wait or timer at ``position``: other code asking for more is a change."""
+        if position != self._frontier - 1 or self.mode is ReplayMode.UNWIND:
+            return
+        self.nondeterminism = divergence(
+            workflow_name=self.workflow_name,
+            instance_id=self.instance_id,
+            position=position,
+            actual=describe(kind, name, digest),
+            recorded=None,
+            decided=self._patches,
+        )
+        raise self.nondeterminism
+
     def _skip_deprecated_markers(self, keep: str | None = None) -> None:
         while (entry := self._recorded.get(self._next)) is not None and entry.name != keep:
             if not is_deprecated_marker(entry, self._serializer):
@@ -170,6 +184,7 @@ class ReplaySession(WorkflowRuntime):
             if self._executor is not None:
                 await self._executor.on_replayed_activity(self.instance_id, aid, activity.name, value)
         else:
+            self._check_not_parked_here(position, StepKind.ACTIVITY, activity.name, digest)
             executor = self._require_live()
             await self._flush()
             step = PlannedActivity(position, activity, args, kwargs, digest, aid)
@@ -190,6 +205,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, kind, kind.value, "", recorded)
             return self._serializer.decode(recorded.result)  # type: ignore[no-any-return]
+        self._check_not_parked_here(position, kind, kind.value)
         self._require_live()
         value = produce()
         entry = HistoryEntry(
@@ -218,7 +234,7 @@ class ReplaySession(WorkflowRuntime):
             return
         self._require_live()
         if self._clock_now() < due:
-            raise SuspendSignal(due)
+            raise SuspendSignal(due, None, position)
         entry = HistoryEntry(
             instance_id=self.instance_id,
             position=position,
@@ -262,6 +278,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, StepKind.SEND, name, "", recorded)
             return
+        self._check_not_parked_here(position, StepKind.SEND, name)
         executor = self._require_live()
         await self._flush()
         entry = self._plain_entry(position, StepKind.SEND, name, None)
@@ -280,6 +297,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, StepKind.SEND, name, "", recorded)
             return
+        self._check_not_parked_here(position, StepKind.SEND, name)
         executor = self._require_live()
         await self._flush()
         await executor.set_subscription(self.instance_id, channel, mode)
@@ -295,6 +313,7 @@ class ReplaySession(WorkflowRuntime):
         name = child.workflow_name
         recorded = self._recorded.get(position)
         if recorded is None:
+            self._check_not_parked_here(position, StepKind.CHILD, name)
             executor = self._require_live()
             await self._flush()
             child_id = await executor.create_child(self.instance_id, child)
