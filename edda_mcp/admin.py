@@ -25,7 +25,10 @@ async def list_instances(
     if not records:
         out.write("no instances\n")
     for r in records:
-        out.write(f"{r.instance_id}  {r.workflow_name:<24} {r.status.value:<12} {r.created_at.isoformat()}\n")
+        out.write(
+            f"{r.instance_id}  {r.workflow_name:<24} {r.status.value:<12} {r.created_at.isoformat()}"
+            f"  {r.app_version or '-'}\n"
+        )
 
 
 async def show_instance(db_url: str, instance_id: str, out: TextIO) -> None:
@@ -45,6 +48,8 @@ async def show_instance(db_url: str, instance_id: str, out: TextIO) -> None:
         "updated_at": record.updated_at.isoformat(),
         "error": None if record.error is None else record.error.message,
         "reason": record.blocked_reason,
+        "app_version": record.app_version,
+        "last_run_version": record.last_run_version,
         "history": history_json(history),
     }
     out.write(json.dumps(data, indent=2) + "\n")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_core.authoring.catalog import Catalog
+from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock
 from durable_core.engine.history_export import export_history, import_history
 from durable_core.engine.services import EngineServices
@@ -45,6 +46,11 @@ class EvolutionAPI:
         (``InstanceRecord.last_run_version``); see :mod:`durable_core.engine.versions` for what is hashed.
         """
         return self._code_version.get()
+
+    @property
+    def workflows(self) -> tuple[Workflow[Any, Any], ...]:
+        """The workflows this app serves (its ``workflows=`` list, or the process-wide ``@workflow`` set)."""
+        return tuple(self._catalog)
 
     async def replay_check(
         self,
