@@ -8,6 +8,7 @@ the file named by ``CALLS_FILE`` (one line per completed call) when a subprocess
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from pathlib import Path
@@ -18,6 +19,8 @@ from durable_core import Catalog, WorkflowContext, activity, wait_event, workflo
 CALLS: Counter[str] = Counter()
 #: set by the worker program: activity calls are appended to this file (survives SIGKILL)
 CALLS_FILE: Final = "EDDA_EVOLUTION_CALLS"
+#: set to ``finish`` by the worker program: ``finish`` never completes there (it is killed meanwhile)
+HOLD: Final = "EDDA_EVOLUTION_HOLD"
 EVENT: Final = "go"
 
 
@@ -43,6 +46,9 @@ async def audit(ctx: WorkflowContext, n: int) -> str:
 
 @activity
 async def finish(ctx: WorkflowContext, n: int, path: str) -> str:
+    if os.environ.get(HOLD) == "finish":  # the worker program is to be killed in the middle of this
+        _called("finish-held", n)
+        await asyncio.Event().wait()
     _called("finish", n)
     return f"{path} {n}"
 
