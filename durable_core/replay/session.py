@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from durable_core.authoring.activity import Activity
 from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
@@ -147,17 +147,8 @@ class ReplaySession(WorkflowRuntime):
 
     def _check_not_parked_here(self, position: int, kind: StepKind, name: str, digest: str = "") -> None:
         """An earlier run parked on a wait or timer at ``position``: other code asking for more is a change."""
-        if position != self._frontier - 1 or self.mode is ReplayMode.UNWIND:
-            return
-        self.nondeterminism = divergence(
-            workflow_name=self.workflow_name,
-            instance_id=self.instance_id,
-            position=position,
-            actual=describe(kind, name, digest),
-            recorded=None,
-            decided=self._patches,
-        )
-        raise self.nondeterminism
+        if position == self._frontier - 1 and self.mode is not ReplayMode.UNWIND:
+            self._diverge(position, kind, name, digest, None)
 
     def _skip_deprecated_markers(self, keep: str | None = None) -> None:
         while (entry := self._recorded.get(self._next)) is not None and entry.name != keep:
@@ -422,6 +413,12 @@ class ReplaySession(WorkflowRuntime):
     def _verify(self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry) -> None:
         if recorded.kind is kind and recorded.name == name and (not digest or recorded.args_hash == digest):
             return
+        self._diverge(position, kind, name, digest, recorded)
+
+    def _diverge(
+        self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry | None
+    ) -> NoReturn:
+        """Poison the session with the error for code asking for ``kind name`` at ``position``."""
         self.nondeterminism = divergence(
             workflow_name=self.workflow_name,
             instance_id=self.instance_id,
