@@ -13,7 +13,7 @@ from tests.crash.support import REPO_ROOT, WorkerProcess, wait_until
 from tests.evolution import versions
 from tests.evolution.versions import CALLS_FILE, EVENT, HOLD
 
-OLD, NEW = 12, 4
+OLD, NEW = 8, 3
 
 
 async def _spawn(db_url: str, tmp_path: Path, calls: Path, *, hold: bool, index: int) -> WorkerProcess:
