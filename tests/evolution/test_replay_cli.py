@@ -86,6 +86,8 @@ async def test_exported_histories_replay_without_a_database(db_url: str, tmp_pat
         code, out = await _cli("instances", "export", iid, "--db", db_url)
         assert code == 0, out
         (tmp_path / f"{iid}.json").write_text(out)
+    code, shown = await _cli("instances", "show", "old-2", "--db", db_url)
+    assert code == 0 and versions.code_version_of_v1() in shown  # show prints the code version
     exported = json.loads((tmp_path / "old-2.json").read_text())
     assert exported["format"] == "edda-history" and exported["format_version"] == 1
     assert exported["instance"]["status"] == "completed" and exported["instance"]["app_version"]

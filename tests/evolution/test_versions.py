@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from durable_core import Catalog, ConfigurationError, EddaApp, InstanceStatus, WorkflowContext, workflow
@@ -57,3 +59,11 @@ def test_default_version_hashes_the_served_workflow_code() -> None:
 def test_a_bad_version_is_a_configuration_error(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="version"):
         EddaApp("sqlite:///:memory:", version=bad, run_workers=False)
+
+
+def test_an_mcp_servers_version_is_its_code_version(tmp_path: Path) -> None:
+    from edda_mcp import EddaMCPServer
+
+    db_url = f"sqlite:///{tmp_path / 'mcp.db'}"
+    assert EddaMCPServer("shop", db_url=db_url, version="3.1.4").app.version == "3.1.4"
+    assert EddaMCPServer("shop", db_url=db_url).app.version.startswith("code:")

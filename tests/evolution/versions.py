@@ -100,3 +100,10 @@ async def order_unguarded(ctx: WorkflowContext, n: int) -> str:
 
 
 VERSIONS: Final = {"v1": V1, "v2": V2, "v3": V3, "v4": V4, "unguarded": UNGUARDED}
+
+
+def code_version_of_v1() -> str:
+    """The default version of an app serving :data:`V1` (a hash of its code)."""
+    from durable_core.engine.versions import code_hash
+
+    return code_hash(V1)
