@@ -151,7 +151,29 @@ class RecordedError(EddaError):
 
 
 class NonDeterminismError(EddaError):
-    """Replayed workflow code asked for a different operation than the history recorded."""
+    """Replayed workflow code asked for a different operation than the history recorded.
+
+    Attributes:
+        position: the history position where they differ (None when not known).
+        expected: the operation the history recorded there (e.g. ``activity 'charge'``).
+        actual: the operation the code asked for.
+        patch_id: the ``ctx.patched`` change id involved, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int | None = None,
+        expected: str = "",
+        actual: str = "",
+        patch_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.position = position
+        self.expected = expected
+        self.actual = actual
+        self.patch_id = patch_id
 
 
 class WorkflowFailedError(EddaError):

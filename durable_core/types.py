@@ -62,6 +62,7 @@ class StepKind(enum.StrEnum):
     WAIT = "wait"  # an event/message wait that was satisfied (or timed out), recorded with what arrived
     SEND = "send"  # a journaled send_event / publish / send_to / subscribe / unsubscribe from a workflow
     CHILD = "child"  # a child workflow started from a workflow (records the child's instance id)
+    PATCH = "patch"  # marker of ctx.patched(id) / ctx.deprecate_patch(id): the run took the new path
 
     @property
     def is_step(self) -> bool:
@@ -70,7 +71,7 @@ class StepKind(enum.StrEnum):
 
 
 #: History kinds that record values the workflow asked for (``ctx.now()`` ...), not steps it took.
-_INTERNAL_KINDS: Final = frozenset({StepKind.NOW, StepKind.UUID, StepKind.RANDOM})
+_INTERNAL_KINDS: Final = frozenset({StepKind.NOW, StepKind.UUID, StepKind.RANDOM, StepKind.PATCH})
 #: The history kinds counted as steps by :class:`InstanceProgress`.
 USER_STEP_KINDS: Final = tuple(kind for kind in StepKind if kind.is_step)
 
@@ -185,6 +186,9 @@ class InstanceRecord:
     service_name: str = ""
     crash_count: int = 0
     parent_instance_id: str | None = None
+    app_version: str | None = None  # EddaApp(version=...) of the app that started it
+    last_run_version: str | None = None  # the version of the worker that ran it last
+    replay_frontier: int | None = None  # positions its code had taken when it last parked (ctx.patched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,7 @@ class NewInstance:
     lease_owner: str | None = None  # create it already claimed by this worker (epoch 1, RUNNING)
     lease_expires_at: datetime | None = None
     parent_instance_id: str | None = None  # set for child workflows: its end is delivered to the parent
+    app_version: str | None = None  # the starting app's code version
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +236,7 @@ class InstanceQuery:
         input_equals: pairs of (top-level input field, JSON scalar) that must all match.
         limit: at most this many rows (1..1000).
         before: keyset cursor ``(created_at, instance_id)`` from the last row of the previous page.
+        app_version: only instances started by apps of this code version.
     """
 
     statuses: frozenset[InstanceStatus] | None = None
@@ -240,6 +246,7 @@ class InstanceQuery:
     input_equals: tuple[tuple[str, JsonScalar], ...] = ()
     limit: int = 100
     before: tuple[datetime, str] | None = None
+    app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,11 @@
-"""Operator commands on stored instances: list, show, cancel, resume, resolve, replay check, migrate."""
+"""Operator commands on stored instances: list, show, cancel, resume, resolve, migrate (replay: cli_evolution)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, TextIO
 
-from durable_core import EddaApp, InstanceStatus, OutcomeAnswer, ReplayReport
+from durable_core import EddaApp, InstanceStatus, OutcomeAnswer
 from edda_mcp.queries import history_json
 
 
@@ -25,7 +25,10 @@ async def list_instances(
     if not records:
         out.write("no instances\n")
     for r in records:
-        out.write(f"{r.instance_id}  {r.workflow_name:<24} {r.status.value:<12} {r.created_at.isoformat()}\n")
+        out.write(
+            f"{r.instance_id}  {r.workflow_name:<24} {r.status.value:<12} {r.created_at.isoformat()}"
+            f"  {r.app_version or '-'}\n"
+        )
 
 
 async def show_instance(db_url: str, instance_id: str, out: TextIO) -> None:
@@ -45,6 +48,8 @@ async def show_instance(db_url: str, instance_id: str, out: TextIO) -> None:
         "updated_at": record.updated_at.isoformat(),
         "error": None if record.error is None else record.error.message,
         "reason": record.blocked_reason,
+        "app_version": record.app_version,
+        "last_run_version": record.last_run_version,
         "history": history_json(history),
     }
     out.write(json.dumps(data, indent=2) + "\n")
@@ -74,18 +79,6 @@ async def resolve_instance(db_url: str, instance_id: str, answer: OutcomeAnswer,
         )
     said = "happened" if answer.happened else "did not happen (it runs again)"
     out.write(f"{instance_id}: resolved, the interrupted step {said}\n")
-
-
-async def replay_check(db_url: str, out: TextIO, *, workflow: str | None, limit: int) -> list[ReplayReport]:
-    """Replay stored histories against the loaded code; one line per instance."""
-    async with client_app(db_url) as app:
-        reports = await app.replay_check(workflow_name=workflow, limit=limit)
-    for report in reports:
-        verdict = "ok" if report.ok else f"DIVERGES: {report.message}"
-        out.write(f"{report.instance_id}  {report.workflow_name:<24} {verdict}\n")
-    failed = sum(not r.ok for r in reports)
-    out.write(f"{len(reports)} instance(s) checked, {failed} diverge\n")
-    return reports
 
 
 async def migrate(db_url: str, out: TextIO) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError, InstanceStatus, OutcomeAnswer
-from edda_mcp import admin
+from edda_mcp import admin, cli_evolution
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
@@ -59,12 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--reason", default="cancelled from the command line")
         if action == "resolve":
             _add_resolve_arguments(p)
+    cli_evolution.add_export_command(isub)
 
-    replay = sub.add_parser("replay", help="replay stored histories against module:server's current code")
-    replay.add_argument("target")
-    replay.add_argument("--db", help="database URL (default: the server's)")
-    replay.add_argument("--workflow")
-    replay.add_argument("--limit", type=int, default=1000)
+    cli_evolution.add_replay_command(sub)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
@@ -129,6 +126,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if (code := cli_evolution.run(args, out)) is not None:  # replay, instances export
+        return code
     if args.command == "serve":
         return _serve(args)
     if args.command == "install":
@@ -145,12 +144,6 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.command == "instances":
         return _instances(args, out)
-    if args.command == "replay":
-        server = load_server(args.target)
-        reports = asyncio.run(
-            admin.replay_check(args.db or server.db_url, out, workflow=args.workflow, limit=args.limit)
-        )
-        return 0 if all(r.ok for r in reports) else 1
     asyncio.run(admin.migrate(args.db, out))
     return 0
 

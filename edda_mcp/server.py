@@ -56,7 +56,8 @@ class EddaMCPServer:
             ``edda-mcp serve --db``) overrides it.
         app: an existing engine to serve instead of creating one from ``db_url``.
         instructions: guidance for the model about how to use this server.
-        version: server version shown to clients.
+        version: server version shown to clients; also the code version recorded on instances
+            (``EddaApp(version=...)``; when empty, a hash of the workflows' code).
         start_wait_seconds: default time a start tool waits for the result before returning the handle.
         max_wait_seconds: cap of waits a caller asks for (keep it under the host's tool timeout, ~60 s).
         token_verifier: verifies bearer tokens on HTTP (requires ``auth``).
@@ -115,6 +116,7 @@ class EddaMCPServer:
         self._users = 0
         self._stopped = False
         self._app_options = app_options
+        self._code_version = version or None
         # This server's own definitions: two servers in one process never run each other's workflows.
         self.catalog = Catalog(workflows)
         self.app = self._engine_for(app)
@@ -171,7 +173,12 @@ class EddaMCPServer:
 
     def _new_app(self) -> EddaApp:
         return EddaApp(
-            self.db_url, service_name=self.name, hooks=self._feed, workflows=self.catalog, **self._app_options
+            self.db_url,
+            service_name=self.name,
+            hooks=self._feed,
+            workflows=self.catalog,
+            version=self._code_version,
+            **self._app_options,
         )
 
     # -- registration ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from durable_core.authoring.at_most_once import step_key
 from durable_core.errors import ApiMisuseError
 from durable_core.signals import RecurSignal
 from durable_core.types import StepKind
+from durable_core.validation import MAX_ID_LENGTH, check_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +111,50 @@ class WorkflowContext:
         """Durable random float in [0, 1): recorded once, the same on every replay."""
         self._require_workflow_body("random")
         return cast(float, self._runtime.side_effect(StepKind.RANDOM, _random.random))
+
+    def patched(self, change_id: str) -> bool:
+        """Whether this run takes the new code path of a change (Temporal's ``patched``).
+
+        True for runs that reach this point on code that has the patch: the first time, a marker named
+        ``change_id`` is recorded in the history. False for runs whose history was recorded before the
+        patch existed (another entry is recorded here, or the run had already gone past this point when
+        it last waited): they keep the old path, and nothing is recorded or consumed, so their history
+        positions stay as they were. The answer is decided once per run and change id (the same inside
+        loops and ``asyncio.gather`` branches); a run started by ``ctx.recur`` decides afresh.
+
+        Example::
+
+            if ctx.patched("send-receipt"):
+                await send_receipt(ctx, order_id)
+
+        Raises:
+            ApiMisuseError: called inside an activity.
+            InputValidationError: ``change_id`` is empty or longer than 255 characters.
+        """
+        self._require_patch_scope("patched")
+        return self._runtime.patched(check_text("change_id", change_id, limit=MAX_ID_LENGTH))
+
+    def deprecate_patch(self, change_id: str) -> None:
+        """Retire ``ctx.patched(change_id)`` once no open run takes its old path.
+
+        The code no longer branches. Runs whose history holds the marker consume it; runs without it
+        pass too. New runs record the marker (as deprecated), like Temporal, so workers still running
+        the ``ctx.patched`` version replay them on the new path; code without either call later steps
+        over deprecated markers. See docs/versioning.md for the whole recipe.
+
+        Raises:
+            ApiMisuseError: called inside an activity.
+            InputValidationError: ``change_id`` is empty or longer than 255 characters.
+        """
+        self._require_patch_scope("deprecate_patch")
+        self._runtime.patched(check_text("change_id", change_id, limit=MAX_ID_LENGTH), deprecated=True)
+
+    def _require_patch_scope(self, what: str) -> None:
+        if self._scope is not None:
+            raise ApiMisuseError(
+                f"ctx.{what}() chooses the code path of a workflow run: call it in the workflow body, not in "
+                "an activity (an activity's result is recorded once; branch in the workflow instead)"
+            )
 
     async def recur(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Start over as a fresh run of the same instance with these arguments (seed: ``ctx.recur``).

@@ -121,6 +121,10 @@ class WorkflowRuntime(abc.ABC):
         """
 
     @abc.abstractmethod
+    def patched(self, change_id: str, *, deprecated: bool = False) -> bool:
+        """Answer ``ctx.patched(change_id)`` for this run, recording its marker on the new code path."""
+
+    @abc.abstractmethod
     def side_effect(self, kind: StepKind, produce: Callable[[], JsonValue]) -> JsonValue:
         """Return the recorded value at the next position, or ``produce()`` it and record it."""
 

@@ -14,6 +14,7 @@ from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
+from durable_core.engine.app_evolution import EvolutionAPI
 from durable_core.engine.app_outbox import OutboxAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
@@ -37,6 +38,7 @@ from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
 from durable_core.engine.validation import existing_instance_id, validate_instance_id
+from durable_core.engine.versions import CodeVersion
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
@@ -47,7 +49,6 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HookCaller
 from durable_core.ingress import Authorizer, CloudEventsASGI
-from durable_core.replay.checker import ReplayReport, replay_check
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from durable_core.serialization import Serializer, args_hash
 from durable_core.storage import make_storage
@@ -73,7 +74,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI):
+class EddaApp(OutboxAPI, EvolutionAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -104,6 +105,7 @@ class EddaApp(OutboxAPI):
         outbox_target_url / outbox_mode / outbox_poll_interval / outbox_retry_policy: the fields of
             ``outbox`` as keywords (``outbox_mode``: ``"binary"`` or ``"structured"``).
         max_event_bytes / authorize: the fields of ``ingress`` as keywords.
+        version: code version recorded on the instances it starts and runs (default: see :attr:`version`).
 
     Raises:
         ConfigurationError: an invalid option, or one given both in a group and as its keyword.
@@ -140,6 +142,7 @@ class EddaApp(OutboxAPI):
         outbox_retry_policy: RetryPolicy | None = None,
         max_event_bytes: int | None = None,
         authorize: Authorizer | None = None,
+        version: str | None = None,
     ) -> None:
         workers = worker_options(
             worker,
@@ -160,6 +163,7 @@ class EddaApp(OutboxAPI):
         entry = ingress_options(ingress, max_event_bytes=max_event_bytes, authorize=authorize)
         self.service_name = service_name
         self._catalog = Catalog(workflows) if workflows is not None else DEFAULT_CATALOG
+        self._code_version = CodeVersion(version, self._catalog)
         self._storage: Storage = make_storage(
             db_url, pool_size=pool_size, max_overflow=max_overflow, sqlite_synchronous=sqlite_synchronous
         )
@@ -180,6 +184,7 @@ class EddaApp(OutboxAPI):
             worker_id=str(self._worker),
             lease_ttl=timedelta(seconds=workers.lease_ttl),
             local=self._local,
+            version=self._code_version.get,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -418,6 +423,7 @@ class EddaApp(OutboxAPI):
             service_name=self.service_name,
             now=now,
             deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,
+            app_version=self.version,
         )
         adopt = self._run_workers and self._dispatcher.has_capacity()
         if adopt:
@@ -511,8 +517,12 @@ class EddaApp(OutboxAPI):
         input_equals: Mapping[str, JsonScalar] | None = None,
         limit: int = 100,
         before: tuple[datetime, str] | None = None,
+        version: str | None = None,
     ) -> list[InstanceRecord]:
-        """Instances matching every given filter, newest first (keyset-paginated with ``before``)."""
+        """Instances matching every given filter, newest first (keyset-paginated with ``before``).
+
+        ``version``: only instances started by an app of this code version (``InstanceRecord.app_version``).
+        """
         statuses = None
         if status is not None:
             statuses = frozenset([status] if isinstance(status, InstanceStatus) else status)
@@ -524,6 +534,7 @@ class EddaApp(OutboxAPI):
             input_equals=tuple((input_equals or {}).items()),
             limit=limit,
             before=before,
+            app_version=version,
         )
         return await self._storage.list_instances(query)
 
@@ -577,24 +588,3 @@ class EddaApp(OutboxAPI):
             raise EddaError(
                 "EddaApp is not initialized; call `await app.initialize()` or use `async with app:`"
             )
-
-    # -- replay check --------------------------------------------------------------------------
-    async def replay_check(
-        self, *, workflow_name: str | None = None, include_finished: bool = True, limit: int = 1000
-    ) -> list[ReplayReport]:
-        """Replay stored histories against the current code; nothing is executed or written.
-
-        Args:
-            workflow_name: only instances of this workflow (default: every workflow this app serves).
-            include_finished: also check completed/failed/cancelled instances.
-            limit: check at most this many instances (newest first).
-        """
-        return await replay_check(
-            self._storage,
-            self._catalog,
-            self._services.serializer,
-            self._clock.now,
-            workflow_name=workflow_name,
-            include_finished=include_finished,
-            limit=limit,
-        )

@@ -35,6 +35,7 @@ async def create_child_instance(services: EngineServices, parent_id: str, child:
             now=services.clock.now(),
             deadline_at=None if wf.timeout is None else services.clock.now() + timedelta(seconds=wf.timeout),
             parent_instance_id=parent_id,
+            app_version=services.version(),
         )
     )
     existing = created.instance

@@ -24,6 +24,7 @@ from durable_core.engine.faults import (
 )
 from durable_core.engine.services import EngineServices
 from durable_core.errors import EddaError, NonDeterminismError, StorageRefusedError, WorkflowTimeoutError
+from durable_core.replay.patches import GUARD_ADVICE, describe
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import args_hash, error_to_info
@@ -112,7 +113,9 @@ class InstanceRunner:
             charge_crash=self._claimed.took_over_crashed,
             attempts_known_empty=self._is_first_run,
         )
+        frontier = inst.replay_frontier or 0  # how far the code got before (see ctx.patched)
         try:
+            await self._note_version()
             while True:
                 unwinding = (
                     self._control.cancel_requested or self._instance.status is InstanceStatus.COMPENSATING
@@ -125,6 +128,7 @@ class InstanceRunner:
                     clock_now=self._s.clock.now,
                     executor=executor,
                     mode=ReplayMode.UNWIND if unwinding else ReplayMode.LIVE,
+                    frontier=frontier,
                 )
                 self._session = session
                 if self._control.cancel_requested and not history:
@@ -135,7 +139,7 @@ class InstanceRunner:
                     return end
                 if self._recurred:  # a fresh run: no history, no attempt counters, no crash to charge
                     self._recurred = False
-                    history = []
+                    history, frontier = [], 0
                     executor = StepExecutor(
                         self._s, self._lease, self._control, charge_crash=False, attempts_known_empty=True
                     )
@@ -148,6 +152,16 @@ class InstanceRunner:
             return await self._after_engine_error(signal.error)
         except Exception as exc:  # storage refused/unavailable outside the body, or an engine bug
             return await self._after_engine_error(exc)
+
+    async def _note_version(self) -> None:
+        """Record this worker's code version on the instance when another version ran it last."""
+        version = self._s.version()
+        if version != self._instance.last_run_version:
+            if not await self._s.storage.evolution().note_run_version(
+                self._lease, version, self._s.clock.now()
+            ):
+                raise LeaseLostSignal()
+            self._instance = dataclasses.replace(self._instance, last_run_version=version)
 
     async def _after_engine_error(self, error: Exception) -> RunEnd:
         """Park the instance after an engine error: blocked at once, or after a durable backoff.
@@ -326,14 +340,16 @@ class InstanceRunner:
         due = suspend.wake_at
         wake_at = min(due, deadline) if deadline is not None and due is not None else (due or deadline)
         now = self._s.clock.now()
+        # how far the code got: just past the wait/timer it parks on (see ctx.patched)
+        reached = session.positions_used if suspend.position is None else suspend.position + 1
         if suspend.wait is None or not suspend.wait.keys:
             if wake_at is None:  # pragma: no cover - a plain timer always has a due time
                 raise EddaError("a wait with nothing to wait for")
-            if not await self._s.storage.park(self._lease, wake_at, now):
+            if not await self._s.storage.park(self._lease, wake_at, now, reached):
                 raise LeaseLostSignal()
         else:
             wait = dataclasses.replace(suspend.wait, wake_at=wake_at)
-            outcome = await self._s.storage.messaging().park(self._lease, wait, now)
+            outcome = await self._s.storage.messaging().park(self._lease, wait, now, reached)
             if outcome is ParkOutcome.LEASE_LOST:
                 raise LeaseLostSignal()
             if outcome is ParkOutcome.MESSAGE_AVAILABLE:
@@ -423,10 +439,16 @@ class InstanceRunner:
 
 
 def _diverged(session: ReplaySession, what: str) -> NonDeterminismError:
+    unreached = session.unreached_entries()
+    first = unreached[0] if unreached else None
     error = NonDeterminismError(
         f"workflow {session.workflow_name!r} instance {session.instance_id}: the code {what} "
-        f"(used {session.positions_used} positions; {session.unconsumed_history} recorded positions were "
-        "not reached). Revert or fix the workflow code, then resume the instance."
+        f"(used {session.positions_used} positions; {len(unreached)} recorded positions were not reached"
+        + (f", the first: {describe(first.kind, first.name)} at position {first.position}" if first else "")
+        + f"). {GUARD_ADVICE}",
+        position=first.position if first else None,
+        expected=describe(first.kind, first.name) if first else "",
+        actual=f"nothing more (the code {what})",
     )
     session.nondeterminism = error
     return error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Protocol
@@ -80,3 +80,5 @@ class EngineServices:
     local: LocalWorker = NO_LOCAL_WORKER
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
+    #: the app's code version (``EddaApp(version=...)``), recorded on the instances it starts and runs
+    version: Callable[[], str | None] = lambda: None

@@ -15,6 +15,7 @@ from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.context import WorkflowContext
 from durable_core.authoring.workflow import Workflow
 from durable_core.errors import NonDeterminismError
+from durable_core.replay.patches import GUARD_ADVICE, describe
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import ReplayMode
 from durable_core.serialization import Serializer
@@ -53,12 +54,20 @@ class ReplayReport:
         workflow_name: its workflow.
         ok: True when the code reproduced every recorded step.
         message: the divergence (empty when ok).
+        position: the history position where the code and the history differ (None when ok or unknown).
+        expected: the operation the history recorded there (e.g. ``activity 'charge'``).
+        actual: the operation the code asked for there.
+        patch_id: the ``ctx.patched`` change id involved, if any.
     """
 
     instance_id: str
     workflow_name: str
     ok: bool
     message: str = ""
+    position: int | None = None
+    expected: str = ""
+    actual: str = ""
+    patch_id: str | None = None
 
 
 async def replay_instance(
@@ -70,8 +79,12 @@ async def replay_instance(
     history: list[HistoryEntry],
     serializer: Serializer,
     clock_now: Callable[[], datetime],
+    frontier: int = 0,
 ) -> ReplayReport:
-    """Replay one instance's history against ``wf`` in DRY mode (nothing runs, nothing is written)."""
+    """Replay one instance's history against ``wf`` in DRY mode (nothing runs, nothing is written).
+
+    ``frontier``: how many positions the instance's code had taken when it last parked (``ctx.patched``).
+    """
     session = ReplaySession(
         instance_id=instance_id,
         workflow_name=wf.name,
@@ -80,6 +93,7 @@ async def replay_instance(
         clock_now=clock_now,
         executor=None,
         mode=ReplayMode.DRY,
+        frontier=frontier,
     )
     try:
         await wf.fn(WorkflowContext(session), **wf.decode_arguments(stored_input))
@@ -91,15 +105,29 @@ async def replay_instance(
         session.discard_unawaited()
     error = session.nondeterminism
     if error is None and status.is_finished:
-        body_positions = [e.position for e in history if e.kind is not StepKind.COMPENSATION]
-        if body_positions and max(body_positions) >= session.positions_used:
+        unreached = [e for e in session.unreached_entries() if e.kind is not StepKind.COMPENSATION]
+        if unreached:
+            first = unreached[0]
             error = NonDeterminismError(
                 f"instance {instance_id}: the code finished after {session.positions_used} positions but the "
-                f"history records {max(body_positions) + 1}"
+                f"history records {describe(first.kind, first.name)} at position {first.position}. "
+                f"{GUARD_ADVICE}",
+                position=first.position,
+                expected=describe(first.kind, first.name),
+                actual="nothing more (the code finished)",
             )
     if error is None:
         return ReplayReport(instance_id, wf.name, True)
-    return ReplayReport(instance_id, wf.name, False, str(error))
+    return ReplayReport(
+        instance_id,
+        wf.name,
+        False,
+        str(error),
+        position=error.position,
+        expected=error.expected,
+        actual=error.actual,
+        patch_id=error.patch_id,
+    )
 
 
 async def replay_check(
@@ -151,6 +179,7 @@ async def replay_check(
                     history=await source.load_history(record.instance_id),
                     serializer=serializer,
                     clock_now=clock_now,
+                    frontier=record.replay_frontier or 0,
                 )
             )
         before = (page[-1].created_at, page[-1].instance_id)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from durable_core.authoring.activity import Activity
 from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
 from durable_core.authoring.saga import CompensationCall
 from durable_core.errors import NonDeterminismError, UnawaitedActivityError
+from durable_core.replay.patches import describe, divergence, is_deprecated_marker, marker_value
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
 from durable_core.replay.unawaited import IssuedCall, IssuedCalls, unawaited_error
 from durable_core.replay.wait_records import decode_wait
@@ -45,6 +46,7 @@ class ReplaySession(WorkflowRuntime):
         clock_now: Callable[[], datetime],
         executor: LiveExecutor | None,
         mode: ReplayMode = ReplayMode.LIVE,
+        frontier: int = 0,
     ) -> None:
         self.instance_id = instance_id
         self.workflow_name = workflow_name
@@ -60,6 +62,9 @@ class ReplaySession(WorkflowRuntime):
         self.nondeterminism: NonDeterminismError | None = None
         self.live_steps = 0
         self._issued = IssuedCalls()
+        # positions an earlier run of this history reached (it parked there): ctx.patched answers False
+        self._frontier = frontier
+        self._patches: dict[str, bool] = {}  # ctx.patched answers of this run, by change id
 
     # -- WorkflowRuntime -------------------------------------------------------------------
     @property
@@ -72,7 +77,8 @@ class ReplaySession(WorkflowRuntime):
         return self._clock_now()
 
     def next_position(self) -> int:
-        """Reserve the next position."""
+        """Reserve the next position (stepping over markers of patches the code no longer mentions)."""
+        self._skip_deprecated_markers()
         position = self._next
         self._next += 1
         return position
@@ -98,7 +104,57 @@ class ReplaySession(WorkflowRuntime):
     @property
     def unconsumed_history(self) -> int:
         """Recorded positions the code has not reached (non-zero after completion means divergence)."""
-        return sum(1 for p in self._recorded if p >= self._next)
+        return len(self.unreached_entries())
+
+    def unreached_entries(self) -> list[HistoryEntry]:
+        """Recorded entries past the positions the code took (markers of deprecated patches excepted)."""
+        return [
+            entry
+            for position, entry in sorted(self._recorded.items())
+            if position >= self._next and not is_deprecated_marker(entry, self._serializer)
+        ]
+
+    def patched(self, change_id: str, *, deprecated: bool = False) -> bool:
+        """Answer ``ctx.patched(change_id)`` once per run; record the marker on the new path.
+
+        True when the marker is recorded at the next position, or when no earlier run reached this
+        position (then the marker is recorded now). False, consuming nothing, when the position holds
+        another entry or an earlier run parked past it: that run was recorded by code without the patch.
+        """
+        self._raise_if_poisoned()
+        known = self._patches.get(change_id)
+        if known is not None:
+            return known
+        self._skip_deprecated_markers(keep=change_id)
+        position = self._next
+        recorded = self._recorded.get(position)
+        if recorded is not None:
+            taken = recorded.kind is StepKind.PATCH and recorded.name == change_id
+            if taken:
+                self._next += 1
+        elif position < self._frontier:
+            taken = False
+        else:
+            self._require_live()
+            taken = True
+            entry = self._plain_entry(
+                self.next_position(), StepKind.PATCH, change_id, marker_value(deprecated)
+            )
+            self._recorded[position] = entry
+            self._pending.append(entry)
+        self._patches[change_id] = taken
+        return taken
+
+    def _check_not_parked_here(self, position: int, kind: StepKind, name: str, digest: str = "") -> None:
+        """An earlier run parked on a wait or timer at ``position``: other code asking for more is a change."""
+        if position == self._frontier - 1 and self.mode is not ReplayMode.UNWIND:
+            self._diverge(position, kind, name, digest, None)
+
+    def _skip_deprecated_markers(self, keep: str | None = None) -> None:
+        while (entry := self._recorded.get(self._next)) is not None and entry.name != keep:
+            if not is_deprecated_marker(entry, self._serializer):
+                return
+            self._next += 1
 
     async def run_activity(
         self,
@@ -119,6 +175,7 @@ class ReplaySession(WorkflowRuntime):
             if self._executor is not None:
                 await self._executor.on_replayed_activity(self.instance_id, aid, activity.name, value)
         else:
+            self._check_not_parked_here(position, StepKind.ACTIVITY, activity.name, digest)
             executor = self._require_live()
             await self._flush()
             step = PlannedActivity(position, activity, args, kwargs, digest, aid)
@@ -139,6 +196,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, kind, kind.value, "", recorded)
             return self._serializer.decode(recorded.result)  # type: ignore[no-any-return]
+        self._check_not_parked_here(position, kind, kind.value)
         self._require_live()
         value = produce()
         entry = HistoryEntry(
@@ -167,7 +225,7 @@ class ReplaySession(WorkflowRuntime):
             return
         self._require_live()
         if self._clock_now() < due:
-            raise SuspendSignal(due)
+            raise SuspendSignal(due, None, position)
         entry = HistoryEntry(
             instance_id=self.instance_id,
             position=position,
@@ -211,6 +269,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, StepKind.SEND, name, "", recorded)
             return
+        self._check_not_parked_here(position, StepKind.SEND, name)
         executor = self._require_live()
         await self._flush()
         entry = self._plain_entry(position, StepKind.SEND, name, None)
@@ -229,6 +288,7 @@ class ReplaySession(WorkflowRuntime):
         if recorded is not None:
             self._verify(position, StepKind.SEND, name, "", recorded)
             return
+        self._check_not_parked_here(position, StepKind.SEND, name)
         executor = self._require_live()
         await self._flush()
         await executor.set_subscription(self.instance_id, channel, mode)
@@ -244,6 +304,7 @@ class ReplaySession(WorkflowRuntime):
         name = child.workflow_name
         recorded = self._recorded.get(position)
         if recorded is None:
+            self._check_not_parked_here(position, StepKind.CHILD, name)
             executor = self._require_live()
             await self._flush()
             child_id = await executor.create_child(self.instance_id, child)
@@ -352,14 +413,19 @@ class ReplaySession(WorkflowRuntime):
     def _verify(self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry) -> None:
         if recorded.kind is kind and recorded.name == name and (not digest or recorded.args_hash == digest):
             return
-        asked = f"{kind.value} {name!r}" + (f" with arguments #{digest}" if digest else "")
-        found = f"{recorded.kind.value} {recorded.name!r}" + (
-            f" with arguments #{recorded.args_hash}" if recorded.args_hash else ""
-        )
-        self.nondeterminism = NonDeterminismError(
-            f"workflow {self.workflow_name!r} instance {self.instance_id}: at history position {position} "
-            f"the code asked for {asked} but the history recorded {found}. Revert or fix the workflow code "
-            "(new code paths must not change already-recorded steps), then resume the instance."
+        self._diverge(position, kind, name, digest, recorded)
+
+    def _diverge(
+        self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry | None
+    ) -> NoReturn:
+        """Poison the session with the error for code asking for ``kind name`` at ``position``."""
+        self.nondeterminism = divergence(
+            workflow_name=self.workflow_name,
+            instance_id=self.instance_id,
+            position=position,
+            actual=describe(kind, name, digest),
+            recorded=recorded,
+            decided=self._patches,
         )
         raise self.nondeterminism
 

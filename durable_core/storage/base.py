@@ -160,8 +160,13 @@ class Messaging(abc.ABC):
         """Tell other processes these instances are runnable (a no-op where the database cannot)."""
 
     @abc.abstractmethod
-    async def park(self, lease: Lease, wait: WaitRegistration, now: datetime) -> ParkOutcome:
-        """Store the instance as WAITING for ``wait`` and release its lease, unless it need not wait."""
+    async def park(
+        self, lease: Lease, wait: WaitRegistration, now: datetime, frontier: int | None = None
+    ) -> ParkOutcome:
+        """Store the instance as WAITING for ``wait`` and release its lease, unless it need not wait.
+
+        ``frontier``: how many history positions the code had taken (kept for ``ctx.patched``).
+        """
 
     @abc.abstractmethod
     async def take(
@@ -234,6 +239,14 @@ class OutboxStore(abc.ABC):
     @abc.abstractmethod
     async def purge_sent(self, created_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` SENT rows created before the cut-off; return how many."""
+
+
+class EvolutionStore(abc.ABC):
+    """Which code version ran an instance last (``EddaApp(version=...)``)."""
+
+    @abc.abstractmethod
+    async def note_run_version(self, lease: Lease, version: str | None, now: datetime) -> bool:
+        """Record that the worker holding ``lease`` runs the instance with ``version`` (fenced)."""
 
 
 class Storage(abc.ABC):
@@ -387,11 +400,12 @@ class Storage(abc.ABC):
         """Write the final (or BLOCKED) state and release the lease, fenced. False if the lease is lost."""
 
     @abc.abstractmethod
-    async def park(self, lease: Lease, wake_at: datetime, now: datetime) -> bool:
+    async def park(self, lease: Lease, wake_at: datetime, now: datetime, frontier: int | None = None) -> bool:
         """Store the instance as WAITING until ``wake_at`` and release the lease, in one fenced statement.
 
         If a cancellation was requested meanwhile, ``wake_at`` becomes ``now`` so it runs again at once.
-        False (nothing written) if the lease is lost.
+        False (nothing written) if the lease is lost. ``frontier``: how many history positions the code
+        had taken (kept for ``ctx.patched``; None keeps the stored value).
         """
 
     @abc.abstractmethod
@@ -444,6 +458,10 @@ class Storage(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")
 
     # -- events, channels, waits -------------------------------------------------------------------
+    def evolution(self) -> EvolutionStore:
+        """Code-version bookkeeping (see :class:`EvolutionStore`)."""
+        raise NotImplementedError("this storage keeps no code versions")
+
     def messaging(self) -> Messaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")

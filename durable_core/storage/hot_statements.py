@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, null, select, true, update
+from sqlalchemy import bindparam, case, func, insert, null, select, true, update
 from sqlalchemy.sql.dml import Insert, Update
 
 from durable_core.storage import records
@@ -78,6 +78,10 @@ PARK_UPDATE: Update = (
             "updated_at": bindparam("v_updated_at", type_=_I.updated_at.type),
             "lease_owner": null(),
             "lease_expires_at": null(),
+            # how far the code got (see ctx.patched); kept when the caller does not know
+            "replay_frontier": func.coalesce(
+                bindparam("v_frontier", type_=_I.replay_frontier.type), _I.replay_frontier
+            ),
         }
     )
 )
@@ -116,13 +120,16 @@ def finish_params(lease: Lease, request: FinishRequest, now: datetime) -> dict[s
     return params
 
 
-def park_params(lease: Lease, wake_at: datetime | None, now: datetime) -> dict[str, Any]:
-    """Parameters of :data:`PARK_UPDATE`."""
+def park_params(
+    lease: Lease, wake_at: datetime | None, now: datetime, frontier: int | None = None
+) -> dict[str, Any]:
+    """Parameters of :data:`PARK_UPDATE` (``frontier``: positions the code took, None keeps the stored one)."""
     params: dict[str, Any] = {
         "v_status": InstanceStatus.WAITING.value,
         "v_wake_at": wake_at,
         "v_now": now,
         "v_updated_at": now,
+        "v_frontier": frontier,
     }
     params.update(_fence_params(lease))
     return params

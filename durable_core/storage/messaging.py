@@ -147,10 +147,13 @@ class SqlMessaging(Messaging):
 
     # -- waiting ---------------------------------------------------------------------------------------
     @guarded()
-    async def park(self, lease: Lease, wait: WaitRegistration, now: datetime) -> ParkOutcome:
+    async def park(
+        self, lease: Lease, wait: WaitRegistration, now: datetime, frontier: int | None = None
+    ) -> ParkOutcome:
         """Store the instance as WAITING for ``wait`` and release its lease, unless it need not wait.
 
         When something it waits for is already there, nothing is written and it keeps running.
+        ``frontier`` (how many positions the code took) is kept for ``ctx.patched``.
 
         Returns:
             PARKED, MESSAGE_AVAILABLE (keep running: take it), or LEASE_LOST (nothing written).
@@ -160,7 +163,9 @@ class SqlMessaging(Messaging):
         try:
             async with self._conns.write() as conn:
                 await self._dialect.lock_keys(conn, tokens)
-                parked = await conn.execute(hot.PARK_UPDATE, hot.park_params(lease, wait.wake_at, now))
+                parked = await conn.execute(
+                    hot.PARK_UPDATE, hot.park_params(lease, wait.wake_at, now, frontier)
+                )
                 if parked.rowcount != 1:
                     raise _Rollback(ParkOutcome.LEASE_LOST)
                 await conn.execute(delete(WAITS).where(_W.instance_id == lease.instance_id))
@@ -353,6 +358,7 @@ class SqlMessaging(Messaging):
                     **records.payload_values("input", new_input),
                     "input_hash": input_hash,
                     "updated_at": now,
+                    "replay_frontier": None,  # a new run: no code has run in it yet
                 }
                 moved = await conn.execute(update(INSTANCES).where(fence(lease)).values(**values))
                 if moved.rowcount != 1:

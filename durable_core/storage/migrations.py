@@ -31,6 +31,7 @@ from durable_core.storage.schema import (
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
+    VERSION_INDEX,
 )
 from durable_core.types import MigrationStep
 
@@ -94,12 +95,20 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V5_TABLES)
 
 
+def _evolution(dialect: Dialect) -> list[DDLElement]:
+    version_index = next(ix for ix in INSTANCES.indexes if ix.name == VERSION_INDEX)
+    columns = ("app_version", "last_run_version", "replay_frontier")
+    index = CreateIndex(version_index, if_not_exists=dialect.name not in ("mysql", "mariadb"))
+    return [*(_AddColumn(INSTANCES, name) for name in columns), index]
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
+    (6, "code versions of instances and the replay frontier of ctx.patched", _evolution),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -39,6 +39,8 @@ def list_instances_select(query: InstanceQuery, dialect: SqlDialect) -> Select[A
         conditions.append(_I.status.in_(sorted(s.value for s in query.statuses)))
     if query.workflow_name is not None:
         conditions.append(_I.workflow_name == query.workflow_name)
+    if query.app_version is not None:
+        conditions.append(_I.app_version == query.app_version)
     if query.created_after is not None:
         conditions.append(_I.created_at >= query.created_after)
     if query.created_before is not None:

@@ -156,6 +156,9 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "blocked_reason": None,
         "crash_count": 0,
         "parent_instance_id": new.parent_instance_id,
+        "app_version": new.app_version,
+        "last_run_version": new.app_version,
+        "replay_frontier": None,
     }
 
 
@@ -176,6 +179,8 @@ def new_instance_record(new: NewInstance) -> InstanceRecord:
         lease_epoch=1 if new.lease_owner else 0,
         lease_expires_at=_utc_opt(new.lease_expires_at) if new.lease_owner else None,
         parent_instance_id=new.parent_instance_id,
+        app_version=new.app_version,
+        last_run_version=new.app_version,
     )
 
 
@@ -204,6 +209,9 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         service_name=row["service_name"],
         crash_count=int(row["crash_count"]),
         parent_instance_id=row.get("parent_instance_id"),
+        app_version=row.get("app_version"),
+        last_run_version=row.get("last_run_version"),
+        replay_frontier=row.get("replay_frontier"),
     )
 
 

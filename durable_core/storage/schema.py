@@ -138,6 +138,7 @@ SCHEMA_VERSION: Final = Table(
 
 
 PARENT_INDEX: Final = "ix_edda_instances_parent"
+VERSION_INDEX: Final = "ix_edda_instances_version_created"
 
 
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
@@ -145,6 +146,10 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     later: list[Any] = []
     if version >= 3:  # child workflows (migration v3)
         later += [_id("parent_instance_id", nullable=True), Index(PARENT_INDEX, "parent_instance_id")]
+    if version >= 6:  # code versions and the replay frontier of ctx.patched (migration v6)
+        later += [_id(name, nullable=True) for name in ("app_version", "last_run_version")]
+        later += [Column("replay_frontier", Integer, nullable=True)]
+        later += [Index(VERSION_INDEX, "app_version", "created_at")]
     return Table(
         "edda_instances",
         metadata,
@@ -184,7 +189,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=3)
+INSTANCES: Final = _instances_table(METADATA, version=6)
 
 HISTORY: Final = Table(
     "edda_history",

@@ -13,26 +13,25 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, literal, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
 from durable_core.errors import (
-    DatabaseNotFoundError,
-    EddaError,
     InstanceNotFoundError,
-    StorageUnavailableError,
 )
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import leases, migrations, records, unknown_outcomes
+from durable_core.storage import leases, records, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
+from durable_core.storage.evolution import SqlEvolution
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
+from durable_core.storage.sql_lifecycle import SqlLifecycle
 from durable_core.storage.urls import (
     backend_of,
     is_memory_sqlite,
@@ -40,9 +39,7 @@ from durable_core.storage.urls import (
     normalize_url,
     resolve_sqlite_synchronous,
 )
-from durable_core.storage.writer import (
-    DuplicateKey,
-)
+from durable_core.storage.writer import DuplicateKey
 from durable_core.types import (
     FINISHED_STATUSES,
     USER_STEP_KINDS,
@@ -84,7 +81,7 @@ def _positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-class SqlStorage(Storage):
+class SqlStorage(SqlLifecycle, Storage):
     """Storage on SQLAlchemy Core: SQLite (file or ``:memory:``), PostgreSQL, MySQL/MariaDB.
 
     Args:
@@ -127,59 +124,6 @@ class SqlStorage(Storage):
 
     def __repr__(self) -> str:
         return f"SqlStorage({self._conns.display_url!r})"
-
-    # -- lifecycle -------------------------------------------------------------------------------------
-    @guarded()
-    async def initialize(self, *, auto_migrate: bool = True) -> None:
-        """Connect, verify the database answers, and apply pending migrations under a lock.
-
-        Raises:
-            StorageUnavailableError: the database cannot be reached.
-            DatabaseNotFoundError: (``auto_migrate=False``: nothing is created) no file or no Edda schema.
-            MigrationError: the schema is newer than this code, or (``auto_migrate=False``) not current.
-        """
-        problem = self._dialect.preflight() or (None if auto_migrate else self._dialect.missing_file())
-        if problem is not None:
-            raise (StorageUnavailableError if auto_migrate else DatabaseNotFoundError)(
-                f"Cannot open the {self._dialect.label} database {self._conns.display_url}: {problem}"
-            )
-        async with self._conns.read() as conn:
-            await conn.execute(select(literal(1)))
-        if auto_migrate:
-            await self.migrate()
-            return
-        version = await self.schema_version()
-        try:
-            migrations.require_current(version, self._dialect.label, self._conns.display_url)
-        except EddaError:
-            await self._conns.engine.dispose()  # the caller got no usable storage, so it will not close it
-            raise
-
-    async def close(self) -> None:
-        """Dispose of the connection pool. Idempotent."""
-        if not self._closed:
-            self._closed = True
-            await self._writer.close()
-            await self._conns.engine.dispose()
-
-    @guarded()
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations under the database's migration lock; return the versions applied."""
-        # closing the connection without a commit rolls back
-        async with self._conns.raw(write=True) as conn, self._dialect.migration_lock(conn):
-            applied = await migrations.apply_pending(conn, self._dialect)
-            await conn.commit()
-        return applied
-
-    @guarded()
-    async def schema_version(self) -> int:
-        """The highest applied migration version (0 for an empty database)."""
-        async with self._conns.read() as conn:
-            return await migrations.read_version(conn)
-
-    def migration_sql(self) -> str:
-        """The full DDL of every migration for this database's dialect."""
-        return migrations.migration_sql(self._conns.engine.dialect)
 
     # -- instances -------------------------------------------------------------------------------------
     @guarded()
@@ -441,9 +385,10 @@ class SqlStorage(Storage):
         return await self._writer.execute(hot.FINISH_UPDATE, hot.finish_params(lease, request, now)) == 1
 
     @guarded()
-    async def park(self, lease: Lease, wake_at: datetime, now: datetime) -> bool:
+    async def park(self, lease: Lease, wake_at: datetime, now: datetime, frontier: int | None = None) -> bool:
         """Store the instance as WAITING until ``wake_at`` and release the lease (one fenced UPDATE)."""
-        return await self._writer.execute(hot.PARK_UPDATE, hot.park_params(lease, wake_at, now)) == 1
+        params = hot.park_params(lease, wake_at, now, frontier)  # frontier: see ctx.patched
+        return await self._writer.execute(hot.PARK_UPDATE, params) == 1
 
     @guarded()
     async def next_wake_at(self, workflow_names: frozenset[str]) -> datetime | None:
@@ -593,6 +538,10 @@ class SqlStorage(Storage):
     ) -> WakeListener | None:
         """A listener for wake-ups committed by other processes (PostgreSQL LISTEN/NOTIFY), else None."""
         return self._dialect.wake_listener(self._conns, on_ids, on_connected)
+
+    def evolution(self) -> SqlEvolution:
+        """Code-version bookkeeping of this database (see :mod:`durable_core.storage.evolution`)."""
+        return SqlEvolution(self._conns)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""

@@ -96,6 +96,21 @@ EXPECTED: dict[str, list[str]] = {
         "OK: the blocked instance completed after the fix",
     ],
     "replay_check_ci.py": ["replay check: 2 instance(s) checked, 0 diverged"],
+    "versioning_patch.py": [
+        "v1: order A waits for its payment",
+        "fraud check for B",
+        "A: shipped A",
+        "B: shipped B (checked)",
+        "A was started by 1.0 and last run by 2.0",
+        "C: shipped C (checked)",
+        "blocked instances: 0",
+    ],
+    "versioning_golden.py": [
+        "exported format edda-history v1: ['activity']",
+        "patched code: ok",
+        'unguarded code: ["signup-1: position 1: expected the wait or timer the run was parked on there, '
+        "actual activity 'send_welcome'",
+    ],
     "hooks.py": [
         "workflow deliver started with {'address': 'Karl Johans gate 1'}",
         "geocode:0 attempt 1 failed (geocoder busy)",

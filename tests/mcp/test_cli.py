@@ -119,6 +119,6 @@ def test_instances_unknown_id_is_an_error(tmp_path: Path, capsys: pytest.Capture
 
 def test_replay_checks_stored_histories(tmp_path: Path, program_env: str) -> None:
     asyncio.run(_make_instances(program_env))
-    code, out = run_cli("replay", PROGRAM, "--db", program_env)
+    code, out = run_cli("replay", "tests.mcp.workflows", "--db", program_env, "--all")
     assert code == 0, out
-    assert "2 instance(s) checked, 0 diverge" in out
+    assert "2 instance(s) checked, 0 would block" in out
