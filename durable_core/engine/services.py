@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, Protocol
 
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
+from durable_core.engine.streams import StreamHub
 from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
@@ -80,3 +81,5 @@ class EngineServices:
     local: LocalWorker = NO_LOCAL_WORKER
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
+    #: live followers of output streams (``ctx.stream``), woken when chunks are stored
+    streams: StreamHub = field(default_factory=StreamHub)
