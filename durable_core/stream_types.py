@@ -61,6 +61,7 @@ class NewChunk:
 class StoredChunk:
     """A chunk as stored (storage -> engine), before its status is worked out."""
 
+    stream: str
     seq: int
     position: int
     attempt: int
@@ -82,6 +83,7 @@ class StreamChunk:
         status: what became of that attempt (read again later: an IN_FLIGHT attempt may commit or not).
         kind: DATA, or CLOSE when the writer closed the stream.
         written_at: when the writer buffered it (the engine clock).
+        stream: the stream's name.
     """
 
     seq: int
@@ -91,6 +93,7 @@ class StreamChunk:
     status: ChunkStatus
     kind: ChunkKind
     written_at: datetime
+    stream: str = ""
 
     @property
     def text(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Final
 
 from durable_core.engine.services import EngineServices
@@ -69,7 +69,7 @@ class _Statuses:
 
 
 class StreamsAPI:
-    """``read_stream`` and ``follow_stream``."""
+    """``read_stream``, ``follow_stream`` and ``follow_streams``."""
 
     _storage: Storage
     _services: EngineServices
@@ -90,24 +90,12 @@ class StreamsAPI:
             InputValidationError: a bad name, cursor or limit.
         """
         check_identifier("stream name", name, limit=MAX_STREAM_NAME_LENGTH)
-        if type(after) is not int or after < 0:
-            raise InputValidationError(f"after must be a cursor (an int >= 0), got {after!r}")
-        if type(limit) is not int or not 1 <= limit <= MAX_READ_LIMIT:
-            raise InputValidationError(f"limit must be an int in 1..{MAX_READ_LIMIT}, got {limit!r}")
-        # the instance first: if it had finished, every chunk it wrote is already stored
-        instance = await self._storage.get_instance(instance_id)
-        if instance is None:
-            raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
+        _check_cursor(name, after)
+        _check_limit(limit)
+        instance = await self._instance_for_read(instance_id)
         stored = await self._storage.streams().read(instance_id, name, after, limit)
-        statuses = _Statuses(self._storage, instance)
-        serializer = self._services.serializer
-        chunks: list[StreamChunk] = []
-        closed = False
-        for c in stored:
-            status = await statuses.of(c)
-            data = serializer.decode(c.payload) if c.kind is ChunkKind.DATA else None
-            chunks.append(StreamChunk(c.seq, data, c.position, c.attempt, status, c.kind, c.written_at))
-            closed = closed or (c.kind is ChunkKind.CLOSE and status is not ChunkStatus.ABANDONED)
+        chunks = await self._chunks(instance, stored)
+        closed = any(c.kind is ChunkKind.CLOSE and c.status is not ChunkStatus.ABANDONED for c in chunks)
         cursor = stored[-1].seq if stored else after
         finished = instance.status.is_finished and len(stored) < limit
         return StreamPage(tuple(chunks), cursor, closed, finished)
@@ -124,8 +112,9 @@ class StreamsAPI:
 
         Followers are woken as soon as chunks are stored by this process, and by other processes on
         PostgreSQL (LISTEN/NOTIFY); elsewhere writes of other processes are picked up by a read every
-        ``poll_interval`` seconds. Reconnect after an interruption with ``after=`` the last chunk's
-        ``seq``: no chunk is missed or repeated.
+        ``poll_interval`` seconds (the end of a run in another process is noticed that way too).
+        Reconnect after an interruption with ``after=`` the last chunk's ``seq``: no chunk is missed or
+        repeated.
 
         Args:
             instance_id: the workflow instance.
@@ -133,12 +122,9 @@ class StreamsAPI:
             after: resume after this cursor (0: from the start).
             poll_interval: seconds between reads when nothing is pushed (> 0).
         """
-        if poll_interval <= 0:
-            raise InputValidationError(f"poll_interval must be > 0 seconds, got {poll_interval!r}")
-        hub = self._services.streams
-        hub.ensure_listener(self._storage)
+        _check_poll(poll_interval)
         cursor = after
-        with hub.listen(instance_id) as woken:
+        async with self._woken(instance_id) as woken:
             while True:
                 woken.clear()
                 page = await self.read_stream(instance_id, name, after=cursor)
@@ -147,7 +133,84 @@ class StreamsAPI:
                 cursor = page.cursor
                 if page.done:
                     return
-                if len(page.chunks) == MAX_READ_LIMIT:
-                    continue  # more is stored already
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), poll_interval)
+                if len(page.chunks) < MAX_READ_LIMIT:  # else more is stored already
+                    await _nap(woken, poll_interval)
+
+    async def follow_streams(
+        self,
+        instance_id: str,
+        *,
+        after: Mapping[str, int] | None = None,
+        poll_interval: float = DEFAULT_FOLLOW_POLL,
+    ) -> AsyncIterator[StreamChunk]:
+        """Yield the chunks of every stream of the instance (``chunk.stream`` names it) until it finishes.
+
+        Args:
+            instance_id: the workflow instance.
+            after: per stream name, resume after this cursor (streams not named: from the start).
+            poll_interval: seconds between reads when nothing is pushed (> 0).
+        """
+        _check_poll(poll_interval)
+        cursors = dict(after or {})
+        for name, seq in cursors.items():
+            _check_cursor(name, seq)
+        async with self._woken(instance_id) as woken:
+            while True:
+                woken.clear()
+                instance = await self._instance_for_read(instance_id)
+                stored = await self._storage.streams().read_all(instance_id, cursors, MAX_READ_LIMIT)
+                for chunk in await self._chunks(instance, stored):
+                    cursors[chunk.stream] = chunk.seq
+                    yield chunk
+                if len(stored) == MAX_READ_LIMIT:
+                    continue
+                if instance.status.is_finished:
+                    return
+                await _nap(woken, poll_interval)
+
+    @contextlib.asynccontextmanager
+    async def _woken(self, instance_id: str) -> AsyncIterator[asyncio.Event]:
+        hub = self._services.streams
+        hub.ensure_listener(self._storage)
+        with hub.listen(instance_id) as woken:
+            yield woken
+
+    async def _instance_for_read(self, instance_id: str) -> InstanceRecord:
+        # read before the chunks: if it had finished, every chunk it wrote is stored already
+        instance = await self._storage.get_instance(instance_id)
+        if instance is None:
+            raise InstanceNotFoundError(f"no workflow instance with id {instance_id!r}")
+        return instance
+
+    async def _chunks(self, instance: InstanceRecord, stored: list[StoredChunk]) -> list[StreamChunk]:
+        statuses = _Statuses(self._storage, instance)
+        serializer = self._services.serializer
+        chunks: list[StreamChunk] = []
+        for c in stored:
+            status = await statuses.of(c)
+            data = serializer.decode(c.payload) if c.kind is ChunkKind.DATA else None
+            chunks.append(
+                StreamChunk(c.seq, data, c.position, c.attempt, status, c.kind, c.written_at, c.stream)
+            )
+        return chunks
+
+
+async def _nap(woken: asyncio.Event, seconds: float) -> None:
+    """Wait until woken (a push) or ``seconds`` passed (the bounded fallback poll)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(woken.wait(), seconds)
+
+
+def _check_cursor(name: str, after: int) -> None:
+    if type(after) is not int or after < 0:
+        raise InputValidationError(f"after must be a cursor (an int >= 0) for stream {name!r}, got {after!r}")
+
+
+def _check_limit(limit: int) -> None:
+    if type(limit) is not int or not 1 <= limit <= MAX_READ_LIMIT:
+        raise InputValidationError(f"limit must be an int in 1..{MAX_READ_LIMIT}, got {limit!r}")
+
+
+def _check_poll(poll_interval: float) -> None:
+    if not poll_interval > 0:
+        raise InputValidationError(f"poll_interval must be > 0 seconds, got {poll_interval!r}")

@@ -10,10 +10,10 @@ a bounded poll.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select
 
 from durable_core.storage.base import WakeListener
 from durable_core.storage.connections import Connections, guarded
@@ -44,6 +44,13 @@ class StreamStore(abc.ABC):
     @abc.abstractmethod
     async def read(self, instance_id: str, stream: str, after: int, limit: int) -> list[StoredChunk]:
         """Up to ``limit`` chunks with ``seq > after``, in order."""
+
+    @abc.abstractmethod
+    async def read_all(self, instance_id: str, after: Mapping[str, int], limit: int) -> list[StoredChunk]:
+        """Up to ``limit`` chunks of every stream of the instance after its cursor in ``after`` (0 if absent).
+
+        Ordered by stream name, then seq (so a page cut by ``limit`` never skips a chunk of a stream).
+        """
 
     def listener(
         self, on_ids: Callable[[list[str]], None], on_connected: Callable[[], None]
@@ -113,15 +120,31 @@ class SqlStreamStore(StreamStore):
         )
         async with self._conns.read() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            StoredChunk(
-                seq=int(r.seq),
-                position=int(r.position),
-                attempt=int(r.attempt),
-                epoch=int(r.lease_epoch),
-                kind=ChunkKind(r.kind),
-                payload=payload_from_row(r._mapping, "data"),
-                written_at=utc(r.written_at),
-            )
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
+
+    @guarded()
+    async def read_all(self, instance_id: str, after: Mapping[str, int], limit: int) -> list[StoredChunk]:
+        """One scan of the instance's chunks, skipping each stream's part up to its cursor."""
+        newer = [and_(_C.stream == name, _C.seq > seq) for name, seq in after.items()]
+        if after:
+            newer.append(_C.stream.not_in(list(after)))
+        stmt = select(STREAM_CHUNKS).where(_C.instance_id == instance_id)
+        if newer:
+            stmt = stmt.where(or_(*newer))
+        stmt = stmt.order_by(_C.stream, _C.seq).limit(limit)
+        async with self._conns.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_stored(r) for r in rows]
+
+
+def _stored(r: Row[Any]) -> StoredChunk:
+    return StoredChunk(
+        stream=r.stream,
+        seq=int(r.seq),
+        position=int(r.position),
+        attempt=int(r.attempt),
+        epoch=int(r.lease_epoch),
+        kind=ChunkKind(r.kind),
+        payload=payload_from_row(r._mapping, "data"),
+        written_at=utc(r.written_at),
+    )

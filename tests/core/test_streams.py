@@ -213,3 +213,32 @@ async def test_other_processes_writes_are_pushed_on_postgresql(
                     break  # the end of a run in another process is seen by the fallback poll only
         assert got == ["one", "two"]
         await writer.handle(iid).result(timeout=10)
+
+
+async def test_follow_streams_yields_every_stream_until_the_run_ends(make_app, catalog: Catalog) -> None:
+    @activity
+    async def two_streams(ctx: WorkflowContext) -> None:
+        ctx.stream("tokens").write("t1")
+        ctx.stream("log").write("l1")
+        ctx.stream("tokens").write("t2")
+
+    @workflow(catalog=catalog)
+    async def multi(ctx: WorkflowContext) -> None:
+        await two_streams(ctx)
+        await two_streams(ctx)
+
+    app = await make_app()
+    iid = await multi.start()
+    async with asyncio.timeout(15):
+        got = [(c.stream, c.seq, c.data) async for c in app.follow_streams(iid)]
+    assert sorted(got) == [
+        ("log", 1, "l1"),
+        ("log", 2, "l1"),
+        ("tokens", 1, "t1"),
+        ("tokens", 2, "t2"),
+        ("tokens", 3, "t1"),
+        ("tokens", 4, "t2"),
+    ]
+    async with asyncio.timeout(15):
+        rest = [(c.stream, c.seq) async for c in app.follow_streams(iid, after={"tokens": 3, "log": 2})]
+    assert rest == [("tokens", 4)]
