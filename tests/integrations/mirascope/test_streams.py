@@ -64,7 +64,7 @@ async def test_a_streamed_agent_streams_every_turn_and_a_reconnecting_reader_mis
     async def researcher(ctx: WorkflowContext) -> str:
         result = await ask.agent(ctx, "How many people live in Oslo and Bergen?", stream_name="tokens")
         await sleep(ctx, 5)  # the replay after the timer must not stream again
-        return result.response.text()
+        return str(result.response.text())
 
     app = await make_app()
     iid = await researcher.start()
