@@ -41,12 +41,16 @@ async def restock(ctx: WorkflowContext, skus: list[str]) -> list[str]:
     return done
 
 
+def reservations() -> list[str]:
+    return Path("reservations.log").read_text().splitlines()
+
+
 async def main() -> None:
     async with EddaApp("sqlite:///mcp_client.db", "restocking", workflows=[restock]) as app:
         instance_id = await restock.start(skus=["A-1", "B-2"])
         print("result:", await app.handle(instance_id).result(timeout=60))
         print("history:", [entry.name for entry in await app.get_history(instance_id)])
-        print("reservations made:", Path("reservations.log").read_text().split("\n")[:-1])
+    print("reservations made:", reservations())
 
 
 if __name__ == "__main__":
