@@ -18,7 +18,6 @@ __all__ = [
     "MAX_STREAM_NAME_LENGTH",
     "ChunkKind",
     "ChunkStatus",
-    "NewChunk",
     "StoredChunk",
     "StreamChunk",
     "StreamPage",
@@ -45,21 +44,11 @@ class ChunkStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class NewChunk:
-    """A chunk to store (engine -> storage). ``payload`` is a serializer ``Payload``."""
-
-    seq: int
-    position: int
-    attempt: int
-    epoch: int
-    kind: ChunkKind
-    payload: Any
-    written_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class StoredChunk:
-    """A chunk as stored (storage -> engine), before its status is worked out."""
+    """A chunk as stored, both ways between engine and storage (its status is worked out on reading).
+
+    ``payload`` is a serializer ``Payload``; ``epoch`` the lease epoch of the run that wrote it.
+    """
 
     stream: str
     seq: int

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from durable_core.authoring.streams import OutputStream
 from durable_core.errors import ApiMisuseError
-from durable_core.stream_types import MAX_STREAM_NAME_LENGTH, ChunkKind, NewChunk
+from durable_core.stream_types import MAX_STREAM_NAME_LENGTH, ChunkKind, StoredChunk
 from durable_core.types import NO_PAYLOAD
 from durable_core.validation import check_identifier
 
@@ -117,11 +117,11 @@ class RunStreams:
             if last is None:
                 last = await store.last_seq(iid, name)
             chunks = [
-                NewChunk(last + i, pos, attempt, self._lease.epoch, kind, payload, at)
+                StoredChunk(name, last + i, pos, attempt, self._lease.epoch, kind, payload, at)
                 for i, (pos, attempt, kind, payload, at) in enumerate(items, start=1)
             ]
             try:
-                await store.append(iid, name, chunks)
+                await store.append(iid, chunks)
             except BaseException:
                 self._next.pop(name, None)  # reload: the batch may or may not have been stored
                 raise

@@ -20,7 +20,7 @@ from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.records import payload_from_row, payload_values, utc
 from durable_core.storage.schema import STREAM_CHUNKS
-from durable_core.stream_types import ChunkKind, NewChunk, StoredChunk
+from durable_core.stream_types import ChunkKind, StoredChunk
 from durable_core.types import Backend
 
 __all__ = ["STREAM_CHANNEL", "SqlStreamStore", "StreamStore"]
@@ -34,7 +34,7 @@ class StreamStore(abc.ABC):
     """Append and read stream chunks."""
 
     @abc.abstractmethod
-    async def append(self, instance_id: str, stream: str, chunks: Sequence[NewChunk]) -> None:
+    async def append(self, instance_id: str, chunks: Sequence[StoredChunk]) -> None:
         """Store ``chunks`` (their ``seq`` already assigned) in one transaction."""
 
     @abc.abstractmethod
@@ -77,14 +77,14 @@ class SqlStreamStore(StreamStore):
         return PostgresWakeListener(self._conns, on_ids, on_connected, channel=STREAM_CHANNEL)
 
     @guarded()
-    async def append(self, instance_id: str, stream: str, chunks: Sequence[NewChunk]) -> None:
+    async def append(self, instance_id: str, chunks: Sequence[StoredChunk]) -> None:
         """Insert the batch; on PostgreSQL notify followers in the same transaction."""
         if not chunks:
             return
         rows = [
             {
                 "instance_id": instance_id,
-                "stream": stream,
+                "stream": c.stream,
                 "seq": c.seq,
                 "position": c.position,
                 "attempt": c.attempt,
