@@ -7,6 +7,7 @@ follower has seen its first chunk: the chunk must arrive while the activity stil
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,6 +25,13 @@ from durable_core import (
     activity,
     wait_event,
     workflow,
+)
+from tests.backends import (
+    backends_required,
+    create_database,
+    drop_database,
+    missing_backend_message,
+    server_url,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=0, max_duration=None)
@@ -178,12 +186,26 @@ async def test_misuse_is_refused_with_clear_errors(make_app, catalog: Catalog) -
         await app.read_stream("x", "tokens", after=-1)
 
 
-async def test_other_processes_writes_are_pushed_on_postgresql(
-    backend: str, db_url: str, catalog: Catalog
-) -> None:
-    """A reader app that runs no workers is woken by NOTIFY, long before its 60 s fallback poll."""
-    if backend != "postgresql":
-        pytest.skip("cross-process push is PostgreSQL's NOTIFY; other backends poll (tested above)")
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    if server_url("postgresql") is None:
+        message = missing_backend_message("postgresql")
+        if backends_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    url = await create_database("postgresql")
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def test_other_processes_writes_are_pushed_on_postgresql(postgres_url: str, catalog: Catalog) -> None:
+    """A reader app that runs no workers is woken by NOTIFY, long before its 60 s fallback poll.
+
+    (Other backends have no push across processes: their followers poll, see ``follow_stream``.)
+    """
+    db_url = postgres_url
     release = asyncio.Event()
 
     @activity

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from durable_core import Catalog, EddaApp, RetryPolicy, WorkflowContext, workflow
 from edda_mcp import DurableMCPClient, MCPSecretMissingError
 from tests.mcp.programs import mcp_client_worker
@@ -65,6 +67,7 @@ def _effects(workdir: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)  # the crash-test backends
 async def test_tool_calls_survive_a_sigkill_of_the_workflow_process(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "hold-b").touch()
     async with (
@@ -104,9 +107,8 @@ async def _async(value: bool) -> bool:
     return value
 
 
-async def test_tool_errors_are_results_and_a_missing_secret_fails_at_once(
-    make_app, catalog: Catalog, tmp_path: Path
-) -> None:
+async def test_tool_errors_are_results_and_a_missing_secret_fails_at_once(tmp_path: Path) -> None:
+    catalog = Catalog()
     async with tool_server(tmp_path) as url:
         tools = DurableMCPClient(
             url=url, name="t", retry_policy=RetryPolicy(max_attempts=5, initial_interval=5)
@@ -127,15 +129,15 @@ async def test_tool_errors_are_results_and_a_missing_secret_fails_at_once(
             out.append((await calls.call_tool(ctx, "whoami")).content[0].text)  # type: ignore[union-attr]
             return out
 
-        app = await make_app()
-        iid = await misuse.start()
-        result = await app.wait_result(iid, timeout=30)
+        async with EddaApp(f"sqlite:///{tmp_path / 'misuse.db'}", workflows=[misuse]) as app:
+            iid = await misuse.start()
+            result = await app.wait_result(iid, timeout=30)
+            history = await app.get_history(iid)
     assert result == [
         "add_item: is_error=True",
         "no_such_tool: is_error=True",
         "MCPSecretMissingError",
         "Bearer ****able",
     ]
-    history = await app.get_history(iid)
     attempts = [1 if e.retry is None else e.retry.total_attempts for e in history]
     assert attempts == [1, 1, 1, 1], "tool errors are results, a missing secret is terminal: no retries"
