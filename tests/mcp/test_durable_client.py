@@ -17,8 +17,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from mcp import StdioServerParameters
 
-from durable_core import Catalog, EddaApp, RetryPolicy, WorkflowContext, workflow
+from durable_core import Catalog, ConfigurationError, EddaApp, RetryPolicy, WorkflowContext, workflow
 from edda_mcp import DurableMCPClient, MCPSecretMissingError
 from tests.mcp.programs import mcp_client_worker
 from tests.mcp.support import REPO_ROOT, free_port, wait_until
@@ -141,3 +142,16 @@ async def test_tool_errors_are_results_and_a_missing_secret_fails_at_once(tmp_pa
     ]
     attempts = [1 if e.retry is None else e.retry.total_attempts for e in history]
     assert attempts == [1, 1, 1, 1], "tool errors are results, a missing secret is terminal: no retries"
+
+
+def test_constructor_refuses_what_cannot_work() -> None:
+    stdio = StdioServerParameters(command=sys.executable, args=["-c", "pass"])
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        DurableMCPClient(url="http://127.0.0.1:9/mcp", stdio=stdio)
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        DurableMCPClient()
+    with pytest.raises(ConfigurationError, match=r"stdio\.env"):
+        DurableMCPClient(stdio=stdio, headers="TOKEN_VAR")
+    with pytest.raises(ConfigurationError, match="never written to history"):
+        DurableMCPClient(url="http://127.0.0.1:9/mcp", headers={"Authorization": "Bearer x"})  # type: ignore[arg-type]
+    assert DurableMCPClient(url="http://127.0.0.1:8123/mcp").name == "127.0.0.1:8123"
