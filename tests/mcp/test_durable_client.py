@@ -97,7 +97,9 @@ async def test_tool_calls_survive_a_sigkill_of_the_workflow_process(db_url: str,
             ]
         effects = _effects(tmp_path)
         assert effects.count("done a") == 1 and effects.count("start a") == 1  # completed: never re-sent
-        assert effects.count("start b") == 2 and effects.count("done b") == 1  # interrupted: sent again
+        # interrupted: sent again; the first request's handler may still finish on the server once the
+        # hold is lifted, though its caller is dead (that is what "at least once" means for the other side)
+        assert effects.count("start b") == 2 and effects.count("done b") in (1, 2)
         assert effects.count("start c") == 1
         history = await client.get_history(iid)
         assert [e.name for e in history] == ["mcp.list_tools:shop-tools"] + ["mcp.call_tool:shop-tools"] * 4
