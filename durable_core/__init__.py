@@ -45,6 +45,7 @@ from durable_core.authoring.concurrency import (
     wait_first,
 )
 from durable_core.authoring.events import EventMetadata, ReceivedEvent, send_event, wait_event
+from durable_core.authoring.streams import OutputStream
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine import (
@@ -94,6 +95,7 @@ from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
+from durable_core.stream_types import ChunkKind, ChunkStatus, StreamChunk, StreamPage
 from durable_core.types import (
     CancelOutcome,
     ErrorInfo,
@@ -130,6 +132,8 @@ __all__ = [
     "ChannelMessage",
     "ChildHandle",
     "ChildWorkflowError",
+    "ChunkKind",
+    "ChunkStatus",
     "Clock",
     "CloudEventsASGI",
     "Compensation",
@@ -168,6 +172,7 @@ __all__ = [
     "OutboxRelayer",
     "OutboxStatus",
     "OutcomeAnswer",
+    "OutputStream",
     "PayloadCodec",
     "ReceivedEvent",
     "ReceivedMessage",
@@ -186,6 +191,8 @@ __all__ = [
     "StorageBusyError",
     "StorageRefusedError",
     "StorageUnavailableError",
+    "StreamChunk",
+    "StreamPage",
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",

@@ -18,6 +18,7 @@
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
+from edda_mcp.client import DurableMCPClient, MCPClientError, MCPSecretMissingError
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import AccessDeniedError, EddaMCPError, ServerLoadError, ToolDefinitionError
 from edda_mcp.models import CancelOut, ErrorOut, StatusOut, WaitOut
@@ -35,12 +36,15 @@ __all__ = [
     "ERROR_META_KEY",
     "AccessDeniedError",
     "CancelOut",
+    "DurableMCPClient",
     "DurableTool",
     "DurableToolSpec",
     "EddaMCPError",
     "EddaMCPServer",
     "ErrorCode",
     "ErrorOut",
+    "MCPClientError",
+    "MCPSecretMissingError",
     "ServerLoadError",
     "StatusOut",
     "ToolDefinitionError",

@@ -34,8 +34,9 @@ from edda_mcp.models import CancelOut, RespondOut, StatusOut, result_model, star
 from edda_mcp.results import ErrorCode, error, ok
 from edda_mcp.signatures import return_type, workflow_parameters
 from edda_mcp.status import describe, read_status
+from edda_mcp.stream_progress import ProgressReporter, forwarding_streams
 from edda_mcp.tool_style import RUNS_CANCEL, RUNS_RESPOND, RUNS_RESULT, RUNS_STATUS, ToolStyle
-from edda_mcp.waiting import wait_settled
+from edda_mcp.waiting import StepCallback, wait_settled
 
 logger = logging.getLogger("edda_mcp")
 
@@ -374,15 +375,23 @@ class DurableTool:
         seconds: float,
         asked: input_rounds.AskedInput | None = None,
     ) -> InstanceRecord:
+        progress = ProgressReporter(ctx)
+
         async def report(count: int, step: str) -> None:
             # A no-op unless the caller sent a progress token (and, over HTTP, accepts SSE).
-            await ctx.report_progress(count, None, f"step {count} done: {step}")
+            await progress.send(f"step {count} done: {step}")
 
         if asked is not None and self.spec.human_input:
             record = await app.get_instance(instance_id)
             await input_rounds.deliver_answer(ctx, app, record, asked, self._source)
         if seconds <= 0:
             return await app.get_instance(instance_id)
+        async with forwarding_streams(app, instance_id, progress):  # stream chunks as progress too
+            return await self._wait_with(ctx, app, instance_id, seconds, report)
+
+    async def _wait_with(
+        self, ctx: Context, app: EddaApp, instance_id: str, seconds: float, report: StepCallback
+    ) -> InstanceRecord:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         record = await wait_settled(app, self._feed, instance_id, seconds, report)

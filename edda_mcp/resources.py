@@ -14,6 +14,7 @@ from durable_core import EddaApp, InstanceNotFoundError
 from edda_mcp import access
 from edda_mcp.queries import history_json
 from edda_mcp.status import read_status
+from edda_mcp.stream_resource import register_stream_resource
 
 INSTANCE_URI = "edda://instances/{instance_id}"
 HISTORY_URI = "edda://instances/{instance_id}/history"
@@ -46,6 +47,8 @@ def register_instance_resources(mcp: MCPServer[Any], app: Callable[[], EddaApp])
         engine = app()
         await _record(engine, instance_id)
         return json.dumps(history_json(await engine.get_history(instance_id)), indent=2)
+
+    register_stream_resource(mcp, app, _record)
 
 
 async def _record(engine: EddaApp, instance_id: str) -> Any:

@@ -42,6 +42,11 @@ FUNCTION_SIZE_EXCEPTIONS: Final[Mapping[str, tuple[int, str]]] = {
 PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
     "durable_core": frozenset(
         {
+            "ChunkKind",
+            "ChunkStatus",
+            "OutputStream",
+            "StreamChunk",
+            "StreamPage",
             "Activity",
             "ActivityTimeoutError",
             "ApiMisuseError",
@@ -156,6 +161,9 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "ERROR_META_KEY",
             "AccessDeniedError",
             "CancelOut",
+            "DurableMCPClient",
+            "MCPClientError",
+            "MCPSecretMissingError",
             "DurableTool",
             "DurableToolSpec",
             "EddaMCPError",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
+    from durable_core.authoring.streams import OutputStream
 
 
 class WorkflowContext:
@@ -77,6 +78,23 @@ class WorkflowContext:
                 "writes into an activity, where they commit together with its recorded result"
             )
         return self._scope.session
+
+    def stream(self, name: str) -> OutputStream:
+        """The durable output stream ``name`` of this instance, to write from inside an activity.
+
+        Chunks are stored within a short window and before the step's result is recorded; each carries
+        the step and attempt that wrote it (see ``docs/streams.md``). Read with ``app.read_stream`` /
+        ``app.follow_stream``.
+
+        Raises:
+            ApiMisuseError: when used in a workflow body (a body re-runs on replay; write in an activity).
+        """
+        if self._scope is None:
+            raise ApiMisuseError(
+                f"ctx.stream({name!r}) is only available inside an activity: a workflow body re-runs on "
+                "replay, so write the chunks from the activity that produces them"
+            )
+        return self._scope.stream(name)
 
     def step_idempotency_key(self) -> str:
         """A key for this step, the same on every attempt and after a crash, for outside idempotency keys.

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from durable_core.authoring.activity import Activity
     from durable_core.authoring.saga import CompensationCall
+    from durable_core.authoring.streams import OutputStream
 
 
 #: :attr:`WaitResult.index` of a wait that ended because its due time passed first
@@ -172,3 +173,7 @@ class ActivityScope(abc.ABC):
     async def add_outbox_event(self, event: OutboxEvent) -> None:
         """Write ``event`` to the outbox in the transaction that will record this activity."""
         raise NotImplementedError("this runtime has no transactional outbox")
+
+    def stream(self, name: str) -> OutputStream:
+        """The writer of output stream ``name`` for this attempt."""
+        raise NotImplementedError("this runtime has no output streams")

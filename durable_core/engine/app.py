@@ -16,6 +16,7 @@ from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_evolution import EvolutionAPI
 from durable_core.engine.app_outbox import OutboxAPI
+from durable_core.engine.app_streams import StreamsAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
@@ -74,7 +75,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI, EvolutionAPI):
+class EddaApp(OutboxAPI, EvolutionAPI, StreamsAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -260,6 +261,7 @@ class EddaApp(OutboxAPI, EvolutionAPI):
         for wf in self._catalog:
             wf._unbind_app(self)
         self._waiters.fail_all(EddaError("the app was shut down"))
+        await self._services.streams.close()
         await self._storage.close()
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -483,6 +485,7 @@ class EddaApp(OutboxAPI, EvolutionAPI):
 
     def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
         self._waiters.notify(instance_id, record)
+        self._services.streams.notify((instance_id,))  # stream followers stop when the run has ended
 
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:

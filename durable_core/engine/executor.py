@@ -23,8 +23,10 @@ from durable_core.engine.at_most_once import (
 from durable_core.engine.children import create_child_instance
 from durable_core.engine.control import RunControl
 from durable_core.engine.services import EngineServices
+from durable_core.engine.streams import AttemptStreams, RunStreams
 from durable_core.errors import (
     ActivityTimeoutError,
+    ApiMisuseError,
     RetryExhaustedError,
     StorageRefusedError,
     StorageUnavailableError,
@@ -54,6 +56,8 @@ from durable_core.types import (
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from durable_core.authoring.streams import OutputStream
 
 logger = logging.getLogger("durable_core.engine")
 
@@ -101,13 +105,27 @@ class _UnrecordableResult(TerminalError):
 
 class _Scope(ActivityScope):
     def __init__(
-        self, activity_id: str, attempt: int, tx: UserTransaction, storage: Storage, position: int
+        self,
+        activity_id: str,
+        attempt: int,
+        tx: UserTransaction,
+        storage: Storage,
+        position: int,
+        streams: AttemptStreams | None = None,
     ) -> None:
         self.activity_id = activity_id
         self.attempt = attempt
         self.position = position
         self.tx = tx
         self.storage = storage
+        self.streams = streams
+
+    def stream(self, name: str) -> OutputStream:
+        if self.streams is None:
+            raise ApiMisuseError(
+                "output streams are written by activity attempts, not by reconcile functions"
+            )
+        return self.streams.stream(name)
 
     @property
     def session(self) -> AsyncSession:
@@ -134,6 +152,7 @@ class StepExecutor(LiveExecutor):
         self._control = control
         self._charge_crash = charge_crash
         self._attempts: dict[int, AttemptState] | None = {} if attempts_known_empty else None
+        self._streams = RunStreams(services, lease)
 
     # -- LiveExecutor --------------------------------------------------------------------------
     def check_interrupts(self) -> None:
@@ -345,12 +364,14 @@ class StepExecutor(LiveExecutor):
         position: int,
     ) -> tuple[Any, Any]:
         """Run one attempt; return its result and the payload it is stored as."""
-        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage, position))
+        streams = AttemptStreams(self._streams, self._s, position, attempt)
+        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage, position, streams))
         token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
         try:
             result = await self._call(invoke(ctx), timeout, name)
         finally:
             CURRENT_CONTEXT.reset(token)
+            await _stored(streams.finish())  # chunks are stored before the step's result is recorded
         try:
             payload = self._s.serializer.encode(result, "result")
         except (TypeError, ValueError) as exc:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, Protocol
 
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
+from durable_core.engine.streams import StreamHub
 from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
@@ -82,3 +83,5 @@ class EngineServices:
     keep_recur_runs: int = 3
     #: the app's code version (``EddaApp(version=...)``), recorded on the instances it starts and runs
     version: Callable[[], str | None] = lambda: None
+    #: live followers of output streams (``ctx.stream``), woken when chunks are stored
+    streams: StreamHub = field(default_factory=StreamHub)

@@ -51,6 +51,8 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.streams import StreamStore
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseRenewal:
@@ -465,6 +467,10 @@ class Storage(abc.ABC):
     def messaging(self) -> Messaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
+
+    def streams(self) -> StreamStore:
+        """Chunks of durable output streams (``ctx.stream``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no output streams")
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Builds a heartbeat store on its own connection (call it in the loop that will use it).

@@ -28,6 +28,7 @@ from durable_core.storage.schema import (
     OUTBOX,
     PARENT_INDEX,
     SCHEMA_VERSION,
+    STREAM_TABLES,
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
@@ -102,6 +103,10 @@ def _evolution(dialect: Dialect) -> list[DDLElement]:
     return [*(_AddColumn(INSTANCES, name) for name in columns), index]
 
 
+def _streams(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, STREAM_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -109,6 +114,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
     (6, "code versions of instances and the replay frontier of ctx.patched", _evolution),
+    (7, "durable output streams", _streams),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

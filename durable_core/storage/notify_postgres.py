@@ -33,6 +33,7 @@ class PostgresWakeListener:
         conns: the storage's connections (the listener holds one of them while it runs).
         on_ids: called (in the event loop) with the ids of every notification.
         on_connected: called after each (re)connect, to poll for what may have been missed.
+        channel: the NOTIFY channel (wake-ups by default; output streams use their own).
     """
 
     def __init__(
@@ -40,8 +41,10 @@ class PostgresWakeListener:
         conns: Connections,
         on_ids: Callable[[list[str]], None],
         on_connected: Callable[[], None],
+        channel: str = WAKE_CHANNEL,
     ) -> None:
         self._conns = conns
+        self._channel = channel
         self._on_ids = on_ids
         self._on_connected = on_connected
         self._task: asyncio.Task[None] | None = None
@@ -73,7 +76,7 @@ class PostgresWakeListener:
                     raw: Any = (await conn.get_raw_connection()).driver_connection
                     lost = asyncio.Event()
                     raw.add_termination_listener(lambda _c, lost=lost: lost.set())
-                    await raw.add_listener(WAKE_CHANNEL, self._notified)
+                    await raw.add_listener(self._channel, self._notified)
                     self.connected.set()
                     backoff = 0.1
                     self._on_connected()
@@ -85,7 +88,7 @@ class PostgresWakeListener:
                         self.connected.clear()
                         if not raw.is_closed():
                             with contextlib.suppress(Exception):
-                                await raw.remove_listener(WAKE_CHANNEL, self._notified)
+                                await raw.remove_listener(self._channel, self._notified)
                 logger.warning("the PostgreSQL wake-up listener lost its connection; reconnecting")
             except asyncio.CancelledError:
                 raise

@@ -47,6 +47,8 @@ __all__ = [
     "METADATA",
     "OUTBOX",
     "SCHEMA_VERSION",
+    "STREAM_CHUNKS",
+    "STREAM_TABLES",
     "SUBSCRIPTIONS",
     "V1_TABLES",
     "V3_TABLES",
@@ -345,3 +347,24 @@ WORKERS: Final = Table(
 )
 
 V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)
+
+# -- durable output streams (migration v7) -------------------------------------------------------------
+#: Chunks of ``ctx.stream(name)``: per (instance, stream) a gap-free sequence assigned by the run holding
+#: the lease; each chunk names the step (position) and attempt that wrote it (see docs/streams.md).
+STREAM_CHUNKS: Final = Table(
+    "edda_stream_chunks",
+    METADATA,
+    _id("instance_id", primary_key=True),
+    Column("stream", String(ID_LENGTH), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("lease_epoch", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    *_payload_columns("data"),
+    Column("written_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+
+STREAM_TABLES: Final[tuple[Table, ...]] = (STREAM_CHUNKS,)
+INSTANCE_CHILD_TABLES.append(STREAM_CHUNKS)

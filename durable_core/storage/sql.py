@@ -32,6 +32,7 @@ from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
 from durable_core.storage.sql_lifecycle import SqlLifecycle
+from durable_core.storage.streams import SqlStreamStore
 from durable_core.storage.urls import (
     backend_of,
     is_memory_sqlite,
@@ -546,3 +547,7 @@ class SqlStorage(SqlLifecycle, Storage):
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""
         return self._messaging
+
+    def streams(self) -> SqlStreamStore:
+        """Output stream chunks of this database (see :mod:`durable_core.storage.streams`)."""
+        return SqlStreamStore(self._conns, self._dialect)

@@ -17,7 +17,7 @@ from mirascope import llm
 from mirascope.llm.formatting import resolve_format
 from mirascope.llm.tools import AsyncToolkit, BaseToolkit, ProviderTool
 
-from durable_core import Activity, RetryPolicy, WorkflowContext
+from durable_core import Activity, OutputStream, RetryPolicy, WorkflowContext
 from durable_mirascope.errors import (
     ModelRequestError,
     ModelRequestRejectedError,
@@ -36,6 +36,23 @@ ResumeOperation = "mirascope.resume"
 ToolOperation = "mirascope.tool"
 
 ChunkHandler = Callable[[llm.AssistantContentChunk], Awaitable[None] | None]
+
+#: the durable output stream a streamed call writes its text deltas to unless told otherwise
+DEFAULT_STREAM = "tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class Streaming:
+    """How a streamed request reports its chunks (code-side, never recorded).
+
+    Attributes:
+        stream_name: the durable output stream (``ctx.stream``) text deltas are written to, or None.
+        on_chunk: called with each ``llm.AssistantContentChunk`` while the activity streams, or None.
+    """
+
+    stream_name: str | None = DEFAULT_STREAM
+    on_chunk: ChunkHandler | None = None
+
 
 # Mirascope errors that no retry can fix: the request itself is wrong or not allowed.
 REJECTED: tuple[type[Exception], ...] = (
@@ -132,6 +149,7 @@ async def provider_call(
     *,
     stream: bool = False,
     on_chunk: ChunkHandler | None = None,
+    out: OutputStream | None = None,
 ) -> dict[str, Any]:
     """Call the model (inside an activity) and return the recorded JSON of its final response.
 
@@ -140,7 +158,7 @@ async def provider_call(
         ModelRequestError: any other mirascope error (retried by the activity's policy).
     """
     try:
-        return await _provider_call(spec, messages, stream=stream, on_chunk=on_chunk)
+        return await _provider_call(spec, messages, stream=stream, on_chunk=on_chunk, out=out)
     except REJECTED as exc:
         raise ModelRequestRejectedError(str(exc), _qualified(exc), getattr(exc, "status_code", None)) from exc
     except llm.Error as exc:
@@ -153,6 +171,7 @@ async def _provider_call(
     *,
     stream: bool,
     on_chunk: ChunkHandler | None,
+    out: OutputStream | None,
 ) -> dict[str, Any]:
     model = llm.Model(spec.model_id, **cast(Any, dict(spec.params)))
     toolkit = spec.toolkit()
@@ -161,6 +180,8 @@ async def _provider_call(
         return ResponseRecord.from_response(response, raw=response.raw).to_json()
     streamed = await model.stream_async(messages, tools=toolkit, format=spec.format)
     async for chunk in streamed.chunk_stream():
+        if out is not None and chunk.type == "text_chunk":
+            out.write(chunk.delta)  # batched; stored before this activity's result is recorded
         if on_chunk is not None:
             outcome = on_chunk(chunk)
             if inspect.isawaitable(outcome):
@@ -168,11 +189,17 @@ async def _provider_call(
     return ResponseRecord.from_response(streamed).to_json()
 
 
-def request_activity(spec: CallSpec, operation: str) -> Activity[Any, Any]:
-    """Activity that sends a recorded-in-arguments conversation to the model."""
+def request_activity(
+    spec: CallSpec, operation: str, streaming: Streaming | None = None
+) -> Activity[Any, Any]:
+    """Activity that sends a recorded-in-arguments conversation to the model (streamed with ``streaming``)."""
 
     async def model_request(ctx: WorkflowContext, request: dict[str, Any]) -> dict[str, Any]:
-        return await provider_call(spec, decode_messages(request["messages"]))
+        messages = decode_messages(request["messages"])
+        if streaming is None:
+            return await provider_call(spec, messages)
+        out = ctx.stream(streaming.stream_name) if streaming.stream_name else None
+        return await provider_call(spec, messages, stream=True, on_chunk=streaming.on_chunk, out=out)
 
     return spec.activity(operation, model_request)
 
@@ -182,14 +209,16 @@ def prompt_activity(
     operation: str,
     render: Callable[..., Awaitable[Sequence[llm.Message]]],
     *,
-    stream: bool = False,
-    on_chunk: ChunkHandler | None = None,
+    streaming: Streaming | None = None,
 ) -> Activity[Any, Any]:
     """Activity that renders the prompt function with the call's arguments, then calls the model."""
 
     async def model_call(ctx: WorkflowContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
         messages = await render(*args, **kwargs)
-        return await provider_call(spec, messages, stream=stream, on_chunk=on_chunk)
+        if streaming is None:
+            return await provider_call(spec, messages)
+        out = ctx.stream(streaming.stream_name) if streaming.stream_name else None
+        return await provider_call(spec, messages, stream=True, on_chunk=streaming.on_chunk, out=out)
 
     return spec.activity(operation, model_call)
 

@@ -15,9 +15,11 @@ from mirascope.llm.prompts import AsyncPrompt, Prompt
 
 from durable_core import RetryPolicy, WorkflowContext
 from durable_mirascope._ops import (
+    DEFAULT_STREAM,
     CallOperation,
     CallSpec,
     ChunkHandler,
+    Streaming,
     StreamOperation,
     check_tools,
     prompt_activity,
@@ -88,16 +90,26 @@ class DurableCall(Generic[P]):
         return build_response(ctx, self.spec, await act(ctx, *args, **kwargs))
 
     async def stream(
-        self, ctx: WorkflowContext, *args: Any, on_chunk: ChunkHandler | None = None, **kwargs: Any
+        self,
+        ctx: WorkflowContext,
+        *args: Any,
+        on_chunk: ChunkHandler | None = None,
+        stream_name: str | None = DEFAULT_STREAM,
+        **kwargs: Any,
     ) -> DurableResponse:
         """Stream the model's answer inside one activity and record the final response.
 
-        ``on_chunk`` receives each ``llm.AssistantContentChunk`` while the activity streams (sync or
-        async). It runs only live: never on replay, and again from the first chunk if the attempt is
-        retried. The workflow gets the finished response, the same on every replay.
+        The text deltas are written to the instance's durable output stream ``stream_name`` (default
+        ``"tokens"``; None: not written), where ``app.follow_stream`` and MCP clients (as progress) see
+        them live. ``on_chunk`` receives each ``llm.AssistantContentChunk`` while the activity streams
+        (sync or async). Both happen only live: never on replay, and again from the first chunk if the
+        attempt is retried (the stream marks the abandoned attempt's chunks). The workflow gets the
+        finished response, the same on every replay; its ``resume()`` streams the same way, and its
+        ``text_stream()`` / ``streams()`` / ``structured_stream()`` replay the recorded content.
         """
-        act = prompt_activity(self.spec, StreamOperation, self.messages, stream=True, on_chunk=on_chunk)
-        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs))
+        streaming = Streaming(stream_name, on_chunk)
+        act = prompt_activity(self.spec, StreamOperation, self.messages, streaming=streaming)
+        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs), streaming)
 
     async def agent(
         self,
@@ -105,13 +117,18 @@ class DurableCall(Generic[P]):
         *args: Any,
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tools: bool = False,
+        stream_name: str | None = None,
         **kwargs: Any,
     ) -> AgentResult:
         """Make the call, then run the durable agent loop (tools, resume) until the model is done.
 
-        See :func:`~durable_mirascope.run_agent` for ``max_steps`` and ``parallel_tools``.
+        See :func:`~durable_mirascope.run_agent` for ``max_steps`` and ``parallel_tools``. With
+        ``stream_name`` every model request of the loop is streamed to that durable output stream.
         """
-        first = await self(ctx, *args, **kwargs)
+        if stream_name is not None:
+            first = await self.stream(ctx, *args, stream_name=stream_name, **kwargs)
+        else:
+            first = await self(ctx, *args, **kwargs)
         return await run_agent(first, max_steps=max_steps, parallel_tools=parallel_tools)
 
     def __repr__(self) -> str:

@@ -224,6 +224,24 @@ EXPECTED: dict[str, list[str]] = {
         "instance usage: 2 requests, 495 tokens",
         "replay check ok: True",
     ],
+    "streams.py": [
+        "seq 1 attempt 1: 'Durable'",
+        "seq 4 attempt 2: ' streams' (after reconnecting)",
+        "seq 6 attempt 2: ' tokens' (after reconnecting)",
+        "result: Durable streams of tokens",
+        "committed text: 'Durable streams of tokens'; abandoned attempt's chunks: ['Durable', ' streams']",
+    ],
+    "mirascope_stream_agent.py": [
+        "streamed by step 0: Let me check the weather.",
+        "streamed by step 2: It is 12 degrees in Oslo.",
+        "answer: It is 12 degrees in Oslo.",
+    ],
+    "mcp_client.py": [
+        "tools of the other server: ['reserve']",
+        "result: ['reserved 2 x A-1', 'reserved 2 x B-2']",
+        "history: ['mcp.list_tools:inventory', 'mcp.call_tool:inventory', 'mcp.call_tool:inventory']",
+        "reservations made: ['A-1 x2', 'B-2 x2']",
+    ],
     "mirascope_streaming.py": [
         "chunk: ' Edda'",
         "result: You said: Pitch Edda in one line.",

@@ -13,6 +13,10 @@
 //   {"id": 1, "tool": "name", "arguments": {...}}         -> client.callTool (validated)
 //   {"id": 2, "method": "tools/list"}                      -> client.listTools
 //   {"id": 3, "method": "ping"}                            -> client.ping
+//   {"id": 4, "tool": "name", "arguments": {...}, "progress": true}
+//                                                          -> callTool with onprogress; the result gets
+//                                                             "progress": [{progress, message}, ...]
+//   {"id": 5, "method": "resources/read", "uri": "..."}    -> client.readResource
 // answered with {"id": ..., "ok": true, "result": {...}} or {"id": ..., "ok": false, "error":
 // {"code": <JSON-RPC code or null>, "message": "..."}}. Closing stdin closes the session.
 // Only 127.0.0.1 is contacted: the URL comes from the test, and stdio servers are local processes.
@@ -21,8 +25,19 @@ import { run, serveRequests, transportFor, write } from "./pipe_session.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 
 async function answer(client, request) {
+  if (request.tool !== undefined && request.progress) {
+    const progress = [];
+    const onprogress = (p) => progress.push({ progress: p.progress, message: p.message });
+    const result = await client.callTool({ name: request.tool, arguments: request.arguments ?? {} }, undefined, {
+      onprogress,
+    });
+    return { ...result, progress };
+  }
   if (request.tool !== undefined) {
     return client.callTool({ name: request.tool, arguments: request.arguments ?? {} });
+  }
+  if (request.method === "resources/read") {
+    return client.readResource({ uri: request.uri });
   }
   if (request.method === "tools/list") {
     return client.listTools();

@@ -285,3 +285,21 @@ async def pay_once(ctx: WorkflowContext, n: int, verdict: str) -> list[str]:
     if verdict == "none":
         return [first, await charge_unreconciled(ctx, "po_charge")]
     return [first, await charge_once(ctx, "po_charge", verdict)]
+
+
+# -- an activity that streams tokens, killed mid-stream -------------------------------------------
+@activity(retry_policy=NO_RETRY)
+async def speak(ctx: WorkflowContext, label: str, n: int) -> str:
+    """Streams three tokens (stored before the side effect starts), then the side effect."""
+    out = ctx.stream("tokens")
+    for i in range(3):
+        out.write(f"{label}.{ctx.attempt}.{i}")
+    await out.flush()
+    await _side_effect(ctx, label)
+    return f"{label}:{n}"
+
+
+@workflow(catalog=CATALOG)
+async def speaker(ctx: WorkflowContext, n: int) -> list[str]:
+    """sp1 -> sp2, each streaming to ``tokens``."""
+    return [await speak(ctx, label, n) for label in ("sp1", "sp2")]
