@@ -91,6 +91,13 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
+from durable_core.observers import (
+    DispatcherLoad,
+    EngineObserver,
+    InstanceCount,
+    ObserverBase,
+    StepObservation,
+)
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.types import (
@@ -135,9 +142,11 @@ __all__ = [
     "ConfigurationError",
     "ContextArgumentError",
     "DidNotHappen",
+    "DispatcherLoad",
     "DriverNotInstalledError",
     "EddaApp",
     "EddaError",
+    "EngineObserver",
     "ErrorInfo",
     "EventMetadata",
     "EventSink",
@@ -150,6 +159,7 @@ __all__ = [
     "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
+    "InstanceCount",
     "InstanceNotFoundError",
     "InstanceProgress",
     "InstanceRecord",
@@ -159,6 +169,7 @@ __all__ = [
     "MigrationError",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
+    "ObserverBase",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -180,6 +191,7 @@ __all__ = [
     "RetryPolicy",
     "SqliteSynchronous",
     "StepKind",
+    "StepObservation",
     "StepOutcome",
     "StorageBusyError",
     "StorageRefusedError",

@@ -23,7 +23,8 @@ from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
-from edda_mcp.http import HttpOptions, build_asgi_app
+from edda_mcp.http import HttpOptions, build_asgi_app, transport_security
+from edda_mcp.metrics_http import mount_metrics
 from edda_mcp.mcp_events import RunEvents
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
@@ -385,6 +386,8 @@ class EddaMCPServer:
         allow_unauthenticated_events: bool = False,
         public_url: str | None = None,
         stateful_sessions: bool = False,
+        metrics_path: str | None = "/metrics",
+        allow_unauthenticated_metrics: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
 
@@ -409,6 +412,10 @@ class EddaMCPServer:
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
             stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
                 requests during a tool call (over SSE); needs sticky routing across replicas.
+            metrics_path: where Prometheus metrics are served (None: not served; needs the ``metrics``
+                extra): with auth on a scrape needs a valid token, without auth only loopback binds or
+                ``allow_unauthenticated_metrics=True`` serve it (see docs/metrics.md).
+            allow_unauthenticated_metrics: serve ``metrics_path`` without auth on any interface.
         """
         options = HttpOptions(
             path=path,
@@ -431,7 +438,18 @@ class EddaMCPServer:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
-        return build_asgi_app(self.mcp, options, events)
+        app = build_asgi_app(self.mcp, options, events)
+        mount_metrics(
+            app,
+            self.app,
+            metrics_path,
+            bind_host=host,
+            allowed_hosts=transport_security(options).allowed_hosts,
+            verifier=self._token_verifier,
+            required_scopes=list(self._auth.required_scopes or []) if self._auth is not None else [],
+            allow_unauthenticated=allow_unauthenticated_metrics,
+        )
+        return app
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:

@@ -44,6 +44,11 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
         {
             "Activity",
             "ActivityTimeoutError",
+            "DispatcherLoad",
+            "EngineObserver",
+            "InstanceCount",
+            "ObserverBase",
+            "StepObservation",
             "ApiMisuseError",
             "AppNotBoundError",
             "AppOptions",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, Protocol
 
@@ -11,6 +11,7 @@ from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
 from durable_core.hooks import HookCaller
+from durable_core.observers import Observers
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
 from durable_core.storage.base import Storage
@@ -80,3 +81,5 @@ class EngineServices:
     local: LocalWorker = NO_LOCAL_WORKER
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
+    #: counts and timings for metrics (``app.observers``); empty unless something attached one
+    observers: Observers = field(default_factory=Observers)

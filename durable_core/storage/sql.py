@@ -28,6 +28,7 @@ from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
+from durable_core.storage.stats import SqlStats
 from durable_core.storage.urls import (
     backend_of,
     is_memory_sqlite,
@@ -537,18 +538,18 @@ class SqlStorage(Storage):
         return InstanceStatus(status)
 
     @guarded(retry_deadlocks=False)  # earlier batches are committed: a re-run could exceed ``limit``
-    async def purge_finished(self, finished_before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` finished instances older than the cut-off, with their history.
-
-        Works in batches of 200 instances, one transaction each.
-        """
+    async def purge_finished(
+        self, finished_before: datetime, limit: int, statuses: frozenset[InstanceStatus] | None = None
+    ) -> int:
+        """Delete finished instances older than the cut-off with their history, 200 per transaction."""
         _positive("limit", limit)
+        wanted = _FINISHED if statuses is None else sorted(s.value for s in statuses)
         purged = 0
         while purged < limit:
             batch = min(PURGE_BATCH, limit - purged)
             stmt = (
                 select(_I.instance_id)
-                .where(_I.status.in_(_FINISHED), _I.finished_at < finished_before)
+                .where(_I.status.in_(wanted), _I.finished_at < finished_before)
                 .order_by(_I.finished_at, _I.instance_id)
                 .limit(batch)
             )
@@ -572,6 +573,10 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def stats(self) -> SqlStats:
+        """Counts over this database for operators (see :mod:`durable_core.storage.stats`)."""
+        return SqlStats(self._conns)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.
