@@ -24,8 +24,8 @@ from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app, transport_security
-from edda_mcp.metrics_http import mount_metrics
 from edda_mcp.mcp_events import RunEvents
+from edda_mcp.metrics_http import mount_metrics
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
