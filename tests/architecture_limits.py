@@ -21,7 +21,7 @@ MAX_FUNCTION_LINES: Final = 60
 #: "path::Qualified.name" -> (lines today, reason)
 FUNCTION_SIZE_EXCEPTIONS: Final[Mapping[str, tuple[int, str]]] = {
     "durable_core/engine/app.py::EddaApp.__init__": (
-        88,
+        89,
         "27 keyword options kept for users' code next to the grouped ones; the body wires the services",
     ),
     "durable_core/authoring/events.py::send_event": (
@@ -62,6 +62,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "Compensation",
             "ConfigurationError",
             "ContextArgumentError",
+            "DatabaseNotFoundError",
             "DriverNotInstalledError",
             "EddaApp",
             "EddaError",
