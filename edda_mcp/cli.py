@@ -93,6 +93,11 @@ def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve /events and /events/cancel/{id} without auth",
     )
+    remote.add_argument(
+        "--allow-unauthenticated-metrics",
+        action="store_true",
+        help="serve /metrics without auth on a non-loopback --host",
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -138,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[DB_URL_ENV] = args.db
     remote = _remote_options(args)
     if args.transport == "stdio":
-        if remote != RemoteOptions() or args.stateful_sessions:
+        if remote != RemoteOptions() or args.stateful_sessions or args.allow_unauthenticated_metrics:
             raise RemoteConfigError("the remote deployment options apply to --transport http only")
         logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):  # prints while importing must not hit the protocol
@@ -160,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         allow_unauthenticated_events=remote.allow_unauthenticated_events,
         public_url=remote.public_url,
         stateful_sessions=args.stateful_sessions,
+        allow_unauthenticated_metrics=args.allow_unauthenticated_metrics,
     )
     return 0
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from durable_core import EddaApp
 from edda_mcp.events_http import verified_bearer
-from edda_mcp.http import is_loopback
+from edda_mcp.http import HttpOptions, is_loopback, transport_security
 
 logger = logging.getLogger("edda_mcp.metrics")
 
@@ -42,15 +42,12 @@ def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
 def mount_metrics(
     app: Starlette,
     engine: EddaApp,
-    path: str | None,
-    *,
-    bind_host: str,
-    allowed_hosts: Sequence[str],
+    options: HttpOptions,
     verifier: TokenVerifier | None,
     required_scopes: Sequence[str],
-    allow_unauthenticated: bool,
 ) -> bool:
-    """Add ``GET path`` serving ``engine``'s metrics to ``app`` when the rule allows; True if mounted."""
+    """Add ``GET options.metrics_path`` serving ``engine``'s metrics when the rule allows; True if mounted."""
+    path = options.metrics_path
     if not path:
         return False
     if importlib.util.find_spec("prometheus_client") is None:
@@ -58,16 +55,17 @@ def mount_metrics(
             "%s not served: prometheus-client is not installed (pip install 'edda-mcp[metrics]')", path
         )
         return False
-    if verifier is None and not (allow_unauthenticated or is_loopback(bind_host)):
+    if verifier is None and not (options.allow_unauthenticated_metrics or is_loopback(options.host)):
         logger.warning(
             "%s not served on %s: no auth configured (set a token verifier or allow_unauthenticated_metrics)",
             path,
-            bind_host,
+            options.host,
         )
         return False
     from edda_mcp.metrics import metrics_app  # the optional dependency, imported only when served
 
     scopes = list(required_scopes)
+    allowed_hosts = transport_security(options).allowed_hosts
 
     async def authorize(request: Request) -> bool:
         if not host_allowed(request.headers.get("host", ""), allowed_hosts):

@@ -23,7 +23,7 @@ from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
-from edda_mcp.http import HttpOptions, build_asgi_app, transport_security
+from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
 from edda_mcp.metrics_http import mount_metrics
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
@@ -412,9 +412,8 @@ class EddaMCPServer:
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
             stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
                 requests during a tool call (over SSE); needs sticky routing across replicas.
-            metrics_path: where Prometheus metrics are served (None: not served; needs the ``metrics``
-                extra): with auth on a scrape needs a valid token, without auth only loopback binds or
-                ``allow_unauthenticated_metrics=True`` serve it (see docs/metrics.md).
+            metrics_path: where Prometheus metrics are served (needs the ``metrics`` extra; None: not
+                served); with auth on a scrape needs a token, without it only on loopback (docs/metrics.md).
             allow_unauthenticated_metrics: serve ``metrics_path`` without auth on any interface.
         """
         options = HttpOptions(
@@ -428,27 +427,22 @@ class EddaMCPServer:
             allow_unauthenticated_events=allow_unauthenticated_events,
             public_url=public_url,
             stateful_sessions=stateful_sessions,
+            metrics_path=metrics_path,
+            allow_unauthenticated_metrics=allow_unauthenticated_metrics,
         )
-        authorize = None
-        if self._token_verifier is not None:
-            scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
-            authorize = bearer_authorizer(self._token_verifier, scopes)
+        return self._assemble(options)
+
+    def _assemble(self, options: HttpOptions) -> Starlette:
+        """The app of :meth:`asgi_app`: MCP endpoint, ``/events`` and ``/metrics`` per the auth rules."""
+        scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
+        authorize = None if self._token_verifier is None else bearer_authorizer(self._token_verifier, scopes)
         events = None
-        if authorize is not None or allow_unauthenticated_events:
+        if authorize is not None or options.allow_unauthenticated_events:
             events = CloudEventsASGI(
-                EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
+                EngineSink(self._engine), max_body_bytes=options.max_request_body_size, authorize=authorize
             )
         app = build_asgi_app(self.mcp, options, events)
-        mount_metrics(
-            app,
-            self.app,
-            metrics_path,
-            bind_host=host,
-            allowed_hosts=transport_security(options).allowed_hosts,
-            verifier=self._token_verifier,
-            required_scopes=list(self._auth.required_scopes or []) if self._auth is not None else [],
-            allow_unauthenticated=allow_unauthenticated_metrics,
-        )
+        mount_metrics(app, self.app, options, self._token_verifier, scopes)
         return app
 
 

@@ -1,8 +1,9 @@
 """The operator part of :class:`~durable_core.engine.app.EddaApp`'s API (a mixin): counts, load, purge.
 
 What metrics, the console and the CLI read besides single instances: the app's engine observers, how
-busy its dispatcher is, instance and outbox counts, and a purge that can be narrowed to some statuses.
-Kept apart so the app module stays within its size budget.
+busy its dispatcher is, instance and outbox counts, a purge that can be narrowed to some statuses, and
+(inherited from :class:`~durable_core.engine.app_outbox.OutboxAPI`) the outbox rows. Kept apart so the
+app module stays within its size budget.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from durable_core.clock import Clock
+from durable_core.engine.app_outbox import OutboxAPI
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.services import EngineServices
 from durable_core.errors import InputValidationError
@@ -21,7 +23,7 @@ from durable_core.types import FINISHED_STATUSES, InstanceStatus, OutboxStatus
 __all__ = ["OperationsAPI"]
 
 
-class OperationsAPI:
+class OperationsAPI(OutboxAPI):
     """Observers, dispatcher load, counts and a status-filtered purge."""
 
     _storage: Storage

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, literal, select, update
+from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
@@ -24,7 +24,7 @@ from durable_core.errors import (
     StorageUnavailableError,
 )
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import leases, migrations, records, unknown_outcomes
+from durable_core.storage import leases, migrations, purge, records, stats, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
@@ -32,8 +32,7 @@ from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
-from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
-from durable_core.storage.stats import SqlStats
+from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCES
 from durable_core.storage.urls import (
     backend_of,
     is_memory_sqlite,
@@ -45,7 +44,6 @@ from durable_core.storage.writer import (
     DuplicateKey,
 )
 from durable_core.types import (
-    FINISHED_STATUSES,
     USER_STEP_KINDS,
     AttemptState,
     CancelOutcome,
@@ -70,9 +68,7 @@ _I = INSTANCES.c
 _H = HISTORY.c
 _A = ATTEMPTS.c
 ID_CHUNK: Final = 500
-PURGE_BATCH: Final = 200
 LEASE_OWNERS_LIMIT: Final = 1000
-_FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 
 
 def _chunks(items: Sequence[str]) -> list[list[str]]:
@@ -546,42 +542,18 @@ class SqlStorage(Storage):
     async def purge_finished(
         self, finished_before: datetime, limit: int, statuses: frozenset[InstanceStatus] | None = None
     ) -> int:
-        """Delete finished instances older than the cut-off with their history, 200 per transaction."""
+        """Delete finished instances older than the cut-off with their history (see :mod:`.purge`)."""
         _positive("limit", limit)
-        wanted = _FINISHED if statuses is None else sorted(s.value for s in statuses)
-        purged = 0
-        while purged < limit:
-            batch = min(PURGE_BATCH, limit - purged)
-            stmt = (
-                select(_I.instance_id)
-                .where(_I.status.in_(wanted), _I.finished_at < finished_before)
-                .order_by(_I.finished_at, _I.instance_id)
-                .limit(batch)
-            )
-            async with self._conns.write() as conn:
-                # Wait for (never skip) row locks: a finished row is only ever locked briefly (e.g. by a
-                # claim scan passing over it), and skipping it made a purge miss rows it should delete.
-                locked = self._lock_rows(stmt, skip_locked=False)
-                ids = [row[0] for row in (await conn.execute(locked)).all()]
-                if not ids:
-                    break
-                for table in INSTANCE_CHILD_TABLES:
-                    await conn.execute(delete(table).where(table.c.instance_id.in_(ids)))
-                await conn.execute(delete(MESSAGES).where(MESSAGES.c.target_instance_id.in_(ids)))
-                await conn.execute(delete(INSTANCES).where(_I.instance_id.in_(ids)))
-            purged += len(ids)
-            if len(ids) < batch:
-                break
-        return purged
+        return await purge.purge_finished(self._conns, self._lock_rows, finished_before, limit, statuses)
 
     # -- transactional outbox --------------------------------------------------------------------------
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
 
-    def stats(self) -> SqlStats:
+    def stats(self) -> stats.SqlStats:
         """Counts over this database for operators (see :mod:`durable_core.storage.stats`)."""
-        return SqlStats(self._conns)
+        return stats.SqlStats(self._conns)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.
