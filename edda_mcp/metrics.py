@@ -27,6 +27,7 @@ from durable_core import (
     InstanceCount,
     InstanceStatus,
     ObserverBase,
+    StepKind,
     StepObservation,
 )
 
@@ -127,6 +128,7 @@ class EddaMetrics(ObserverBase):
         self._outbox_pending = 0
         self._refreshed_at: datetime | None = None
         self._lock = asyncio.Lock()
+        self._step_children: dict[tuple[str, str, StepKind, bool], tuple[Histogram, Histogram]] = {}
         reg = self.registry
         started, finished = "edda_workflows_started_total", "edda_workflows_finished_total"
         # prometheus-client appends ``_total`` to counters itself
@@ -160,10 +162,17 @@ class EddaMetrics(ObserverBase):
 
     def step_finished(self, step: StepObservation) -> None:
         """Observe the step's duration and attempts."""
-        outcome = "ok" if step.ok else "error"
-        kind = step.kind.value
-        self._step_seconds.labels(step.workflow, step.activity, kind, outcome).observe(step.seconds)
-        self._attempts.labels(step.workflow, step.activity, kind).observe(step.attempts)
+        key = (step.workflow, step.activity, step.kind, step.ok)
+        children = self._step_children.get(key)
+        if children is None:  # labels() validates and locks on every call: resolve each series once
+            kind, outcome = step.kind.value, "ok" if step.ok else "error"
+            children = (
+                self._step_seconds.labels(step.workflow, step.activity, kind, outcome),
+                self._attempts.labels(step.workflow, step.activity, kind),
+            )
+            self._step_children[key] = children
+        children[0].observe(step.seconds)
+        children[1].observe(step.attempts)
 
     def woke_up(self, workflow: str, late_seconds: float) -> None:
         """Observe a wake-up latency."""
