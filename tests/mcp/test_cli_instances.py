@@ -124,7 +124,9 @@ def _check_show(db_url: str, ids: dict[str, str]) -> None:
     assert json.loads(out)["input"]["blob"] == "x" * 600
 
 
-def test_send_event_purge_cancel_and_resume(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_send_event_purge_cancel_resolve_resume_migrate(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     ids = asyncio.run(_populate(db_url))
     code, out = run_cli(
         "instances", "send-event", "cli.approve", ids["waiting"], "--db", db_url, "--data", '{"by": "ops"}'
@@ -154,6 +156,9 @@ def test_send_event_purge_cancel_and_resume(db_url: str, monkeypatch: pytest.Mon
         0,
         f"{ids['done']}: already-finished\n",
     )
+    assert run_cli("migrate", "--db", db_url) == (0, f"schema is up to date at {db_url}\n")
+    assert run_cli("instances", "resolve", ids["done"], "--did-not-happen", "--db", db_url)[0] == 1
+    assert "is completed, not waiting for an answer" in capsys.readouterr().err
     assert run_cli("instances", "resume", ids["done"], "--db", db_url) == (
         0,
         f"{ids['done']}: not blocked, nothing to resume\n",
