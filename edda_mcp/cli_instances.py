@@ -40,6 +40,8 @@ __all__ = ["add_instances_parser", "run_instances"]
 
 #: most rows one ``instances list`` page shows (the engine's list limit)
 MAX_PAGE: Final = 1000
+#: history entries ``instances show`` prints unless ``--full`` / ``--steps``
+SHOWN_STEPS: Final = 50
 _FINISHED = [s.value for s in InstanceStatus if s.is_finished]
 
 
@@ -50,7 +52,10 @@ def add_instances_parser(sub: Any) -> Any:
     _add_list(isub)
     show = isub.add_parser("show", help="one instance: input, result or error, wait, attempts, history")
     show.add_argument("instance_id")
-    show.add_argument("--full", action="store_true", help="show payloads and tracebacks whole")
+    show.add_argument("--full", action="store_true", help="show payloads, tracebacks and the history whole")
+    show.add_argument(
+        "--steps", type=int, default=SHOWN_STEPS, help=f"last history entries shown ({SHOWN_STEPS})"
+    )
     show.add_argument("--json", action="store_true", help="print JSON")
     send = isub.add_parser("send-event", help="send an event into an instance's mailbox (or to all waiting)")
     send.add_argument("event_type", help="the CloudEvents type the workflow waits for")
@@ -195,8 +200,10 @@ def _summary(r: InstanceRecord) -> dict[str, Any]:
 
 # -- show ---------------------------------------------------------------------------------------------
 async def _show(args: argparse.Namespace, out: TextIO) -> int:
+    if args.steps < 0:
+        raise InputValidationError(f"--steps must not be negative, got {args.steps}")
     async with open_for_reading(args) as app:
-        data = await instance_details(app, args.instance_id, full=args.full)
+        data = await instance_details(app, args.instance_id, full=args.full, steps=args.steps)
     if args.json:
         write_json(out, data)
     else:
@@ -204,12 +211,20 @@ async def _show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def instance_details(app: EddaApp, instance_id: str, *, full: bool) -> dict[str, Any]:
-    """What ``instances show`` prints, as JSON-ready data (payloads truncated unless ``full``)."""
+async def instance_details(
+    app: EddaApp, instance_id: str, *, full: bool, steps: int = SHOWN_STEPS
+) -> dict[str, Any]:
+    """What ``instances show`` prints, as JSON-ready data.
+
+    Unless ``full``, payloads are truncated and only the last ``steps`` history entries are included
+    (``history_omitted`` says how many earlier ones were left out).
+    """
     record = await app.get_instance(instance_id)
     progress = await app.get_progress(instance_id)
     wait = await app.get_wait(instance_id) if record.status is InstanceStatus.WAITING else None
     history = await app.get_history(instance_id)
+    omitted = 0 if full or len(history) <= steps else len(history) - max(steps, 0)
+    history = history[omitted:]
     error = record.error
     return {
         "instance_id": record.instance_id,
@@ -243,6 +258,7 @@ async def instance_details(app: EddaApp, instance_id: str, *, full: bool) -> dic
             "epoch": record.lease_epoch,
             "expires_at": record.lease_expires_at,
         },
+        "history_omitted": omitted,
         "history": [
             {
                 "position": e.position,
@@ -313,7 +329,12 @@ def _write_details(out: TextIO, data: dict[str, Any]) -> None:
     owner = lease["owner"] or "none"
     line("lease", f"{owner} (epoch {lease['epoch']}, crashes {data['crash_count']})")
     if data["history"]:
-        out.write("history:\n")
+        omitted = data["history_omitted"]
+        out.write(
+            f"history (last {len(data['history'])}; {omitted} earlier, --full shows all):\n"
+            if omitted
+            else "history:\n"
+        )
         rows = [
             (
                 h["position"],

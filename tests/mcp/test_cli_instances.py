@@ -122,6 +122,8 @@ def _check_show(db_url: str, ids: dict[str, str]) -> None:
     assert "--full shows all" in data["input"]  # 600 characters are cut
     code, out = run_cli("instances", "show", ids["done"], "--db", db_url, "--json", "--full")
     assert json.loads(out)["input"]["blob"] == "x" * 600
+    code, out = run_cli("instances", "show", ids["done"], "--db", db_url, "--json", "--steps", "0")
+    assert (json.loads(out)["history"], json.loads(out)["history_omitted"]) == ([], 1)
 
 
 def test_send_event_purge_cancel_resolve_resume_migrate(
