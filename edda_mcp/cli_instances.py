@@ -17,6 +17,7 @@ from typing import Any, Final, TextIO
 
 from durable_core import (
     EddaApp,
+    HistoryEntry,
     InputValidationError,
     InstanceRecord,
     InstanceStatus,
@@ -259,19 +260,20 @@ async def instance_details(
             "expires_at": record.lease_expires_at,
         },
         "history_omitted": omitted,
-        "history": [
-            {
-                "position": e.position,
-                "kind": e.kind.value,
-                "name": e.name,
-                "outcome": e.outcome.value,
-                "attempts": e.retry.total_attempts if e.retry is not None else 1,
-                "result": payload_value(e.result, full=full),
-                "error": None if e.error is None else f"{e.error.type_name}: {e.error.message}",
-                "recorded_at": e.recorded_at,
-            }
-            for e in history
-        ],
+        "history": [_entry_json(e, full=full) for e in history],
+    }
+
+
+def _entry_json(e: HistoryEntry, *, full: bool) -> dict[str, Any]:
+    return {
+        "position": e.position,
+        "kind": e.kind.value,
+        "name": e.name,
+        "outcome": e.outcome.value,
+        "attempts": e.retry.total_attempts if e.retry is not None else 1,
+        "result": payload_value(e.result, full=full),
+        "error": None if e.error is None else f"{e.error.type_name}: {e.error.message}",
+        "recorded_at": e.recorded_at,
     }
 
 
