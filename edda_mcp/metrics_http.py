@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.provider import TokenVerifier
 from starlette.applications import Starlette
@@ -21,6 +22,9 @@ from starlette.routing import Route
 from durable_core import EddaApp
 from edda_mcp.events_http import verified_bearer
 from edda_mcp.http import HttpOptions, is_loopback, transport_security
+
+if TYPE_CHECKING:
+    from edda_mcp.metrics import MetricsAuthorizer, MetricsEndpoint
 
 logger = logging.getLogger("edda_mcp.metrics")
 
@@ -41,12 +45,16 @@ def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
 
 def mount_metrics(
     app: Starlette,
-    engine: EddaApp,
+    engine: Callable[[], EddaApp],
     options: HttpOptions,
     verifier: TokenVerifier | None,
     required_scopes: Sequence[str],
 ) -> bool:
-    """Add ``GET options.metrics_path`` serving ``engine``'s metrics when the rule allows; True if mounted."""
+    """Add ``GET options.metrics_path`` when the rule allows; True if mounted.
+
+    ``engine`` returns the server's current engine (a server restarted after a stop serves a new one):
+    each scrape serves that engine's metrics, and the current one's are attached here at once.
+    """
     path = options.metrics_path
     if not path:
         return False
@@ -74,6 +82,24 @@ def mount_metrics(
             return True
         return await verified_bearer(verifier, scopes, request.headers.get("authorization", "")) is not None
 
-    endpoint = metrics_app(engine, authorize=authorize)
+    metrics_app(engine(), authorize=authorize)  # counting starts now, not at the first scrape
+    endpoint = _CurrentEngineMetrics(engine, authorize, metrics_app)
     app.router.routes.append(Route(path.rstrip("/") or "/", endpoint=endpoint, methods=["GET", "HEAD"]))
     return True
+
+
+class _CurrentEngineMetrics:
+    """ASGI: each request serves the metrics of the engine ``engine()`` returns at that moment."""
+
+    def __init__(
+        self,
+        engine: Callable[[], EddaApp],
+        authorize: MetricsAuthorizer,
+        endpoint_for: Callable[..., MetricsEndpoint],
+    ) -> None:
+        self._engine = engine
+        self._authorize = authorize
+        self._endpoint_for = endpoint_for  # metrics_app, imported lazily with the optional dependency
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._endpoint_for(self._engine(), authorize=self._authorize)(scope, receive, send)

@@ -442,7 +442,7 @@ class EddaMCPServer:
                 EngineSink(self._engine), max_body_bytes=options.max_request_body_size, authorize=authorize
             )
         app = build_asgi_app(self.mcp, options, events)
-        mount_metrics(app, self.app, options, self._token_verifier, scopes)
+        mount_metrics(app, self._engine, options, self._token_verifier, scopes)
         return app
 
 
