@@ -23,6 +23,7 @@ from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
+from edda_mcp.health import health_routes
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
 from edda_mcp.metrics_http import mount_metrics
@@ -389,7 +390,7 @@ class EddaMCPServer:
         metrics_path: str | None = "/metrics",
         allow_unauthenticated_metrics: bool = False,
     ) -> Starlette:
-        """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
+        """A streamable-HTTP ASGI app (stateless, so replicas can share the load) with ``/healthz``, ``/readyz``.
 
         The engine starts in the app's lifespan, i.e. inside the server's own event loop. When you
         mount it in another Starlette/FastAPI app, run its lifespan from yours (see docs/mcp-http.md).
@@ -441,7 +442,7 @@ class EddaMCPServer:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=options.max_request_body_size, authorize=authorize
             )
-        app = build_asgi_app(self.mcp, options, events)
+        app = build_asgi_app(self.mcp, options, events, health_routes(lambda: self.app))
         mount_metrics(app, self._engine, options, self._token_verifier, scopes)
         return app
 
