@@ -22,6 +22,7 @@ from edda_mcp import __version__, admin
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.cli_instances import add_instances_parser, run_instances
 from edda_mcp.cli_support import add_db_argument, db_url
+from edda_mcp.http import HttpOptions
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
 from edda_mcp.serve_banner import write_banner
@@ -154,6 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
     server = load_server(args.target)
     if auth is not None:
         server.use_auth(*auth)
+    # the options asgi_app() refuses are refused before the banner says it is serving
+    HttpOptions(host=args.host, public_url=remote.public_url, max_request_body_size=remote.max_body_bytes)
     write_banner(sys.stderr, server, host=args.host, port=args.port, auth=auth is not None)
     server.run(
         "http",

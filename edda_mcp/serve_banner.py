@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
 from edda_mcp.http import is_loopback
@@ -27,7 +28,7 @@ def mask_password(url: str) -> str:
 def write_banner(out: TextIO, server: EddaMCPServer, *, host: str, port: int, auth: bool) -> None:
     """Print the serve banner of ``server`` bound to ``host:port`` to ``out``."""
     shown_host = f"[{host}]" if ":" in host else host
-    names = sorted(tool.name for tool in asyncio.run(server.mcp.list_tools()))
+    names = _tool_names(server)
     listed = ", ".join(names[:_LISTED_TOOLS]) + (
         f", ... (+{len(names) - _LISTED_TOOLS})" if len(names) > _LISTED_TOOLS else ""
     )
@@ -40,3 +41,10 @@ def write_banner(out: TextIO, server: EddaMCPServer, *, host: str, port: int, au
     ]
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _tool_names(server: EddaMCPServer) -> list[str]:
+    """The names ``tools/list`` answers with, sorted (callable with or without a running event loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:  # asyncio.run in a thread of its own: safe either way
+        tools = pool.submit(asyncio.run, server.mcp.list_tools()).result()
+    return sorted(tool.name for tool in tools)

@@ -60,3 +60,9 @@ def test_banner_masks_the_password_and_lists_tools(monkeypatch: pytest.MonkeyPat
     assert "s3cret" not in text and "postgresql://ops:***@db.internal/edda" in text
     assert "(loopback only)" in text and "tools (1): ping" in text and "auth: on" in text
     assert mask_password("sqlite:///x.db") == "sqlite:///x.db"
+
+
+async def test_the_banner_is_written_inside_a_running_event_loop() -> None:
+    out = io.StringIO()
+    write_banner(out, EddaMCPServer("in-loop", db_url="sqlite:///x.db"), host="::1", port=1, auth=False)
+    assert "at http://[::1]:1/mcp (loopback only)" in out.getvalue()
