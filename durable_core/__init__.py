@@ -93,6 +93,13 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
+from durable_core.observers import (
+    DispatcherLoad,
+    EngineObserver,
+    InstanceCount,
+    ObserverBase,
+    StepObservation,
+)
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.stream_types import ChunkKind, ChunkStatus, StreamChunk, StreamPage
@@ -141,9 +148,11 @@ __all__ = [
     "ContextArgumentError",
     "DatabaseNotFoundError",
     "DidNotHappen",
+    "DispatcherLoad",
     "DriverNotInstalledError",
     "EddaApp",
     "EddaError",
+    "EngineObserver",
     "ErrorInfo",
     "EventMetadata",
     "EventSink",
@@ -156,6 +165,7 @@ __all__ = [
     "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
+    "InstanceCount",
     "InstanceNotFoundError",
     "InstanceProgress",
     "InstanceRecord",
@@ -165,6 +175,7 @@ __all__ = [
     "MigrationError",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
+    "ObserverBase",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -187,6 +198,7 @@ __all__ = [
     "RetryPolicy",
     "SqliteSynchronous",
     "StepKind",
+    "StepObservation",
     "StepOutcome",
     "StorageBusyError",
     "StorageRefusedError",

@@ -223,6 +223,7 @@ class ClaimedInstance:
     lease: Lease
     instance: InstanceRecord
     took_over_crashed: bool = False  # the previous owner's lease expired without a release
+    woke_from: datetime | None = None  # the due wake-up time of a WAITING instance (wake-up latency)
 
 
 @dataclass(frozen=True, slots=True)

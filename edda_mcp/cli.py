@@ -1,4 +1,9 @@
-"""The ``edda-mcp`` command line: serve, install claude-desktop, instances, replay, migrate."""
+"""The ``edda-mcp`` command line: serve, install claude-desktop, instances, replay, migrate.
+
+Subcommand groups live in their own modules (``cli_instances``, ...) and register here with one line;
+they share :mod:`edda_mcp.cli_support` (``--db`` / ``$EDDA_MCP_DB_URL``, opening without creating,
+tables and JSON output).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from durable_core import EddaError, InstanceStatus, OutcomeAnswer
-from edda_mcp import admin, cli_evolution
+from durable_core import EddaError
+from edda_mcp import __version__, admin, cli_evolution
 from edda_mcp.claude_desktop import default_config_path, install
+from edda_mcp.cli_instances import add_instances_parser, run_instances
+from edda_mcp.cli_support import add_db_argument, db_url
+from edda_mcp.http import HttpOptions
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
+from edda_mcp.serve_banner import write_banner
 from edda_mcp.server import DB_URL_ENV
 from edda_mcp.stdio import logs_to_stderr
 
@@ -24,6 +33,7 @@ from edda_mcp.stdio import logs_to_stderr
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``edda-mcp``."""
     parser = argparse.ArgumentParser(prog="edda-mcp", description="Serve and operate Edda MCP servers.")
+    parser.add_argument("--version", action="version", version=f"edda-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve module:server over stdio or streamable HTTP")
@@ -31,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--db", help="database URL (overrides the server's db_url)")
+    serve.add_argument("--db", help=f"database URL (default: ${DB_URL_ENV}, else the server's db_url)")
     _add_remote_arguments(serve)
 
     inst = sub.add_parser("install", help="register a server with an MCP host")
@@ -44,45 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="config file (default: Claude Desktop's; env EDDA_MCP_CLAUDE_CONFIG)"
     )
 
-    instances = sub.add_parser("instances", help="list, show, cancel, resume or resolve stored instances")
-    isub = instances.add_subparsers(dest="action", required=True)
-    for action in ("list", "show", "cancel", "resume", "resolve"):
-        p = isub.add_parser(action)
-        p.add_argument("--db", required=True, help="database URL")
-        if action == "list":
-            p.add_argument("--status", choices=[s.value for s in InstanceStatus])
-            p.add_argument("--workflow")
-            p.add_argument("--limit", type=int, default=50)
-        else:
-            p.add_argument("instance_id")
-        if action == "cancel":
-            p.add_argument("--reason", default="cancelled from the command line")
-        if action == "resolve":
-            _add_resolve_arguments(p)
-    cli_evolution.add_export_command(isub)
+    instances = add_instances_parser(sub)
+    cli_evolution.add_export_command(_subcommands(instances))
 
     cli_evolution.add_replay_command(sub)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
-    migrate.add_argument("--db", required=True, help="database URL")
+    add_db_argument(migrate)
     return parser
 
 
-def _add_resolve_arguments(resolve: argparse.ArgumentParser) -> None:
-    resolve.description = "Answer an outcome_unknown instance: did its interrupted at-most-once step happen?"
-    said = resolve.add_mutually_exclusive_group(required=True)
-    said.add_argument("--happened", action="store_true", help="it took effect: record --result")
-    said.add_argument("--did-not-happen", action="store_true", help="it had no effect: run it again")
-    resolve.add_argument("--result", type=json_argument, default=None, help="the step's result, as JSON")
-    resolve.add_argument("--by", default="edda-mcp cli", help="who answers (kept with the answer)")
-
-
-def json_argument(text: str) -> Any:
-    """Parse a JSON command-line value (argparse turns the ValueError into a usage error)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {text!r}") from None
+def _subcommands(parser: argparse.ArgumentParser) -> Any:
+    """The sub-command action of ``parser``, so other modules can add commands to it."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
@@ -111,6 +95,11 @@ def _add_remote_arguments(serve: argparse.ArgumentParser) -> None:
         "--allow-unauthenticated-events",
         action="store_true",
         help="serve /events and /events/cancel/{id} without auth",
+    )
+    remote.add_argument(
+        "--allow-unauthenticated-metrics",
+        action="store_true",
+        help="serve /metrics without auth on a non-loopback --host",
     )
 
 
@@ -143,8 +132,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         out.write("restart Claude Desktop to pick it up\n")
         return 0
     if args.command == "instances":
-        return _instances(args, out)
-    asyncio.run(admin.migrate(args.db, out))
+        return run_instances(args, out)
+    asyncio.run(admin.migrate(db_url(args), out))
     return 0
 
 
@@ -153,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[DB_URL_ENV] = args.db
     remote = _remote_options(args)
     if args.transport == "stdio":
-        if remote != RemoteOptions() or args.stateful_sessions:
+        if remote != RemoteOptions() or args.stateful_sessions or args.allow_unauthenticated_metrics:
             raise RemoteConfigError("the remote deployment options apply to --transport http only")
         logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):  # prints while importing must not hit the protocol
@@ -164,6 +153,9 @@ def _serve(args: argparse.Namespace) -> int:
     server = load_server(args.target)
     if auth is not None:
         server.use_auth(*auth)
+    # the options asgi_app() refuses are refused before the banner says it is serving
+    HttpOptions(host=args.host, public_url=remote.public_url, max_request_body_size=remote.max_body_bytes)
+    write_banner(sys.stderr, server, host=args.host, port=args.port, auth=auth is not None)
     server.run(
         "http",
         host=args.host,
@@ -174,6 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
         allow_unauthenticated_events=remote.allow_unauthenticated_events,
         public_url=remote.public_url,
         stateful_sessions=args.stateful_sessions,
+        allow_unauthenticated_metrics=args.allow_unauthenticated_metrics,
     )
     return 0
 
@@ -195,23 +188,6 @@ def _remote_options(args: argparse.Namespace) -> RemoteOptions:
         max_body_bytes=args.max_body_bytes,
         allow_unauthenticated_events=args.allow_unauthenticated_events,
     )
-
-
-def _instances(args: argparse.Namespace, out: TextIO) -> int:
-    if args.action == "list":
-        asyncio.run(
-            admin.list_instances(args.db, out, status=args.status, workflow=args.workflow, limit=args.limit)
-        )
-    elif args.action == "show":
-        asyncio.run(admin.show_instance(args.db, args.instance_id, out))
-    elif args.action == "cancel":
-        asyncio.run(admin.cancel_instance(args.db, args.instance_id, args.reason, out))
-    elif args.action == "resolve":
-        answer = OutcomeAnswer(bool(args.happened), args.result, args.by)
-        asyncio.run(admin.resolve_instance(args.db, args.instance_id, answer, out))
-    else:
-        asyncio.run(admin.resume_instance(args.db, args.instance_id, out))
-    return 0
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from mcp.server.auth.provider import TokenVerifier, principal_components
+from mcp.server.auth.provider import AccessToken, TokenVerifier, principal_components
 
 from durable_core import CancelOutcome, EddaApp, RequestInfo
 from edda_mcp import access
@@ -49,16 +49,26 @@ class EngineSink:
         return await self._app().cancel(instance_id, reason=reason, cancelled_by=cancelled_by)
 
 
+async def verified_bearer(
+    verifier: TokenVerifier, required_scopes: list[str], authorization: str
+) -> AccessToken | None:
+    """The access token of an ``Authorization: Bearer ...`` header if valid with the scopes, else None."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    access_token = await verifier.verify_token(token.strip())
+    if access_token is None or not set(required_scopes) <= set(access_token.scopes):
+        return None
+    return access_token
+
+
 def bearer_authorizer(verifier: TokenVerifier, required_scopes: list[str]) -> Callable[[RequestInfo], Any]:
     """Require a valid bearer token with the scopes; a cancel must come from the instance's owner."""
 
     async def authorize(info: RequestInfo) -> bool:
         header = next((value for name, value in info.headers if name == "authorization"), "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        access_token = await verifier.verify_token(token.strip())
-        if access_token is None or not set(required_scopes) <= set(access_token.scopes):
+        access_token = await verified_bearer(verifier, required_scopes, header)
+        if access_token is None:
             return False
         if info.instance_id is not None:
             principal = access.principal_of(*principal_components(access_token))

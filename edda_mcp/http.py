@@ -49,6 +49,8 @@ class HttpOptions:
         stateful_sessions: keep an MCP session per handshake-era client in this process, so the server
             can send it requests (elicitation) on the SSE stream of a tool call. Needs sticky routing
             when several replicas serve one URL; 2026-07-28 clients are stateless either way.
+        metrics_path: where Prometheus metrics are served (None: not served); see :mod:`edda_mcp.metrics_http`.
+        allow_unauthenticated_metrics: serve ``metrics_path`` without auth on a non-loopback interface.
     """
 
     path: str = "/mcp"
@@ -61,6 +63,8 @@ class HttpOptions:
     allow_unauthenticated_events: bool = False
     public_url: str | None = None
     stateful_sessions: bool = False
+    metrics_path: str | None = "/metrics"
+    allow_unauthenticated_metrics: bool = False
 
     def __post_init__(self) -> None:
         if self.max_request_body_size <= 0:

@@ -26,6 +26,7 @@ from edda_mcp.feed import ChangeFeed
 from edda_mcp.health import health_routes
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
+from edda_mcp.metrics_http import mount_metrics
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
@@ -393,6 +394,8 @@ class EddaMCPServer:
         allow_unauthenticated_events: bool = False,
         public_url: str | None = None,
         stateful_sessions: bool = False,
+        metrics_path: str | None = "/metrics",
+        allow_unauthenticated_metrics: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas can share the load) with ``/healthz``, ``/readyz``.
 
@@ -417,6 +420,9 @@ class EddaMCPServer:
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
             stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
                 requests during a tool call (over SSE); needs sticky routing across replicas.
+            metrics_path: where Prometheus metrics are served (needs the ``metrics`` extra; None: not
+                served); with auth on a scrape needs a token, without it only on loopback (docs/metrics.md).
+            allow_unauthenticated_metrics: serve ``metrics_path`` without auth on any interface.
         """
         options = HttpOptions(
             path=path,
@@ -429,17 +435,23 @@ class EddaMCPServer:
             allow_unauthenticated_events=allow_unauthenticated_events,
             public_url=public_url,
             stateful_sessions=stateful_sessions,
+            metrics_path=metrics_path,
+            allow_unauthenticated_metrics=allow_unauthenticated_metrics,
         )
-        authorize = None
-        if self._token_verifier is not None:
-            scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
-            authorize = bearer_authorizer(self._token_verifier, scopes)
+        return self._assemble(options)
+
+    def _assemble(self, options: HttpOptions) -> Starlette:
+        """The app of :meth:`asgi_app`: MCP endpoint, ``/events`` and ``/metrics`` per the auth rules."""
+        scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
+        authorize = None if self._token_verifier is None else bearer_authorizer(self._token_verifier, scopes)
         events = None
-        if authorize is not None or allow_unauthenticated_events:
+        if authorize is not None or options.allow_unauthenticated_events:
             events = CloudEventsASGI(
-                EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
+                EngineSink(self._engine), max_body_bytes=options.max_request_body_size, authorize=authorize
             )
-        return build_asgi_app(self.mcp, options, events, health_routes(lambda: self.app))
+        app = build_asgi_app(self.mcp, options, events, health_routes(lambda: self.app))
+        mount_metrics(app, self._engine, options, self._token_verifier, scopes)
+        return app
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:

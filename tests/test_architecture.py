@@ -49,6 +49,7 @@ LEAVES = frozenset(
         "otel",
         "validation",
         "stream_types",
+        "observers",  # the engine observer port (metrics)
     },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})

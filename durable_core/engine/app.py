@@ -15,7 +15,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_evolution import EvolutionAPI
-from durable_core.engine.app_outbox import OutboxAPI
+from durable_core.engine.app_operations import OperationsAPI
 from durable_core.engine.app_streams import StreamsAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
@@ -75,7 +75,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI, EvolutionAPI, StreamsAPI):
+class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -203,7 +203,7 @@ class EddaApp(OutboxAPI, EvolutionAPI, StreamsAPI):
         self._retention = (
             RetentionLoop(retention, self._clock, [self.purge, self.purge_outbox]) if retention else None
         )
-        self._outbox = relayer_for(self._storage, self._clock, relaying, f"{self._worker}:outbox")
+        self._outbox = relayer_for(self._services, relaying, f"{self._worker}:outbox")
 
     def _make_dispatcher(self, workers: WorkerOptions) -> Dispatcher:
         """This process's dispatcher, which runs instances only while the liveness heartbeat allows."""

@@ -296,11 +296,26 @@ class Dispatcher:
             # Our own earlier run's lease expired and was claimed again (e.g. a test clock jumped past
             # it): the epoch moved on, so that run can no longer write; make it stop at once.
             previous[1].lease_lost = True
+        self._observe_claim(claimed)
         control = RunControl(alive=self._alive)
         known = self._parked.pop(instance_id, None)
         history = known.history if known is not None and known.epoch + 1 == claimed.lease.epoch else None
         task = asyncio.create_task(self._run(claimed, control, history), name=f"edda-run-{instance_id}")
         self._runs[instance_id] = (task, control)
+
+    def _observe_claim(self, claimed: ClaimedInstance) -> None:
+        workflow = claimed.instance.workflow_name
+        if claimed.took_over_crashed:
+            self._s.observers.lease_taken_over(workflow)
+        if claimed.woke_from is not None:
+            late = (self._s.clock.now() - claimed.woke_from).total_seconds()
+            if late >= 0:  # a cancel claims a waiting instance before its due time: not a wake-up
+                self._s.observers.woke_up(workflow, late)
+
+    @property
+    def capacity(self) -> int:
+        """How many instances this process runs at once at most (``max_concurrent_runs``)."""
+        return self._max
 
     def _start_backlog(self) -> None:
         while self._backlog and self._free_slots() > 0 and not self._stopping:

@@ -32,6 +32,7 @@ from durable_core.errors import (
     StorageUnavailableError,
     TerminalError,
 )
+from durable_core.observers import StepObservation
 from durable_core.replay.session import ReplaySession
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation
 from durable_core.replay.wait_records import wait_entry
@@ -327,7 +328,7 @@ class StepExecutor(LiveExecutor):
                     self._control.check_lease()
                     continue
                 return await self._record_failure(
-                    iid,
+                    session,
                     position,
                     kind,
                     name,
@@ -348,8 +349,22 @@ class StepExecutor(LiveExecutor):
                 recorded = await self._record(_with_result(entry, payload), tx if tx.used else None)
             finally:
                 await tx.close()
-            await self._s.hooks.activity_complete(iid, activity_id, name, result, False)
+            await self._completed(session, kind, name, activity_id, started, attempt, result)
             return recorded
+
+    async def _completed(
+        self,
+        session: ReplaySession,
+        kind: StepKind,
+        name: str,
+        activity_id: str,
+        started: float,
+        attempts: int,
+        result: Any,
+    ) -> None:
+        step = StepObservation(session.workflow_name, name, kind, monotonic() - started, attempts, True)
+        self._s.observers.step_finished(step)
+        await self._s.hooks.activity_complete(session.instance_id, activity_id, name, result, False)
 
     async def _attempt(
         self,
@@ -382,7 +397,7 @@ class StepExecutor(LiveExecutor):
 
     async def _record_failure(
         self,
-        iid: str,
+        session: ReplaySession,
         position: int,
         kind: StepKind,
         name: str,
@@ -403,6 +418,9 @@ class StepExecutor(LiveExecutor):
                 attempt,
             )
             final.__cause__ = exc
+        iid = session.instance_id
+        step = StepObservation(session.workflow_name, name, kind, monotonic() - started, attempt, False)
+        self._s.observers.step_finished(step)
         await self._s.hooks.activity_failed(iid, activity_id, name, final)
         entry = self._entry(iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors)
         entry = _with_error(entry, error_to_info(final), exhausted=retryable)

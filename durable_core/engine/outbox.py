@@ -33,12 +33,14 @@ from cloudevents.http.event import CloudEvent
 
 from durable_core.clock import Clock
 from durable_core.errors import ConfigurationError
+from durable_core.observers import Observers
 from durable_core.retry import RetryPolicy
 from durable_core.storage.base import Storage
 from durable_core.types import OutboxOutcome, OutboxRecord, OutboxStatus
 
 if TYPE_CHECKING:
     from durable_core.engine.options import OutboxOptions
+    from durable_core.engine.services import EngineServices
 
 __all__ = ["OutboxMode", "OutboxRelayer", "cloudevent_request", "relayer_for"]
 
@@ -138,6 +140,7 @@ class OutboxRelayer:
         retry_policy: backoff between attempts of a row, and ``max_attempts`` (jitter is applied).
         relayer_id: name used in claims (default: random).
         http_client: an ``httpx.AsyncClient`` to use (closed by the caller); default: one owned here.
+        observers: told of every failed delivery attempt (default: a fan-out of its own).
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class OutboxRelayer:
         retry_policy: RetryPolicy | None = None,
         relayer_id: str | None = None,
         http_client: httpx.AsyncClient | None = None,
+        observers: Observers | None = None,
     ) -> None:
         try:
             self.mode = OutboxMode(mode)
@@ -183,6 +187,8 @@ class OutboxRelayer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: told of failed deliveries (the app passes its own, so its metrics see them)
+        self.observers = observers if observers is not None else Observers()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -254,6 +260,8 @@ class OutboxRelayer:
         await self._storage.outbox().record_outcomes(token, outcomes, self._clock.now())
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome.status is not OutboxStatus.SENT:
+                final = outcome.status is not OutboxStatus.PENDING  # FAILED or REJECTED: given up on
+                self.observers.outbox_delivery_failed(row.event.event_type, final)
                 logger.warning(
                     "outbox event %s (%s) attempt %d: %s %s",
                     row.event.event_id,
@@ -306,18 +314,17 @@ class OutboxRelayer:
         return OutboxOutcome(event_id, OutboxStatus.PENDING, status_code=code, error=error, retry_at=retry_at)
 
 
-def relayer_for(
-    storage: Storage, clock: Clock, options: OutboxOptions, relayer_id: str
-) -> OutboxRelayer | None:
+def relayer_for(services: EngineServices, options: OutboxOptions, relayer_id: str) -> OutboxRelayer | None:
     """The relayer an app with these outbox options runs (None without a target URL)."""
     if options.target_url is None:
         return None
     return OutboxRelayer(
-        storage,
-        clock,
+        services.storage,
+        services.clock,
         options.target_url,
         mode=options.mode,
         poll_interval=options.poll_interval,
         retry_policy=options.retry_policy,
         relayer_id=relayer_id,
+        observers=services.observers,
     )

@@ -221,6 +221,7 @@ class InstanceRunner:
         inst = self._instance
         input_data = self._s.serializer.decode(inst.input)
         if self._is_first_run:
+            self._s.observers.workflow_started(wf.name)
             await self._s.hooks.workflow_start(inst.instance_id, wf.name, input_data)
         try:
             kwargs = wf.decode_arguments(input_data)
@@ -423,6 +424,7 @@ class InstanceRunner:
             self._s.local.wake(woken)
         elif not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
+        self._s.observers.workflow_finished(self._instance.workflow_name, request.status)
         if request.status is InstanceStatus.CANCELLED:
             return  # who cancelled and why were written by someone else: waiters read the row
         self.final_record = dataclasses.replace(

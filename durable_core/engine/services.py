@@ -12,6 +12,7 @@ from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
 from durable_core.engine.streams import StreamHub
 from durable_core.hooks import HookCaller
+from durable_core.observers import Observers
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
 from durable_core.storage.base import Storage
@@ -85,3 +86,5 @@ class EngineServices:
     version: Callable[[], str | None] = lambda: None
     #: live followers of output streams (``ctx.stream``), woken when chunks are stored
     streams: StreamHub = field(default_factory=StreamHub)
+    #: counts and timings for metrics (``app.observers``); empty unless something attached one
+    observers: Observers = field(default_factory=Observers)

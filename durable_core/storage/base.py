@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from durable_core.observers import InstanceCount
 from durable_core.types import (
     AttemptState,
     Backend,
@@ -210,6 +211,18 @@ class Messaging(abc.ABC):
         self, lease: Lease, new_input: Payload, input_hash: str, now: datetime, keep_runs: int
     ) -> bool:
         """Start the next run of an instance atomically (archive and clear its history, store the input)."""
+
+
+class StatsStore(abc.ABC):
+    """Counts for operators (metrics, console, CLI); one aggregate statement each, cached by callers."""
+
+    @abc.abstractmethod
+    async def count_instances(self) -> list[InstanceCount]:
+        """Stored instances per (workflow, status); groups with no instance are omitted."""
+
+    @abc.abstractmethod
+    async def count_outbox(self, status: OutboxStatus) -> int:
+        """Outbox rows in ``status``."""
 
 
 class OutboxStore(abc.ABC):
@@ -451,8 +464,17 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def purge_finished(self, finished_before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` finished instances (and their history) older than the cut-off."""
+    async def purge_finished(
+        self, finished_before: datetime, limit: int, statuses: frozenset[InstanceStatus] | None = None
+    ) -> int:
+        """Delete up to ``limit`` finished instances (and their history) older than the cut-off.
+
+        ``statuses``: only instances in these (finished) statuses; None: every finished status.
+        """
+
+    def stats(self) -> StatsStore:
+        """Counts over this database for operators."""
+        raise NotImplementedError(f"{type(self).__name__} has no operator counts")
 
     # -- transactional outbox ----------------------------------------------------------------------
     def outbox(self) -> OutboxStore:

@@ -109,4 +109,5 @@ def claimed(row: Any, owner: str, now: datetime, lease_ttl: timedelta) -> Claime
     lease = Lease(
         instance_id=after.instance_id, owner=owner, epoch=after.lease_epoch, expires_at=now + lease_ttl
     )
-    return ClaimedInstance(lease=lease, instance=after, took_over_crashed=crashed)
+    woke_from = before.wake_at if before.status is InstanceStatus.WAITING else None
+    return ClaimedInstance(lease=lease, instance=after, took_over_crashed=crashed, woke_from=woke_from)

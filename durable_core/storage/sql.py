@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
@@ -21,7 +21,7 @@ from durable_core.errors import (
     InstanceNotFoundError,
 )
 from durable_core.storage import hot_statements as hot
-from durable_core.storage import leases, records, unknown_outcomes
+from durable_core.storage import leases, purge, records, stats, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
@@ -30,7 +30,7 @@ from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
-from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
+from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCES
 from durable_core.storage.sql_lifecycle import SqlLifecycle
 from durable_core.storage.streams import SqlStreamStore
 from durable_core.storage.urls import (
@@ -42,7 +42,6 @@ from durable_core.storage.urls import (
 )
 from durable_core.storage.writer import DuplicateKey
 from durable_core.types import (
-    FINISHED_STATUSES,
     USER_STEP_KINDS,
     AttemptState,
     CancelOutcome,
@@ -67,9 +66,7 @@ _I = INSTANCES.c
 _H = HISTORY.c
 _A = ATTEMPTS.c
 ID_CHUNK: Final = 500
-PURGE_BATCH: Final = 200
 LEASE_OWNERS_LIMIT: Final = 1000
-_FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 
 
 def _chunks(items: Sequence[str]) -> list[list[str]]:
@@ -488,41 +485,21 @@ class SqlStorage(SqlLifecycle, Storage):
         return InstanceStatus(status)
 
     @guarded(retry_deadlocks=False)  # earlier batches are committed: a re-run could exceed ``limit``
-    async def purge_finished(self, finished_before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` finished instances older than the cut-off, with their history.
-
-        Works in batches of 200 instances, one transaction each.
-        """
+    async def purge_finished(
+        self, finished_before: datetime, limit: int, statuses: frozenset[InstanceStatus] | None = None
+    ) -> int:
+        """Delete finished instances older than the cut-off with their history (see :mod:`.purge`)."""
         _positive("limit", limit)
-        purged = 0
-        while purged < limit:
-            batch = min(PURGE_BATCH, limit - purged)
-            stmt = (
-                select(_I.instance_id)
-                .where(_I.status.in_(_FINISHED), _I.finished_at < finished_before)
-                .order_by(_I.finished_at, _I.instance_id)
-                .limit(batch)
-            )
-            async with self._conns.write() as conn:
-                # Wait for (never skip) row locks: a finished row is only ever locked briefly (e.g. by a
-                # claim scan passing over it), and skipping it made a purge miss rows it should delete.
-                locked = self._lock_rows(stmt, skip_locked=False)
-                ids = [row[0] for row in (await conn.execute(locked)).all()]
-                if not ids:
-                    break
-                for table in INSTANCE_CHILD_TABLES:
-                    await conn.execute(delete(table).where(table.c.instance_id.in_(ids)))
-                await conn.execute(delete(MESSAGES).where(MESSAGES.c.target_instance_id.in_(ids)))
-                await conn.execute(delete(INSTANCES).where(_I.instance_id.in_(ids)))
-            purged += len(ids)
-            if len(ids) < batch:
-                break
-        return purged
+        return await purge.purge_finished(self._conns, self._lock_rows, finished_before, limit, statuses)
 
     # -- transactional outbox --------------------------------------------------------------------------
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def stats(self) -> stats.SqlStats:
+        """Counts over this database for operators (see :mod:`durable_core.storage.stats`)."""
+        return stats.SqlStats(self._conns)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.

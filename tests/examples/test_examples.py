@@ -81,6 +81,19 @@ EXPECTED: dict[str, list[str]] = {
     "saga.py": ["Cancelled reservation for ITEM-2", "OK: compensations ran in reverse order"],
     "saga_cancel.py": ["cancel: requested", "OK: cancelling ran the compensations in reverse order"],
     "transactions.py": ["T-1 done", "OK: only the successful attempt's writes were committed"],
+    "metrics.py": [
+        "edda_workflows_finished_total{status=completed,workflow=checkout} 1",
+        "edda_step_attempts_sum{activity=charge,kind=activity,workflow=checkout} 2",
+        "edda_dispatcher_capacity{} 20",
+    ],
+    "operator_cli.py": [
+        "INSTANCE      WORKFLOW  STATUS",
+        "waits for:      event 'order.approved'",
+        "C-3 approved by ops",
+        "purged 1 instance(s)",
+        "does not exist",
+        "typo.db created: False",
+    ],
     "outbox.py": [
         "workflow result: ORD-7",
         "receiver got order.created from order-service",

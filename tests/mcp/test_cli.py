@@ -100,7 +100,7 @@ def test_instances_list_show_cancel_resume_and_migrate(tmp_path: Path) -> None:
     assert code == 0 and done in listing and gated in listing and "completed" in listing
     code, completed_only = run_cli("instances", "list", "--db", db_url, "--status", "completed")
     assert done in completed_only and gated not in completed_only
-    code, shown = run_cli("instances", "show", done, "--db", db_url)
+    code, shown = run_cli("instances", "show", done, "--db", db_url, "--json")
     data = json.loads(shown)
     assert data["status"] == "completed" and data["steps_completed"] == 3
     assert [h["name"] for h in data["history"]] == ["mcp_t_step"] * 3
@@ -113,6 +113,7 @@ def test_instances_list_show_cancel_resume_and_migrate(tmp_path: Path) -> None:
 
 def test_instances_unknown_id_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db_url = f"sqlite:///{tmp_path / 'none.db'}"
+    assert run_cli("migrate", "--db", db_url)[0] == 0
     assert run_cli("instances", "show", "nope", "--db", db_url)[0] == 1
     assert "no workflow instance with id 'nope'" in capsys.readouterr().err
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from durable_core.storage import sql as sql_module
+from durable_core.storage import purge as purge_module
 from durable_core.storage.sql import SqlStorage
 from durable_core.types import (
     CancelOutcome,
@@ -127,7 +127,7 @@ async def _finished(storage: SqlStorage, iid: str, at: timedelta, status: Instan
 async def test_purge_deletes_old_finished_instances_in_batches(
     storage: SqlStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_module, "PURGE_BATCH", 2)
+    monkeypatch.setattr(purge_module, "PURGE_BATCH", 2)
     for n, status in enumerate(
         [InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED] * 2
     ):
