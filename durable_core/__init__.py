@@ -57,6 +57,7 @@ from durable_core.engine import (
     WorkflowHandle,
 )
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
+from durable_core.engine.schedules import Schedules
 from durable_core.errors import (
     ActivityTimeoutError,
     ApiMisuseError,
@@ -93,6 +94,14 @@ from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
+from durable_core.scheduling import (
+    CatchUp,
+    Overlap,
+    Schedule,
+    ScheduleExistsError,
+    ScheduleInfo,
+    ScheduleNotFoundError,
+)
 from durable_core.types import (
     CancelOutcome,
     ErrorInfo,
@@ -126,6 +135,7 @@ __all__ = [
     "AppOptions",
     "CancelOutcome",
     "Catalog",
+    "CatchUp",
     "ChannelMessage",
     "ChildHandle",
     "ChildWorkflowError",
@@ -166,6 +176,7 @@ __all__ = [
     "OutboxRelayer",
     "OutboxStatus",
     "OutcomeAnswer",
+    "Overlap",
     "PayloadCodec",
     "ReceivedEvent",
     "ReceivedMessage",
@@ -178,6 +189,11 @@ __all__ = [
     "RetryExhaustedError",
     "RetryInfo",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleExistsError",
+    "ScheduleInfo",
+    "ScheduleNotFoundError",
+    "Schedules",
     "SqliteSynchronous",
     "StepKind",
     "StepOutcome",

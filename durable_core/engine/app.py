@@ -15,6 +15,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_outbox import OutboxAPI
+from durable_core.engine.app_schedules import SchedulesAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
@@ -73,7 +74,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI):
+class EddaApp(OutboxAPI, SchedulesAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -234,6 +235,7 @@ class EddaApp(OutboxAPI):
             self._outbox.start()
         if self._retention is not None:
             self._retention.start()
+        await self._start_schedules()  # declared schedules synced; the timer loop when running workers
         self._initialized = True
 
     async def shutdown(self) -> None:
@@ -241,6 +243,7 @@ class EddaApp(OutboxAPI):
         if not self._initialized:
             return
         self._initialized = False
+        await self._stop_schedules()
         if self._retention is not None:
             await self._retention.stop()
         if self._outbox is not None:

@@ -451,3 +451,8 @@ class Dispatcher:
                     run[1].lease_lost = True
                 elif instance_id in renewal.cancel_requested:
                     run[1].cancel_requested = True
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between fallback polls (and re-reads of the earliest timer)."""
+        return self._poll_interval

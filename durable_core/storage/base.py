@@ -51,6 +51,8 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.schedules import SqlSchedules
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseRenewal:
@@ -447,6 +449,10 @@ class Storage(abc.ABC):
     def messaging(self) -> Messaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
+
+    def schedules(self) -> SqlSchedules:
+        """Schedules and the firing of their ticks (see :mod:`durable_core.storage.schedules`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Builds a heartbeat store on its own connection (call it in the loop that will use it).

@@ -31,6 +31,7 @@ from durable_core.storage.schema import (
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
+    V9_TABLES,
 )
 from durable_core.types import MigrationStep
 
@@ -93,12 +94,17 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V5_TABLES)
 
 
+def _schedules(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, V9_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
+    (9, "schedules", _schedules),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -27,6 +27,7 @@ from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
+from durable_core.storage.schedules import SqlSchedules
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
 from durable_core.storage.urls import (
     backend_of,
@@ -572,6 +573,10 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def schedules(self) -> SqlSchedules:
+        """Schedules of this database (see :mod:`durable_core.storage.schedules`)."""
+        return SqlSchedules(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.

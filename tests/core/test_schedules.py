@@ -1,0 +1,280 @@
+"""Schedules on every database with a fake clock: ticks, overlap, catch-up, pause, runtime changes, DST."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from durable_core import (
+    Catalog,
+    CatchUp,
+    EddaApp,
+    FakeClock,
+    InputValidationError,
+    InstanceStatus,
+    Overlap,
+    Schedule,
+    ScheduleExistsError,
+    ScheduleNotFoundError,
+    WorkflowContext,
+    wait_event,
+    workflow,
+)
+from durable_core.scheduling.ticks import tick_instance_id
+
+START = datetime(2030, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
+    """Re-evaluate ``check`` until it holds (bounded by ``timeout`` real seconds)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not await check():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting until {what}") from None
+
+
+async def scheduled_ids(app: EddaApp, schedule_id: str) -> list[str]:
+    return sorted(
+        r.instance_id
+        for r in await app.list_instances(limit=1000)
+        if r.instance_id.startswith(schedule_id + "@")
+    )
+
+
+async def settle(app: EddaApp, schedule_id: str, count: int) -> list[str]:
+    """Wait until ``count`` instances of the schedule exist; return their ids."""
+    ids: list[str] = []
+
+    async def enough() -> bool:
+        nonlocal ids
+        ids = await scheduled_ids(app, schedule_id)
+        return len(ids) >= count
+
+    await eventually(enough, f"{count} instance(s) of {schedule_id}")
+    return ids
+
+
+async def advance(app: EddaApp, clock: FakeClock, delta: timedelta) -> None:
+    """Move the fake clock (once the schedule loop sleeps on it) and let the loop run."""
+    await clock.wait_for_sleepers(1)
+    clock.advance(delta.total_seconds())
+
+
+def workflows(catalog: Catalog) -> dict[str, Any]:
+    @workflow(catalog=catalog)
+    async def report(ctx: WorkflowContext, region: str = "eu") -> str:
+        return f"report {region}"
+
+    @workflow(catalog=catalog)
+    async def gated(ctx: WorkflowContext) -> str:
+        await wait_event(ctx, f"release.{ctx.instance_id}")
+        return "released"
+
+    return {"report": report, "gated": gated}
+
+
+async def test_a_tick_starts_one_instance_with_the_derived_id(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    app = await make_app(clock=clock)
+    info = await app.schedules.create(
+        "hourly", wfs["report"], every=timedelta(hours=1), args={"region": "us"}
+    )
+    assert info.next_tick_at == START + timedelta(hours=1) and info.last_fire_at is None
+    assert (
+        await app.schedules.create("hourly", "report", every=timedelta(hours=1), args={"region": "us"})
+        == info
+    )
+    with pytest.raises(ScheduleExistsError):
+        await app.schedules.create("hourly", "report", every=timedelta(hours=2))
+
+    await advance(app, clock, timedelta(hours=1))
+    (iid,) = await settle(app, "hourly", 1)
+    assert iid == "hourly@2030-01-01T01:00:00Z" == tick_instance_id("hourly", START + timedelta(hours=1))
+    assert await app.wait_result(iid, timeout=10) == "report us"
+    listed = await app.schedules.list()
+    assert [s.schedule_id for s in listed] == ["hourly"]
+    assert listed[0].last_fire_at == START + timedelta(hours=1) and listed[0].last_instance_id == iid
+    assert listed[0].next_tick_at == START + timedelta(hours=2)
+
+    other = await app.schedules.trigger_now("hourly")
+    assert other == tick_instance_id("hourly", clock.now())
+    assert await app.wait_result(other, timeout=10) == "report us"
+    assert await app.schedules.delete("hourly") is True
+    assert await app.schedules.delete("hourly") is False
+    with pytest.raises(ScheduleNotFoundError):
+        await app.schedules.get("hourly")
+
+
+async def test_bad_definitions_are_rejected_naming_the_field(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    app = await make_app(clock=FakeClock(START))
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"cron": "61 * * * *"}, "cron"),
+        ({"cron": "* * * * * *"}, "5-field"),
+        ({"cron": "0 3 * * *", "every": MINUTE}, "exactly one"),
+        ({"every": timedelta(milliseconds=10)}, "every"),
+        ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"cron": "0 3 * * *", "overlap": "sometimes"}, "overlap"),
+        ({"cron": "0 3 * * *", "catch_up": "most"}, "catch_up"),
+        ({"every": MINUTE, "jitter": MINUTE}, "jitter"),
+        ({"every": MINUTE, "args": {"region": 5}}, "region"),
+    ]
+    for options, needle in bad:
+        with pytest.raises(InputValidationError, match=needle):
+            await app.schedules.create("s", wfs["report"], **options)
+    with pytest.raises(InputValidationError, match="'@'"):
+        await app.schedules.create("a@b", wfs["report"], every=MINUTE)
+    assert await app.schedules.list() == []
+
+
+@pytest.mark.parametrize("overlap", list(Overlap))
+async def test_overlap_policies(make_app, catalog: Catalog, overlap: Overlap) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    app = await make_app(clock=clock)
+    await app.schedules.create("g", wfs["gated"], every=MINUTE, overlap=overlap.value)
+    await advance(app, clock, MINUTE)
+    (first,) = await settle(app, "g", 1)
+    await eventually(
+        lambda: _status_is(app, first, InstanceStatus.WAITING), "the first instance waits for its event"
+    )
+    for _ in range(2):  # two more ticks while the first still runs
+        await advance(app, clock, MINUTE)
+        await eventually(lambda: _fired_through(app, "g", clock.now()), "the tick was handled")
+    ids = await scheduled_ids(app, "g")
+    info = await app.schedules.get("g")
+    if overlap is Overlap.ALLOW:
+        assert len(ids) == 3
+        return
+    assert ids == [first]
+    assert info.buffered_tick_at == (START + 2 * MINUTE if overlap is Overlap.BUFFER_ONE else None)
+    await app.send_event(f"release.{first}", "test")
+    assert await app.wait_result(first, timeout=10) == "released"
+    if overlap is Overlap.BUFFER_ONE:  # the buffered tick starts once the first has finished
+        ids = await settle(app, "g", 2)
+        assert ids[1] == tick_instance_id("g", START + 2 * MINUTE)
+        assert (await app.schedules.get("g")).buffered_tick_at is None
+    else:
+        await advance(app, clock, MINUTE)
+        ids = await settle(app, "g", 2)
+        assert ids[1] == tick_instance_id("g", START + 4 * MINUTE)
+
+
+async def _status_is(app: EddaApp, iid: str, status: InstanceStatus) -> bool:
+    return (await app.get_instance(iid)).status is status
+
+
+async def _fired_through(app: EddaApp, schedule_id: str, now: datetime) -> bool:
+    return (await app.schedules.get(schedule_id)).next_tick_at > now
+
+
+@pytest.mark.parametrize(
+    ("catch_up", "expected"),
+    [(CatchUp.NONE, []), (CatchUp.LATEST, [3]), (CatchUp.ALL, [1, 2, 3])],
+)
+async def test_catch_up_after_downtime(
+    make_app, catalog: Catalog, catch_up: CatchUp, expected: list[int]
+) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    first = await make_app(clock=clock)
+    await first.schedules.create("c", wfs["report"], cron="0 * * * *", catch_up=catch_up, overlap="allow")
+    await first.shutdown()  # downtime: nobody fires the ticks at 01:00, 02:00, 03:00
+    clock.advance(timedelta(hours=3, minutes=30).total_seconds())
+    app = await make_app(clock=clock)
+    await eventually(lambda: _fired_through(app, "c", clock.now()), "the missed ticks were handled")
+    ids = await scheduled_ids(app, "c")
+    assert ids == [tick_instance_id("c", START + timedelta(hours=h)) for h in expected]
+    assert (await app.schedules.get("c")).next_tick_at == START + timedelta(hours=4)
+
+
+async def test_pause_and_resume(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    app = await make_app(clock=clock)
+    await app.schedules.create("p", wfs["report"], every=MINUTE, catch_up="all")
+    paused = await app.schedules.pause("p")
+    assert paused.paused
+    clock.advance(3 * 60)  # three ticks pass while paused
+    resumed = await app.schedules.resume("p")
+    assert not resumed.paused and resumed.next_tick_at == START + 4 * MINUTE
+    await advance(app, clock, MINUTE)
+    assert await settle(app, "p", 1) == [tick_instance_id("p", START + 4 * MINUTE)]
+    with pytest.raises(ScheduleNotFoundError):
+        await app.schedules.pause("nope")
+
+
+async def test_a_change_made_by_another_app_is_seen_by_the_firing_app(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    worker = await make_app(clock=clock, poll_interval=0.05)
+    admin = await make_app(clock=clock, run_workers=False)
+    await admin.schedules.create("u", wfs["report"], cron="0 3 * * *")
+    await advance(worker, clock, timedelta(0))
+    updated = await admin.schedules.update("u", cron="*/5 * * * *", args={"region": "apac"})
+    assert updated.next_tick_at == START + 5 * MINUTE and updated.spec.cron == "*/5 * * * *"
+    assert (await worker.schedules.get("u")).spec.args == {"region": "apac"}
+
+    async def fired() -> bool:  # the worker's loop learns the new cron (NOTIFY or its re-check)
+        clock.advance(60)
+        return bool(await scheduled_ids(worker, "u"))
+
+    await eventually(fired, "the worker fires the updated schedule")
+    first = (await scheduled_ids(worker, "u"))[0]
+    assert await worker.wait_result(first, timeout=10) == "report apac"
+    tick = datetime.fromisoformat(first.split("@")[1].replace("Z", "+00:00"))
+    assert tick.minute % 5 == 0 and tick.hour == 0
+
+
+async def test_two_apps_fire_each_tick_exactly_once(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    apps = [await make_app(clock=clock), await make_app(clock=clock)]
+    await apps[0].schedules.create("twin", wfs["report"], every=MINUTE, catch_up="all", overlap="allow")
+    for n in range(1, 6):
+        await clock.wait_for_sleepers(2)
+        clock.advance(60)
+        await settle(apps[1], "twin", n)
+    ids = await scheduled_ids(apps[0], "twin")
+    assert ids == [tick_instance_id("twin", START + n * MINUTE) for n in range(1, 6)]
+
+
+async def test_declared_schedule_is_synced_at_start_up(make_app, catalog: Catalog) -> None:
+    @workflow(catalog=catalog, schedule="*/5 * * * *")
+    async def every_five(ctx: WorkflowContext) -> str:
+        return "tick"
+
+    @workflow(catalog=catalog, schedule=Schedule(every=timedelta(hours=1), timezone="UTC", overlap="allow"))
+    async def hourly_job(ctx: WorkflowContext) -> None:
+        return None
+
+    clock = FakeClock(START)
+    app = await make_app(clock=clock)
+    info = await app.schedules.get("every_five")
+    assert info.declared and info.workflow_name == "every_five" and info.spec.cron == "*/5 * * * *"
+    assert (await app.schedules.get("hourly_job")).spec.overlap is Overlap.ALLOW
+    clock.advance(60)
+    again = await make_app(clock=clock)  # a second start-up with the same definitions changes nothing
+    assert await again.schedules.get("every_five") == info
+    await advance(app, clock, 4 * MINUTE)
+    assert await settle(app, "every_five", 1) == [tick_instance_id("every_five", START + 5 * MINUTE)]
+
+
+async def test_dst_spring_forward_and_fall_back_in_paris(make_app, catalog: Catalog) -> None:
+    wfs = workflows(catalog)
+    # 2030-03-31: Paris jumps from 02:00 to 03:00 (01:00 UTC); 02:30 does not exist that day
+    clock = FakeClock(datetime(2030, 3, 30, 12, tzinfo=UTC))
+    app = await make_app(clock=clock)
+    info = await app.schedules.create("paris", wfs["report"], cron="30 2 * * *", timezone="Europe/Paris")
+    assert info.next_tick_at == datetime(2030, 3, 31, 1, 0, tzinfo=UTC)  # at the jump, 03:00 CEST
+    await advance(app, clock, info.next_tick_at - clock.now())
+    assert await settle(app, "paris", 1) == ["paris@2030-03-31T01:00:00Z"]
+    assert (await app.schedules.get("paris")).next_tick_at == datetime(2030, 4, 1, 0, 30, tzinfo=UTC)
