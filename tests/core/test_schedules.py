@@ -34,8 +34,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
     """Re-evaluate ``check`` until it holds (bounded by ``timeout`` real seconds)."""
     try:
         async with asyncio.timeout(timeout):
-            while not await check():
-                await asyncio.sleep(0.02)
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.02)  # re-read the database; bounded by the timeout
     except TimeoutError:
         raise AssertionError(f"timed out waiting until {what}") from None
 
@@ -252,7 +254,7 @@ async def test_declared_schedule_is_synced_at_start_up(make_app, catalog: Catalo
     async def every_five(ctx: WorkflowContext) -> str:
         return "tick"
 
-    @workflow(catalog=catalog, schedule=Schedule(every=timedelta(hours=1), timezone="UTC", overlap="allow"))
+    @workflow(catalog=catalog, schedule=Schedule(every=timedelta(hours=1), overlap=Overlap.ALLOW))
     async def hourly_job(ctx: WorkflowContext) -> None:
         return None
 
