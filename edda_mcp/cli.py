@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError, InstanceStatus, OutcomeAnswer
-from edda_mcp import admin
+from edda_mcp import admin, cli_schedules
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--workflow")
     replay.add_argument("--limit", type=int, default=1000)
 
+    cli_schedules.add_parser(sub)
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
     return parser
@@ -145,6 +146,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.command == "instances":
         return _instances(args, out)
+    if args.command == "schedules":
+        return cli_schedules.run(args, out)
     if args.command == "replay":
         server = load_server(args.target)
         reports = asyncio.run(

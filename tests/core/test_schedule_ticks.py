@@ -28,8 +28,8 @@ def ticks(spec: Schedule, after: datetime, count: int) -> list[datetime]:
     return out
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_spring_forward_a_skipped_wall_time_fires_once_at_the_jump() -> None:
