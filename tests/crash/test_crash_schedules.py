@@ -9,6 +9,7 @@ instance (no gap, nothing off the cadence) and that every instance completed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timedelta
 
 from durable_core import EddaApp, InstanceStatus
@@ -57,9 +58,7 @@ async def test_each_tick_starts_once_across_two_processes_and_a_sigkill(
     ticks = [_tick(iid) for iid in ids]
     assert len(ticks) >= TICKS and len(ticks) > killed_at
     assert all(t.microsecond == 0 for t in ticks)
-    assert [b - a for a, b in zip(ticks, ticks[1:], strict=False)] == [timedelta(seconds=1)] * (
-        len(ticks) - 1
-    )
+    assert [b - a for a, b in itertools.pairwise(ticks)] == [timedelta(seconds=1)] * (len(ticks) - 1)
     assert all(r.status is InstanceStatus.COMPLETED for r in final.values()), final
     assert info.last_instance_id == ids[-1] and info.paused
     done = effects.counts()
