@@ -112,11 +112,15 @@ class ScheduleLoop:
 
     async def _run(self) -> None:
         backoff = 0.05
+        upcoming: list[tuple[str, datetime]] = []  # the earliest schedules as last read
         while True:
             self._changed.clear()  # before reading, so a change during the read is not missed
             try:
-                await self._fire_due()
-                wake_at = await self._pass()
+                # What the last read said is due now fires without another read; firing re-checks
+                # each row under its lock, so a row changed meanwhile is simply not fired.
+                now = self._clock.now()
+                await self._fire([sid for sid, at in upcoming if at <= now and sid not in self._failed])
+                upcoming = await self._pass()
             except StorageUnavailableError as exc:
                 logger.warning(
                     "storage unavailable in the schedule loop (%s); retrying in %.2fs", exc, backoff
@@ -125,30 +129,35 @@ class ScheduleLoop:
                 backoff = min(backoff * 2, self._recheck)
                 continue
             backoff = 0.05
-            delay = None if wake_at is None else (wake_at - self._clock.now()).total_seconds()
+            pending = [at for sid, at in upcoming if sid not in self._failed]
+            delay = (min(pending) - self._clock.now()).total_seconds() if pending else None
             if delay is not None and delay <= 0:
-                if not self._failed:
-                    continue  # fired meanwhile or became due: fire again
-                delay = None  # only failing schedules are due: wait for the re-check
+                continue  # due now (fired meanwhile elsewhere, or became due): fire it
             await self._wait(delay)
 
-    async def _pass(self) -> datetime | None:
-        """Watch buffered schedules; return the earliest fire time."""
+    async def _pass(self) -> list[tuple[str, datetime]]:
+        """Watch buffered schedules; return the earliest unpaused schedules with their fire times."""
         names = self._schedules.catalog.names()
         store = self._storage.schedules()
         for schedule_id, instance_id in await store.buffered(names):
             if schedule_id not in self._watchers:
                 self._watch(schedule_id, instance_id)
-        return await store.next_fire_at(names)
+        return await store.upcoming(names, _BATCH)
 
-    async def _fire_due(self) -> None:
-        store = self._storage.schedules()
-        due = await store.due(self._schedules.catalog.names(), self._clock.now(), _BATCH)
+    async def _fire(self, due: list[str]) -> None:
+        """Fire these schedules: in one transaction, or one by one when that fails (to isolate it)."""
+        if not due:
+            return
+        try:
+            await self._schedules.fire_due(due)
+            return
+        except StorageUnavailableError:
+            raise
+        except (EddaError, ValueError, TypeError):
+            pass  # one of them cannot start: find which
         for schedule_id in due:
-            if schedule_id in self._failed:
-                continue
             try:
-                await self._schedules.fire_due(schedule_id)
+                await self._schedules.fire_due([schedule_id])
             except StorageUnavailableError:
                 raise
             except (EddaError, ValueError, TypeError) as exc:
@@ -181,7 +190,7 @@ class ScheduleLoop:
                             None,
                             running_here=lambda: self._running_here(instance_id),
                         )
-                await self._schedules.fire_due(schedule_id)
+                await self._schedules.fire_due([schedule_id])
             except Exception as exc:
                 logger.warning("schedule %s: could not start its buffered tick: %s", schedule_id, exc)
             finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,8 +28,9 @@ from durable_core.scheduling.spec import (
 )
 from durable_core.scheduling.ticks import jitter_of, next_tick, tick_instance_id
 from durable_core.serialization import args_hash, to_json_value
+from durable_core.storage.records import new_instance_record
 from durable_core.storage.schedules import MAX_SCHEDULE_LIST, FireResult, SqlSchedules
-from durable_core.types import NewInstance
+from durable_core.types import ClaimedInstance, Lease, NewInstance
 from durable_core.validation import check_identifier
 
 __all__ = ["MAX_SCHEDULE_ID_LENGTH", "Schedules"]
@@ -38,7 +39,7 @@ logger = logging.getLogger("durable_core.schedules")
 
 #: schedule ids leave room for the tick suffix of their instance ids (255 characters in all)
 MAX_SCHEDULE_ID_LENGTH = 200
-_KEEP: Any = object()  # "leave this field as it is" in update()
+_Fired = list[FireResult]  # (``list`` is a method name inside Schedules)
 
 
 def _schedule_id(value: object) -> str:
@@ -313,29 +314,40 @@ class Schedules:
         """
         info = await self.get(schedule_id)
         now = self._s.clock.now()
-        result = await self._store.fire(info.schedule_id, now, self._build, manual=now)
-        if result is None:
+        results = await self._store.fire([info.schedule_id], now, self._build, manual=now)
+        if not results:
             raise ScheduleNotFoundError(f"no schedule with id {schedule_id!r}")
-        self._started(result)
+        self._started(results)
         return tick_instance_id(info.schedule_id, now)
 
-    async def fire_due(self, schedule_id: str) -> FireResult | None:
-        """Start what is due of one schedule now (None: not due any more, fired elsewhere, or gone)."""
-        result = await self._store.fire(schedule_id, self._s.clock.now(), self._build)
-        if result is not None:
-            self._started(result)
+    async def fire_due(self, schedule_ids: Sequence[str]) -> _Fired:
+        """Start what is due of these schedules now, in one transaction (fired elsewhere: no result)."""
+        results = await self._store.fire(schedule_ids, self._s.clock.now(), self._build)
+        self._started(results)
+        for result in results:
             if result.plan.missed:
-                logger.info("schedule %s: %d due tick(s) not started", schedule_id, result.plan.missed)
-        return result
+                logger.info("schedule %s: %d due tick(s) not started", result.schedule_id, result.plan.missed)
+        return results
 
-    def _started(self, result: FireResult) -> None:
-        if result.created:
-            self._s.local.wake(result.created)
+    def _started(self, results: _Fired) -> None:
+        """Run the instances leased here at creation; wake the dispatcher for the others."""
+        unleased: list[str] = []
+        for new in (n for r in results for n in r.created):
+            if new.lease_owner is None or new.lease_expires_at is None:
+                unleased.append(new.instance_id)
+                continue
+            record = new_instance_record(new)
+            lease = Lease(new.instance_id, new.lease_owner, record.lease_epoch, new.lease_expires_at)
+            self._s.local.adopt(ClaimedInstance(lease, record))
+        if unleased:
+            self._s.local.wake(unleased)
 
     def _build(self, info: ScheduleInfo, tick: datetime) -> NewInstance:
+        """The instance of ``tick``, leased to this worker when it has room (it then runs at once)."""
         now = self._s.clock.now()
         args = dict(info.spec.args)
         wf = self._s.catalog.get(info.workflow_name) if info.workflow_name in self._s.catalog else None
+        claim = self._s.local.claim_request() if wf is not None else None
         return NewInstance(
             instance_id=tick_instance_id(info.schedule_id, tick),
             workflow_name=info.workflow_name,
@@ -344,4 +356,6 @@ class Schedules:
             service_name=self._service_name,
             now=now,
             deadline_at=now + timedelta(seconds=wf.timeout) if wf is not None and wf.timeout else None,
+            lease_owner=None if claim is None else claim.owner,
+            lease_expires_at=None if claim is None else now + claim.lease_ttl,
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from durable_core.scheduling.spec import Schedule, ScheduleInfo
 from durable_core.scheduling.ticks import FirePlan, jitter_of, plan_fire
@@ -40,9 +40,10 @@ _US = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class FireResult:
-    """What a fire did: the instances it created (ids) and the plan it followed."""
+    """What firing one schedule did: the instances it created and the plan it followed."""
 
-    created: tuple[str, ...]
+    schedule_id: str
+    created: tuple[NewInstance, ...]
     plan: FirePlan
 
 
@@ -141,30 +142,18 @@ class SqlSchedules:
         return [info_from_row(row._mapping) for row in rows]
 
     @guarded()
-    async def next_fire_at(self, workflow_names: frozenset[str]) -> datetime | None:
-        """The earliest fire time of an unpaused schedule of these workflows (None: none)."""
-        if not workflow_names:
-            return None
-        stmt = select(func.min(_S.next_fire_at)).where(
-            _S.paused.is_(False), _S.workflow_name.in_(sorted(workflow_names))
-        )
-        async with self._conns.read() as conn:
-            value = (await conn.execute(stmt)).scalar()
-        return None if value is None else utc(value)
-
-    @guarded()
-    async def due(self, workflow_names: frozenset[str], now: datetime, limit: int) -> list[str]:
-        """Ids of unpaused schedules of these workflows due at ``now``, earliest first."""
+    async def upcoming(self, workflow_names: frozenset[str], limit: int) -> list[tuple[str, datetime]]:
+        """(id, next fire time) of the unpaused schedules of these workflows that fire first."""
         if not workflow_names:
             return []
         stmt = (
-            select(_S.schedule_id)
-            .where(_S.paused.is_(False), _S.next_fire_at <= now, _S.workflow_name.in_(sorted(workflow_names)))
-            .order_by(_S.next_fire_at)
+            select(_S.schedule_id, _S.next_fire_at)
+            .where(_S.paused.is_(False), _S.workflow_name.in_(sorted(workflow_names)))
+            .order_by(_S.next_fire_at, _S.schedule_id)
             .limit(limit)
         )
         async with self._conns.read() as conn:
-            return [row[0] for row in (await conn.execute(stmt)).all()]
+            return [(row[0], utc(row[1])) for row in (await conn.execute(stmt)).all()]
 
     @guarded()
     async def buffered(self, workflow_names: frozenset[str]) -> list[tuple[str, str | None]]:
@@ -238,54 +227,71 @@ class SqlSchedules:
     @guarded()
     async def fire(
         self,
-        schedule_id: str,
+        schedule_ids: Sequence[str],
         now: datetime,
         build: Callable[[ScheduleInfo, datetime], NewInstance],
         *,
         manual: datetime | None = None,
-    ) -> FireResult | None:
-        """Start what is due of the schedule at ``now`` (``manual``: start that tick now, whatever is due).
+    ) -> list[FireResult]:
+        """Start what is due of these schedules at ``now``, in one transaction (rows locked in id order).
 
-        A buffered tick counts as due (it starts once the instance it waits for has finished).
-        ``build(info, tick)`` makes the instance of a tick. Returns None when the schedule is unknown,
-        paused, or (not manual) not due: another process fired it first.
+        ``manual``: start that tick now, whatever is due. A buffered tick counts as due (it starts once
+        the instance it waits for has finished). ``build(info, tick)`` makes the instance of a tick.
+        Schedules that are unknown, paused or (not manual) not due - another process fired them
+        first - have no result.
         """
+        results: list[FireResult] = []
         async with self._conns.write() as conn:
-            row = (await conn.execute(self._locked(schedule_id))).first()
-            if row is None:
-                return None
-            info = info_from_row(row._mapping)
-            if manual is None and (
-                info.paused or (info.next_fire_at > now and info.buffered_tick_at is None)
-            ):
-                return None
-            previous_running = False
-            if info.last_instance_id is not None:
-                status = (
-                    await conn.execute(
-                        select(INSTANCES.c.status).where(INSTANCES.c.instance_id == info.last_instance_id)
-                    )
-                ).scalar()
-                previous_running = status is not None and not InstanceStatus(status).is_finished
-            if manual is not None:
-                plan = FirePlan((manual,), info.buffered_tick_at, info.next_tick_at, 0)
-            else:
-                plan = plan_fire(info, now, previous_running)
-            created = await self._create(conn, [build(info, tick) for tick in plan.fire])
-            values: dict[str, Any] = {"buffered_tick_at": plan.buffered}
-            if manual is None:
-                values["next_tick_at"] = plan.next_tick
-                values["next_fire_at"] = plan.next_tick + jitter_of(schedule_id, info.spec, plan.next_tick)
-            if plan.fire:
-                values["last_fire_at"] = plan.fire[-1]
-                values["last_instance_id"] = build(info, plan.fire[-1]).instance_id
-            await conn.execute(update(SCHEDULES).where(_S.schedule_id == schedule_id).values(**values))
-            if created:
-                await self._dialect.notify_wake(conn, created)
-        return FireResult(tuple(created), plan)
+            for schedule_id in sorted(set(schedule_ids)):
+                result = await self._fire_one(conn, schedule_id, now, build, manual)
+                if result is not None:
+                    results.append(result)
+            unleased = [n.instance_id for r in results for n in r.created if n.lease_owner is None]
+            if unleased:  # leased ones run here; the others are announced to every process
+                await self._dialect.notify_wake(conn, unleased)
+        return results
 
-    async def _create(self, conn: Any, news: Sequence[NewInstance]) -> list[str]:
-        """Insert the instances whose ids do not exist yet; return their ids."""
+    async def _fire_one(
+        self,
+        conn: Any,
+        schedule_id: str,
+        now: datetime,
+        build: Callable[[ScheduleInfo, datetime], NewInstance],
+        manual: datetime | None,
+    ) -> FireResult | None:
+        row = (await conn.execute(self._locked(schedule_id))).first()
+        if row is None:
+            return None
+        info = info_from_row(row._mapping)
+        if manual is None and (info.paused or (info.next_fire_at > now and info.buffered_tick_at is None)):
+            return None
+        if manual is not None:
+            plan = FirePlan((manual,), info.buffered_tick_at, info.next_tick_at, 0)
+        else:
+            plan = plan_fire(info, now, await self._running(conn, info.last_instance_id))
+        news = [build(info, tick) for tick in plan.fire]
+        created = await self._create(conn, news)
+        values: dict[str, Any] = {"buffered_tick_at": plan.buffered}
+        if manual is None:
+            values["next_tick_at"] = plan.next_tick
+            values["next_fire_at"] = plan.next_tick + jitter_of(schedule_id, info.spec, plan.next_tick)
+        if news:
+            values["last_fire_at"] = plan.fire[-1]
+            values["last_instance_id"] = news[-1].instance_id
+        await conn.execute(update(SCHEDULES).where(_S.schedule_id == schedule_id).values(**values))
+        return FireResult(schedule_id, tuple(created), plan)
+
+    @staticmethod
+    async def _running(conn: Any, instance_id: str | None) -> bool:
+        """Whether the instance exists and has not finished."""
+        if instance_id is None:
+            return False
+        stmt = select(INSTANCES.c.status).where(INSTANCES.c.instance_id == instance_id)
+        status = (await conn.execute(stmt)).scalar()
+        return status is not None and not InstanceStatus(status).is_finished
+
+    async def _create(self, conn: Any, news: Sequence[NewInstance]) -> list[NewInstance]:
+        """Insert the instances whose ids do not exist yet; return them."""
         if not news:
             return []
         ids = [n.instance_id for n in news]
@@ -295,9 +301,9 @@ class SqlSchedules:
                 await conn.execute(select(INSTANCES.c.instance_id).where(INSTANCES.c.instance_id.in_(ids)))
             ).all()
         }
-        created: list[str] = []
+        created: list[NewInstance] = []
         for new in news:
             if new.instance_id not in existing:
                 await conn.execute(insert(INSTANCES).values(**records.new_instance_values(new)))
-                created.append(new.instance_id)
+                created.append(new)
         return created
