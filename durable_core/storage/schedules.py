@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from durable_core.scheduling.spec import Schedule, ScheduleInfo
 from durable_core.scheduling.ticks import FirePlan, jitter_of, plan_fire
@@ -107,6 +107,37 @@ def info_values(info: ScheduleInfo) -> dict[str, Any]:
         "buffered_tick_at": info.buffered_tick_at,
         "created_at": info.created_at,
         "updated_at": info.updated_at,
+    }
+
+
+#: advance one fired schedule (executed for every schedule of a fire in one round trip)
+_FIRED_UPDATE: Final = (
+    update(SCHEDULES)
+    .where(_S.schedule_id == bindparam("b_schedule_id"))
+    .values(
+        {
+            column: bindparam(f"b_{column}", type_=_S[column].type)
+            for column in (
+                "next_tick_at",
+                "next_fire_at",
+                "last_fire_at",
+                "last_instance_id",
+                "buffered_tick_at",
+            )
+        }
+    )
+)
+
+
+def _fired_params(info: ScheduleInfo, plan: FirePlan, news: Sequence[NewInstance]) -> dict[str, Any]:
+    fire_at = plan.next_tick + jitter_of(info.schedule_id, info.spec, plan.next_tick)
+    return {
+        "b_schedule_id": info.schedule_id,
+        "b_next_tick_at": plan.next_tick,
+        "b_next_fire_at": fire_at if plan.next_tick != info.next_tick_at else info.next_fire_at,
+        "b_last_fire_at": plan.fire[-1] if news else info.last_fire_at,
+        "b_last_instance_id": news[-1].instance_id if news else info.last_instance_id,
+        "b_buffered_tick_at": plan.buffered,
     }
 
 
@@ -240,55 +271,54 @@ class SqlSchedules:
         Schedules that are unknown, paused or (not manual) not due - another process fired them
         first - have no result.
         """
-        results: list[FireResult] = []
+        ids = sorted(set(schedule_ids))
+        stmt = self._dialect.lock_rows(
+            select(SCHEDULES).where(_S.schedule_id.in_(ids)).order_by(_S.schedule_id),
+            self._conns.engine.dialect,
+        )
         async with self._conns.write() as conn:
-            for schedule_id in sorted(set(schedule_ids)):
-                result = await self._fire_one(conn, schedule_id, now, build, manual)
-                if result is not None:
-                    results.append(result)
-            unleased = [n.instance_id for r in results for n in r.created if n.lease_owner is None]
+            infos = [info_from_row(row._mapping) for row in (await conn.execute(stmt)).all()]
+            if manual is None:
+                infos = [i for i in infos if not i.paused and (i.next_fire_at <= now or i.buffered_tick_at)]
+            if not infos:
+                return []
+            running = await self._running(conn, [i.last_instance_id for i in infos if i.last_instance_id])
+            fired = [(info, self._plan(info, now, manual, running)) for info in infos]
+            news = {info.schedule_id: [build(info, tick) for tick in plan.fire] for info, plan in fired}
+            created = await self._create(conn, [n for group in news.values() for n in group])
+            created_ids = {n.instance_id for n in created}
+            await conn.execute(
+                _FIRED_UPDATE, [_fired_params(info, plan, news[info.schedule_id]) for info, plan in fired]
+            )
+            results = [
+                FireResult(
+                    info.schedule_id,
+                    tuple(n for n in news[info.schedule_id] if n.instance_id in created_ids),
+                    plan,
+                )
+                for info, plan in fired
+            ]
+            unleased = [n.instance_id for n in created if n.lease_owner is None]
             if unleased:  # leased ones run here; the others are announced to every process
                 await self._dialect.notify_wake(conn, unleased)
         return results
 
-    async def _fire_one(
-        self,
-        conn: Any,
-        schedule_id: str,
-        now: datetime,
-        build: Callable[[ScheduleInfo, datetime], NewInstance],
-        manual: datetime | None,
-    ) -> FireResult | None:
-        row = (await conn.execute(self._locked(schedule_id))).first()
-        if row is None:
-            return None
-        info = info_from_row(row._mapping)
-        if manual is None and (info.paused or (info.next_fire_at > now and info.buffered_tick_at is None)):
-            return None
+    @staticmethod
+    def _plan(info: ScheduleInfo, now: datetime, manual: datetime | None, running: set[str]) -> FirePlan:
         if manual is not None:
-            plan = FirePlan((manual,), info.buffered_tick_at, info.next_tick_at, 0)
-        else:
-            plan = plan_fire(info, now, await self._running(conn, info.last_instance_id))
-        news = [build(info, tick) for tick in plan.fire]
-        created = await self._create(conn, news)
-        values: dict[str, Any] = {"buffered_tick_at": plan.buffered}
-        if manual is None:
-            values["next_tick_at"] = plan.next_tick
-            values["next_fire_at"] = plan.next_tick + jitter_of(schedule_id, info.spec, plan.next_tick)
-        if news:
-            values["last_fire_at"] = plan.fire[-1]
-            values["last_instance_id"] = news[-1].instance_id
-        await conn.execute(update(SCHEDULES).where(_S.schedule_id == schedule_id).values(**values))
-        return FireResult(schedule_id, tuple(created), plan)
+            return FirePlan((manual,), info.buffered_tick_at, info.next_tick_at, 0)
+        return plan_fire(info, now, info.last_instance_id in running)
 
     @staticmethod
-    async def _running(conn: Any, instance_id: str | None) -> bool:
-        """Whether the instance exists and has not finished."""
-        if instance_id is None:
-            return False
-        stmt = select(INSTANCES.c.status).where(INSTANCES.c.instance_id == instance_id)
-        status = (await conn.execute(stmt)).scalar()
-        return status is not None and not InstanceStatus(status).is_finished
+    async def _running(conn: Any, instance_ids: Sequence[str]) -> set[str]:
+        """Those of the instances that exist and have not finished."""
+        if not instance_ids:
+            return set()
+        stmt = select(INSTANCES.c.instance_id, INSTANCES.c.status).where(
+            INSTANCES.c.instance_id.in_(sorted(set(instance_ids)))
+        )
+        rows = (await conn.execute(stmt)).all()
+        return {row[0] for row in rows if not InstanceStatus(row[1]).is_finished}
 
     async def _create(self, conn: Any, news: Sequence[NewInstance]) -> list[NewInstance]:
         """Insert the instances whose ids do not exist yet; return them."""
@@ -301,9 +331,7 @@ class SqlSchedules:
                 await conn.execute(select(INSTANCES.c.instance_id).where(INSTANCES.c.instance_id.in_(ids)))
             ).all()
         }
-        created: list[NewInstance] = []
-        for new in news:
-            if new.instance_id not in existing:
-                await conn.execute(insert(INSTANCES).values(**records.new_instance_values(new)))
-                created.append(new)
+        created = [new for new in news if new.instance_id not in existing]
+        if created:
+            await conn.execute(insert(INSTANCES), [records.new_instance_values(new) for new in created])
         return created
