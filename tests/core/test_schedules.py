@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -137,37 +138,36 @@ async def test_bad_definitions_are_rejected_naming_the_field(make_app, catalog: 
     assert await app.schedules.list() == []
 
 
-@pytest.mark.parametrize("overlap", list(Overlap))
-async def test_overlap_policies(make_app, catalog: Catalog, overlap: Overlap) -> None:
+async def test_overlap_policies(make_app, catalog: Catalog) -> None:
     wfs = workflows(catalog)
     clock = FakeClock(START)
     app = await make_app(clock=clock)
-    await app.schedules.create("g", wfs["gated"], every=MINUTE, overlap=overlap.value)
+    for overlap in Overlap:  # one schedule per policy, each gated by its own event
+        await app.schedules.create(overlap.value, wfs["gated"], every=MINUTE, overlap=overlap)
     await advance(app, clock, MINUTE)
-    (first,) = await settle(app, "g", 1)
-    await eventually(
-        lambda: _status_is(app, first, InstanceStatus.WAITING), "the first instance waits for its event"
-    )
-    for _ in range(2):  # two more ticks while the first still runs
+    first = {o: (await settle(app, o.value, 1))[0] for o in Overlap}
+    for o in Overlap:
+        await eventually(partial(_status_is, app, first[o], InstanceStatus.WAITING), f"{o} waits")
+    for _ in range(2):  # two more ticks while the first instances still run
         await advance(app, clock, MINUTE)
-        await eventually(lambda: _fired_through(app, "g", clock.now()), "the tick was handled")
-    ids = await scheduled_ids(app, "g")
-    info = await app.schedules.get("g")
-    if overlap is Overlap.ALLOW:
-        assert len(ids) == 3
-        return
-    assert ids == [first]
-    assert info.buffered_tick_at == (START + 2 * MINUTE if overlap is Overlap.BUFFER_ONE else None)
-    await app.send_event(f"release.{first}", "test")
-    assert await app.wait_result(first, timeout=10) == "released"
-    if overlap is Overlap.BUFFER_ONE:  # the buffered tick starts once the first has finished
-        ids = await settle(app, "g", 2)
-        assert ids[1] == tick_instance_id("g", START + 2 * MINUTE)
-        assert (await app.schedules.get("g")).buffered_tick_at is None
-    else:
-        await advance(app, clock, MINUTE)
-        ids = await settle(app, "g", 2)
-        assert ids[1] == tick_instance_id("g", START + 4 * MINUTE)
+        for o in Overlap:
+            await eventually(partial(_fired_through, app, o.value, clock.now()), f"{o} handled the tick")
+    assert len(await scheduled_ids(app, "allow")) == 3
+    assert await scheduled_ids(app, "skip") == [first[Overlap.SKIP]]
+    assert await scheduled_ids(app, "buffer_one") == [first[Overlap.BUFFER_ONE]]
+    assert (await app.schedules.get("skip")).buffered_tick_at is None
+    assert (await app.schedules.get("buffer_one")).buffered_tick_at == START + 2 * MINUTE
+
+    for o in (Overlap.SKIP, Overlap.BUFFER_ONE):
+        await app.send_event(f"release.{first[o]}", "test")
+        assert await app.wait_result(first[o], timeout=10) == "released"
+    # the buffered tick starts once the first one has finished, without waiting for a tick
+    buffered = await settle(app, "buffer_one", 2)
+    assert buffered[1] == tick_instance_id("buffer_one", START + 2 * MINUTE)
+    assert (await app.schedules.get("buffer_one")).buffered_tick_at is None
+    assert await scheduled_ids(app, "skip") == [first[Overlap.SKIP]]
+    await advance(app, clock, MINUTE)  # skip starts again at its next tick
+    assert (await settle(app, "skip", 2))[1] == tick_instance_id("skip", START + 4 * MINUTE)
 
 
 async def _status_is(app: EddaApp, iid: str, status: InstanceStatus) -> bool:
@@ -178,24 +178,23 @@ async def _fired_through(app: EddaApp, schedule_id: str, now: datetime) -> bool:
     return (await app.schedules.get(schedule_id)).next_tick_at > now
 
 
-@pytest.mark.parametrize(
-    ("catch_up", "expected"),
-    [(CatchUp.NONE, []), (CatchUp.LATEST, [3]), (CatchUp.ALL, [1, 2, 3])],
-)
-async def test_catch_up_after_downtime(
-    make_app, catalog: Catalog, catch_up: CatchUp, expected: list[int]
-) -> None:
+async def test_catch_up_after_downtime(make_app, catalog: Catalog) -> None:
     wfs = workflows(catalog)
     clock = FakeClock(START)
     first = await make_app(clock=clock)
-    await first.schedules.create("c", wfs["report"], cron="0 * * * *", catch_up=catch_up, overlap="allow")
+    for policy in CatchUp:
+        await first.schedules.create(
+            policy.value, wfs["report"], cron="0 * * * *", catch_up=policy, overlap="allow"
+        )
     await first.shutdown()  # downtime: nobody fires the ticks at 01:00, 02:00, 03:00
     clock.advance(timedelta(hours=3, minutes=30).total_seconds())
     app = await make_app(clock=clock)
-    await eventually(lambda: _fired_through(app, "c", clock.now()), "the missed ticks were handled")
-    ids = await scheduled_ids(app, "c")
-    assert ids == [tick_instance_id("c", START + timedelta(hours=h)) for h in expected]
-    assert (await app.schedules.get("c")).next_tick_at == START + timedelta(hours=4)
+    expected = {CatchUp.NONE: [], CatchUp.LATEST: [3], CatchUp.ALL: [1, 2, 3]}
+    for policy, hours in expected.items():
+        await eventually(partial(_fired_through, app, policy.value, clock.now()), f"{policy} handled")
+        ids = await scheduled_ids(app, policy.value)
+        assert ids == [tick_instance_id(policy.value, START + timedelta(hours=h)) for h in hours], policy
+        assert (await app.schedules.get(policy.value)).next_tick_at == START + timedelta(hours=4)
 
 
 async def test_pause_and_resume(make_app, catalog: Catalog) -> None:
