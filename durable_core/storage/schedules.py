@@ -19,12 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from durable_core.scheduling.spec import Schedule, ScheduleInfo
 from durable_core.scheduling.ticks import FirePlan, jitter_of, plan_fire
 from durable_core.storage import records
 from durable_core.storage.connections import Connections, guarded
-from durable_core.storage.dialects import SqlDialect
+from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.records import utc
 from durable_core.storage.schema import INSTANCES, SCHEDULES
 from durable_core.types import InstanceStatus, NewInstance
@@ -207,12 +208,17 @@ class SqlSchedules:
     @guarded()
     async def insert(self, info: ScheduleInfo) -> ScheduleInfo | None:
         """Insert ``info``; when its id exists, change nothing and return the stored one."""
-        async with self._conns.write() as conn:
-            row = (await conn.execute(self._locked(info.schedule_id))).first()
-            if row is not None:
-                return info_from_row(row._mapping)
-            await conn.execute(insert(SCHEDULES).values(**info_values(info)))
-            await self._dialect.notify_wake(conn, [SCHEDULES_CHANGED])
+        try:
+            async with self._conns.write() as conn:
+                row = (await conn.execute(self._locked(info.schedule_id))).first()
+                if row is not None:
+                    return info_from_row(row._mapping)
+                await conn.execute(insert(SCHEDULES).values(**info_values(info)))
+                await self._dialect.notify_wake(conn, [SCHEDULES_CHANGED])
+        except IntegrityError as exc:  # inserted concurrently (two processes starting at once)
+            if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
+                raise
+            return await self.get(info.schedule_id)
         return None
 
     @guarded()
