@@ -24,9 +24,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from durable_core.clock import Clock
+from durable_core.engine.clock_wait import sleep_or_event
 from durable_core.engine.schedules import Schedules
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.errors import EddaError, InstanceNotFoundError, StorageUnavailableError
@@ -167,17 +168,8 @@ class ScheduleLoop:
 
     async def _wait(self, delay: float | None) -> None:
         """Wait ``delay`` seconds of clock time (None: none), a change, or the re-check period."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._changed.wait())]
-        if delay is not None:
-            waits.append(asyncio.ensure_future(self._clock.sleep(delay)))
-        try:
-            done, _ = await asyncio.wait(waits, timeout=self._period, return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                self._failed.clear()  # the re-check: try failing schedules again
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+        if not await sleep_or_event(self._clock, self._changed, delay, self._period):
+            self._failed.clear()  # the re-check: try failing schedules again
 
     def _watch(self, schedule_id: str, instance_id: str | None) -> None:
         async def watch() -> None:

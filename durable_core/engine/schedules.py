@@ -49,6 +49,12 @@ def _schedule_id(value: object) -> str:
     return text
 
 
+def _next_ticks(schedule_id: str, spec: Schedule, now: datetime) -> tuple[datetime, datetime]:
+    """``next_tick_at`` (the first tick after ``now``) and ``next_fire_at`` (plus its jitter)."""
+    tick = next_tick(spec, now)
+    return tick, tick + jitter_of(schedule_id, spec, tick)
+
+
 class Schedules:
     """The schedules of an app's database (``app.schedules``).
 
@@ -87,14 +93,14 @@ class Schedules:
 
     def _new_info(self, schedule_id: str, name: str, spec: Schedule, *, declared: bool) -> ScheduleInfo:
         now = self._s.clock.now()
-        tick = next_tick(spec, now)
+        tick, fire_at = _next_ticks(schedule_id, spec, now)
         return ScheduleInfo(
             schedule_id=schedule_id,
             workflow_name=name,
             spec=spec,
             paused=False,
             next_tick_at=tick,
-            next_fire_at=tick + jitter_of(schedule_id, spec, tick),
+            next_fire_at=fire_at,
             last_fire_at=None,
             last_instance_id=None,
             buffered_tick_at=None,
@@ -186,7 +192,7 @@ class Schedules:
 
     async def _replace(self, schedule_id: str, name: str, spec: Schedule) -> ScheduleInfo | None:
         now = self._s.clock.now()
-        tick = next_tick(spec, now)
+        tick, fire_at = _next_ticks(schedule_id, spec, now)
 
         def change(info: ScheduleInfo) -> ScheduleInfo:
             return dataclasses.replace(
@@ -194,7 +200,7 @@ class Schedules:
                 workflow_name=name,
                 spec=spec,
                 next_tick_at=tick,
-                next_fire_at=tick + jitter_of(schedule_id, spec, tick),
+                next_fire_at=fire_at,
                 buffered_tick_at=None,
                 updated_at=now,
             )
@@ -262,8 +268,7 @@ class Schedules:
                 return info
             if paused:
                 return dataclasses.replace(info, paused=True, buffered_tick_at=None, updated_at=now)
-            tick = next_tick(info.spec, now)
-            fire_at = tick + jitter_of(info.schedule_id, info.spec, tick)
+            tick, fire_at = _next_ticks(info.schedule_id, info.spec, now)
             return dataclasses.replace(
                 info, paused=False, next_tick_at=tick, next_fire_at=fire_at, updated_at=now
             )
