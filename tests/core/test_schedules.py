@@ -87,6 +87,25 @@ async def test_a_tick_starts_one_instance_with_the_derived_id(make_app, catalog:
     wfs = workflows(catalog)
     clock = FakeClock(START)
     app = await make_app(clock=clock)
+    # bad definitions are rejected naming the field, and nothing is stored
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"cron": "61 * * * *"}, "cron"),
+        ({"cron": "* * * * * *"}, "5-field"),
+        ({"cron": "0 3 * * *", "every": MINUTE}, "exactly one"),
+        ({"every": timedelta(milliseconds=10)}, "every"),
+        ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"cron": "0 3 * * *", "overlap": "sometimes"}, "overlap"),
+        ({"cron": "0 3 * * *", "catch_up": "most"}, "catch_up"),
+        ({"every": MINUTE, "jitter": MINUTE}, "jitter"),
+        ({"every": MINUTE, "args": {"region": 5}}, "region"),
+    ]
+    for options, needle in bad:
+        with pytest.raises(InputValidationError, match=needle):
+            await app.schedules.create("s", wfs["report"], **options)
+    with pytest.raises(InputValidationError, match="'@'"):
+        await app.schedules.create("a@b", wfs["report"], every=MINUTE)
+    assert [s.schedule_id for s in await app.schedules.list()] == []
+
     info = await app.schedules.create(
         "hourly", wfs["report"], every=timedelta(hours=1), args={"region": "us"}
     )
@@ -114,28 +133,6 @@ async def test_a_tick_starts_one_instance_with_the_derived_id(make_app, catalog:
     assert await app.schedules.delete("hourly") is False
     with pytest.raises(ScheduleNotFoundError):
         await app.schedules.get("hourly")
-
-
-async def test_bad_definitions_are_rejected_naming_the_field(make_app, catalog: Catalog) -> None:
-    wfs = workflows(catalog)
-    app = await make_app(clock=FakeClock(START))
-    bad: list[tuple[dict[str, Any], str]] = [
-        ({"cron": "61 * * * *"}, "cron"),
-        ({"cron": "* * * * * *"}, "5-field"),
-        ({"cron": "0 3 * * *", "every": MINUTE}, "exactly one"),
-        ({"every": timedelta(milliseconds=10)}, "every"),
-        ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone"),
-        ({"cron": "0 3 * * *", "overlap": "sometimes"}, "overlap"),
-        ({"cron": "0 3 * * *", "catch_up": "most"}, "catch_up"),
-        ({"every": MINUTE, "jitter": MINUTE}, "jitter"),
-        ({"every": MINUTE, "args": {"region": 5}}, "region"),
-    ]
-    for options, needle in bad:
-        with pytest.raises(InputValidationError, match=needle):
-            await app.schedules.create("s", wfs["report"], **options)
-    with pytest.raises(InputValidationError, match="'@'"):
-        await app.schedules.create("a@b", wfs["report"], every=MINUTE)
-    assert await app.schedules.list() == []
 
 
 async def test_overlap_policies(make_app, catalog: Catalog) -> None:
