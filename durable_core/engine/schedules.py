@@ -230,13 +230,8 @@ class Schedules:
         """
         current = await self.get(schedule_id)
         old = current.spec
-        timing = (
-            (cron, None)
-            if cron is not None
-            else (None, every)
-            if every is not None
-            else (old.cron, old.every)
-        )
+        changing_timing = cron is not None or every is not None
+        timing = (cron, every) if changing_timing else (old.cron, old.every)  # both given: rejected
         spec = Schedule(
             *timing,
             args=old.args if args is None else dict(args),

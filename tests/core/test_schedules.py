@@ -221,6 +221,10 @@ async def test_a_change_made_by_another_app_is_seen_by_the_firing_app(
     admin = await make_app(clock=clock, run_workers=False)
     await admin.schedules.create("u", wfs["report"], cron="0 3 * * *")
     await advance(worker, clock, timedelta(0))
+    with pytest.raises(InputValidationError, match="exactly one"):
+        await admin.schedules.update("u", cron="*/5 * * * *", every=MINUTE)
+    with pytest.raises(ScheduleNotFoundError):
+        await admin.schedules.update("nope", cron="*/5 * * * *")
     updated = await admin.schedules.update("u", cron="*/5 * * * *", args={"region": "apac"})
     assert updated.next_tick_at == START + 5 * MINUTE and updated.spec.cron == "*/5 * * * *"
     assert (await worker.schedules.get("u")).spec.args == {"region": "apac"}
