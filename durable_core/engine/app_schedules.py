@@ -10,6 +10,7 @@ from durable_core.engine.schedule_loop import ScheduleLoop
 from durable_core.engine.schedules import Schedules
 from durable_core.engine.services import EngineServices
 from durable_core.engine.waiters import ResultWaiters
+from durable_core.errors import EddaError
 
 __all__ = ["RECHECK_POLLS", "SchedulesAPI"]
 
@@ -26,12 +27,24 @@ class SchedulesAPI:
     _dispatcher: Dispatcher
     _waiters: ResultWaiters
     _run_workers: bool
+    _initialized: bool
     _schedules_api: Schedules | None = None
     _schedule_loop: ScheduleLoop | None = None
 
     @property
     def schedules(self) -> Schedules:
-        """Create, change, pause, list and trigger the schedules stored in this app's database."""
+        """Create, change, pause, list and trigger the schedules stored in this app's database.
+
+        Raises:
+            EddaError: the app is not initialized (``await app.initialize()`` or ``async with app``).
+        """
+        if not self._initialized:
+            raise EddaError(
+                "EddaApp is not initialized; call `await app.initialize()` or use `async with app:`"
+            )
+        return self._schedules_client()
+
+    def _schedules_client(self) -> Schedules:
         if self._schedules_api is None:
             self._schedules_api = Schedules(self._services, self.service_name, self._schedule_changed)
         return self._schedules_api
@@ -42,10 +55,10 @@ class SchedulesAPI:
 
     async def _start_schedules(self) -> None:
         """Sync the ``@workflow(schedule=...)`` schedules, then (running workers) start the timer loop."""
-        await self.schedules.sync_declared()
+        await self._schedules_client().sync_declared()
         if self._run_workers and self._schedule_loop is None:
             self._schedule_loop = ScheduleLoop(
-                self.schedules,
+                self._schedules_client(),
                 self._services.storage,
                 self._services.clock,
                 self._waiters,

@@ -14,6 +14,7 @@ from durable_core import (
     Catalog,
     CatchUp,
     EddaApp,
+    EddaError,
     FakeClock,
     InputValidationError,
     InstanceStatus,
@@ -184,6 +185,8 @@ async def test_catch_up_after_downtime(make_app, catalog: Catalog) -> None:
             policy.value, wfs["report"], cron="0 * * * *", catch_up=policy, overlap="allow"
         )
     await first.shutdown()  # downtime: nobody fires the ticks at 01:00, 02:00, 03:00
+    with pytest.raises(EddaError, match="not initialized"):
+        await first.schedules.list()
     clock.advance(timedelta(hours=3, minutes=30).total_seconds())
     app = await make_app(clock=clock)
     expected = {CatchUp.NONE: [], CatchUp.LATEST: [3], CatchUp.ALL: [1, 2, 3]}
