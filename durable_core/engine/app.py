@@ -223,6 +223,7 @@ class EddaApp(OutboxAPI, SchedulesAPI):
         self._loop = asyncio.get_running_loop()
         for wf in self._catalog:
             wf._bind_app(self)
+        await self._start_schedules()  # declared schedules synced (before any loop starts), then their loop
         if self._run_workers:
             dead = dead_local_owners(await self._storage.lease_owners(), self._worker)
             if dead:
@@ -235,7 +236,6 @@ class EddaApp(OutboxAPI, SchedulesAPI):
             self._outbox.start()
         if self._retention is not None:
             self._retention.start()
-        await self._start_schedules()  # declared schedules synced; the timer loop when running workers
         self._initialized = True
 
     async def shutdown(self) -> None:
