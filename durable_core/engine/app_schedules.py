@@ -55,7 +55,11 @@ class SchedulesAPI:
 
     async def _start_schedules(self) -> None:
         """Sync the ``@workflow(schedule=...)`` schedules, then (running workers) start the timer loop."""
-        await self._schedules_client().sync_declared()
+        try:
+            await self._schedules_client().sync_declared()
+        except BaseException:  # the app does not start: leave no connection open behind it
+            await self._services.storage.close()
+            raise
         if self._run_workers and self._schedule_loop is None:
             self._schedule_loop = ScheduleLoop(
                 self._schedules_client(),

@@ -13,6 +13,7 @@ import pytest
 from durable_core import (
     Catalog,
     CatchUp,
+    ConfigurationError,
     EddaApp,
     EddaError,
     FakeClock,
@@ -275,6 +276,37 @@ async def test_declared_schedule_is_synced_at_start_up(make_app, catalog: Catalo
     assert await again.schedules.get("every_five") == info
     await advance(app, clock, 4 * MINUTE)
     assert await settle(app, "every_five", 1) == [tick_instance_id("every_five", START + 5 * MINUTE)]
+
+    changed, plain = Catalog(), Catalog()
+
+    @workflow(catalog=changed, name="every_five", schedule="*/10 * * * *")
+    async def every_ten(ctx: WorkflowContext) -> str:
+        return "tick"
+
+    @workflow(catalog=changed, name="hourly_job")  # no schedule any more: its declared one is deleted
+    async def unscheduled(ctx: WorkflowContext) -> None:
+        return None
+
+    await make_app(clock=clock, workflows=list(changed), run_workers=False)
+    updated = await app.schedules.get("every_five")
+    assert updated.spec.cron == "*/10 * * * *" and updated.next_tick_at == START + 10 * MINUTE
+    assert updated.last_instance_id == tick_instance_id("every_five", START + 5 * MINUTE)
+    with pytest.raises(ScheduleNotFoundError):
+        await app.schedules.get("hourly_job")
+
+    await app.schedules.create("clash", "report_elsewhere", every=MINUTE)
+
+    @workflow(catalog=plain, schedule="@daily")
+    async def clash(ctx: WorkflowContext) -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="has its id 'clash'"):
+        await make_app(clock=clock, workflows=list(plain), run_workers=False)
+    with pytest.raises(ConfigurationError, match="schedule= cron"):
+
+        @workflow(catalog=plain, schedule="every day")
+        async def vague(ctx: WorkflowContext) -> None:
+            return None
 
 
 async def test_dst_spring_forward_and_fall_back_in_paris(make_app, catalog: Catalog) -> None:
