@@ -52,6 +52,7 @@ async def test_each_tick_starts_once_across_two_processes_and_a_sigkill(
         ids = await _tick_ids(app)
         final = await wait_all_finished(app, ids, workers)
         info = await app.schedules.get("tick")
+        assert await _tick_ids(app) == ids  # the pause made by this process stopped the workers at once
     await survivor.stop()
     survivor.assert_no_engine_errors()
 
