@@ -58,6 +58,7 @@ from durable_core.engine import (
     WorkflowHandle,
 )
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
+from durable_core.engine.schedules import Schedules
 from durable_core.errors import (
     ActivityTimeoutError,
     ApiMisuseError,
@@ -102,6 +103,14 @@ from durable_core.observers import (
 )
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
+from durable_core.scheduling import (
+    CatchUp,
+    Overlap,
+    Schedule,
+    ScheduleExistsError,
+    ScheduleInfo,
+    ScheduleNotFoundError,
+)
 from durable_core.stream_types import ChunkKind, ChunkStatus, StreamChunk, StreamPage
 from durable_core.types import (
     CancelOutcome,
@@ -136,6 +145,7 @@ __all__ = [
     "AppOptions",
     "CancelOutcome",
     "Catalog",
+    "CatchUp",
     "ChannelMessage",
     "ChildHandle",
     "ChildWorkflowError",
@@ -184,6 +194,7 @@ __all__ = [
     "OutboxStatus",
     "OutcomeAnswer",
     "OutputStream",
+    "Overlap",
     "PayloadCodec",
     "ReceivedEvent",
     "ReceivedMessage",
@@ -196,6 +207,11 @@ __all__ = [
     "RetryExhaustedError",
     "RetryInfo",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleExistsError",
+    "ScheduleInfo",
+    "ScheduleNotFoundError",
+    "Schedules",
     "SqliteSynchronous",
     "StepKind",
     "StepObservation",

@@ -50,6 +50,7 @@ LEAVES = frozenset(
         "validation",
         "stream_types",
         "observers",  # the engine observer port (metrics)
+        "scheduling",
     },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})

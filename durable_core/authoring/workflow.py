@@ -14,6 +14,7 @@ from durable_core.authoring._signature import FunctionShape
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.context import WorkflowContext
 from durable_core.errors import ApiMisuseError, AppNotBoundError, ConfigurationError, InputValidationError
+from durable_core.scheduling.spec import Schedule
 from durable_core.serialization import convert, to_json_value
 from durable_core.types import JsonValue
 from durable_core.validation import MAX_NAME_LENGTH, check_identifier
@@ -53,6 +54,7 @@ class Workflow(Generic[P, R]):
         *,
         name: str | None = None,
         timeout: float | None = None,
+        schedule: Schedule | str | None = None,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(f"workflow {fn.__qualname__} must be an async function")
@@ -61,6 +63,7 @@ class Workflow(Generic[P, R]):
         self.fn = fn
         self.name = check_identifier("workflow name", name or fn.__name__, limit=MAX_NAME_LENGTH)
         self.timeout = timeout
+        self.schedule = _declared_schedule(self.name, schedule)
         self.shape = FunctionShape(fn, "workflow")
         for param in self.shape.params:
             if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -238,11 +241,25 @@ def _non_finite_path(value: JsonValue, path: str) -> str | None:
     return None
 
 
+def _declared_schedule(name: str, schedule: Schedule | str | None) -> Schedule | None:
+    """``schedule=`` of ``@workflow``: a cron string or a :class:`Schedule` (ConfigurationError if invalid)."""
+    if schedule is None or isinstance(schedule, Schedule):
+        return schedule
+    try:
+        return Schedule(cron=schedule)
+    except InputValidationError as exc:
+        raise ConfigurationError(f"workflow {name}: schedule= {exc}") from None
+
+
 @overload
 def workflow(fn: Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
 @overload
 def workflow(
-    *, name: str | None = None, timeout: float | None = None, catalog: Catalog | None = None
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    catalog: Catalog | None = None,
+    schedule: Schedule | str | None = None,
 ) -> Callable[[Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]]], Workflow[P, R]]: ...
 def workflow(
     fn: Callable[..., Any] | None = None,
@@ -251,6 +268,7 @@ def workflow(
     name: str | None = None,
     timeout: float | None = None,
     catalog: Catalog | None = None,
+    schedule: Schedule | str | None = None,
 ) -> Any:
     """Declare a workflow (``@workflow`` or ``@workflow(name=..., timeout=...)``).
 
@@ -259,10 +277,12 @@ def workflow(
         name: stable name stored with instances (defaults to the function name).
         timeout: seconds from start after which the instance fails with ``WorkflowTimeoutError``.
         catalog: where to register it (defaults to the process-wide catalog of definitions).
+        schedule: start it on a schedule: a cron expression (UTC) or a :class:`Schedule`; stored at
+            every app start-up with the workflow's name as schedule id (see docs/schedules.md).
     """
 
     def wrap(f: Callable[..., Any]) -> Workflow[Any, Any]:
-        wf: Workflow[Any, Any] = Workflow(f, name=name, timeout=timeout)
+        wf: Workflow[Any, Any] = Workflow(f, name=name, timeout=timeout, schedule=schedule)
         (catalog if catalog is not None else DEFAULT_CATALOG).add(wf)
         return wf
 

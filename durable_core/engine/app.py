@@ -16,6 +16,7 @@ from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_evolution import EvolutionAPI
 from durable_core.engine.app_operations import OperationsAPI
+from durable_core.engine.app_schedules import SchedulesAPI
 from durable_core.engine.app_streams import StreamsAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
@@ -75,7 +76,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI):
+class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -231,6 +232,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI):
         self._loop = asyncio.get_running_loop()
         for wf in self._catalog:
             wf._bind_app(self)
+        await self._start_schedules()  # declared schedules synced (before any loop starts), then their loop
         if self._run_workers:
             dead = dead_local_owners(await self._storage.lease_owners(), self._worker)
             if dead:
@@ -250,6 +252,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI):
         if not self._initialized:
             return
         self._initialized = False
+        await self._stop_schedules()
         if self._retention is not None:
             await self._retention.stop()
         if self._outbox is not None:

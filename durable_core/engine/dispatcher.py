@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from durable_core.authoring.runtime import WaitSpec
+from durable_core.engine.clock_wait import sleep_or_event
 from durable_core.engine.control import RunControl
 from durable_core.engine.runner import InstanceRunner
 from durable_core.engine.services import EngineServices
@@ -429,15 +430,7 @@ class Dispatcher:
 
     async def _wait_for_timer(self, delay: float | None) -> None:
         """Wait ``delay`` seconds of clock time (None: no clock wait), a local park, or ``poll_interval``."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._timers_changed.wait())]
-        if delay is not None:
-            waits.append(asyncio.ensure_future(self._s.clock.sleep(delay)))
-        try:
-            await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+        await sleep_or_event(self._s.clock, self._timers_changed, delay, self._poll_interval)
 
     # -- leases ----------------------------------------------------------------------------
     async def _renew_loop(self) -> None:
@@ -466,3 +459,8 @@ class Dispatcher:
                     run[1].lease_lost = True
                 elif instance_id in renewal.cancel_requested:
                     run[1].cancel_requested = True
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between fallback polls (and re-reads of the earliest timer)."""
+        return self._poll_interval

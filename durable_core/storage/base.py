@@ -52,6 +52,7 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.schedules import SqlSchedules
     from durable_core.storage.streams import StreamStore
 
 
@@ -493,6 +494,10 @@ class Storage(abc.ABC):
     def streams(self) -> StreamStore:
         """Chunks of durable output streams (``ctx.stream``)."""
         raise NotImplementedError(f"{type(self).__name__} has no output streams")
+
+    def schedules(self) -> SqlSchedules:
+        """Schedules and the firing of their ticks (see :mod:`durable_core.storage.schedules`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Builds a heartbeat store on its own connection (call it in the loop that will use it).

@@ -27,6 +27,7 @@ from durable_core.storage.schema import (
     INSTANCES,
     OUTBOX,
     PARENT_INDEX,
+    SCHEDULE_TABLES,
     SCHEMA_VERSION,
     STREAM_TABLES,
     V1_TABLES,
@@ -107,6 +108,10 @@ def _streams(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, STREAM_TABLES)
 
 
+def _schedules(dialect: Dialect) -> list[DDLElement]:
+    return _create_tables(dialect, SCHEDULE_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -115,6 +120,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (5, "worker liveness heartbeats", _liveness),
     (6, "code versions of instances and the replay frontier of ctx.patched", _evolution),
     (7, "durable output streams", _streams),
+    (8, "schedules", _schedules),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

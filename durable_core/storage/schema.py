@@ -46,6 +46,8 @@ __all__ = [
     "MESSAGES",
     "METADATA",
     "OUTBOX",
+    "SCHEDULES",
+    "SCHEDULE_TABLES",
     "SCHEMA_VERSION",
     "STREAM_CHUNKS",
     "STREAM_TABLES",
@@ -368,3 +370,34 @@ STREAM_CHUNKS: Final = Table(
 
 STREAM_TABLES: Final[tuple[Table, ...]] = (STREAM_CHUNKS,)
 INSTANCE_CHILD_TABLES.append(STREAM_CHUNKS)
+
+# -- schedules (migration v8) -----------------------------------------------------------------------------
+#: One row per schedule (see :mod:`durable_core.storage.schedules`). A tick is fired under the row's lock
+#: in the transaction that creates its instance, whose id derives from the schedule id and the tick time.
+SCHEDULES: Final = Table(
+    "edda_schedules",
+    METADATA,
+    _id("schedule_id", primary_key=True),
+    Column("workflow_name", String(ID_LENGTH), nullable=False),
+    Column("cron", String(ID_LENGTH), nullable=True),
+    Column("every_us", BigInteger, nullable=True),  # fixed interval in microseconds
+    Column("timezone", String(64), nullable=False),
+    Column("overlap", String(16), nullable=False),
+    Column("catch_up", String(16), nullable=False),
+    Column("jitter_us", BigInteger, nullable=False, default=0),
+    Column("args", _json(), nullable=True),  # the validated keyword arguments (plain JSON)
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("declared", Boolean, nullable=False, default=False),  # from @workflow(schedule=...)
+    Column("next_tick_at", UTCDateTime(), nullable=False),
+    Column("next_fire_at", UTCDateTime(), nullable=False),  # next_tick_at + its jitter
+    Column("last_fire_at", UTCDateTime(), nullable=True),
+    _id("last_instance_id", nullable=True),
+    Column("buffered_tick_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # the timer loop: earliest due fire among unpaused schedules
+    Index("ix_edda_schedules_due", "paused", "next_fire_at"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+SCHEDULE_TABLES: Final[tuple[Table, ...]] = (SCHEDULES,)

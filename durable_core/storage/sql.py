@@ -30,6 +30,7 @@ from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
+from durable_core.storage.schedules import SqlSchedules
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCES
 from durable_core.storage.sql_lifecycle import SqlLifecycle
 from durable_core.storage.streams import SqlStreamStore
@@ -500,6 +501,10 @@ class SqlStorage(SqlLifecycle, Storage):
     def stats(self) -> stats.SqlStats:
         """Counts over this database for operators (see :mod:`durable_core.storage.stats`)."""
         return stats.SqlStats(self._conns)
+
+    def schedules(self) -> SqlSchedules:
+        """Schedules of this database (see :mod:`durable_core.storage.schedules`)."""
+        return SqlSchedules(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.

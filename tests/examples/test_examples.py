@@ -65,6 +65,13 @@ EXPECTED: dict[str, list[str]] = {
         "checkpoints: init_run, setup_agent, run_agent_step, parse_agent_output, call_tool",
     ],
     "timeouts.py": ["3 chunks: 3", "50 chunks: WorkflowTimeoutError"],
+    "schedules.py": [
+        'paris-report: cron "30 2 * * *" Europe/Paris, next 2030-03-31 01:00 UTC',
+        "started paris-report@2030-03-31T01:00:00Z -> report for eu-west",
+        "resumed, next 2030-04-03 00:30 UTC",
+        "triggered paris-report@2030-04-02T01:00:00Z -> report for eu-west",
+        "nightly_cleanup started ['nightly_cleanup@2030-04-01T03:00:00Z']",
+    ],
     "at_most_once.py": [
         "charged 42.00 for ORD-1: ch_1",
         "checkout: receipt for ORD-1 (ch_1)",
