@@ -89,6 +89,7 @@ from durable_core.errors import (
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
+from durable_core.flow import OnConflict, Queue, QueueKeyStats, QueueStats, RateLimit
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
@@ -159,6 +160,7 @@ __all__ = [
     "MigrationError",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
+    "OnConflict",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -167,6 +169,10 @@ __all__ = [
     "OutboxStatus",
     "OutcomeAnswer",
     "PayloadCodec",
+    "Queue",
+    "QueueKeyStats",
+    "QueueStats",
+    "RateLimit",
     "ReceivedEvent",
     "ReceivedMessage",
     "ReconcileDecision",

@@ -185,6 +185,7 @@ class InstanceRecord:
     service_name: str = ""
     crash_count: int = 0
     parent_instance_id: str | None = None
+    queue_name: str | None = None  # the queue it runs in (claimed through that queue's limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,7 @@ class NewInstance:
     lease_owner: str | None = None  # create it already claimed by this worker (epoch 1, RUNNING)
     lease_expires_at: datetime | None = None
     parent_instance_id: str | None = None  # set for child workflows: its end is delivered to the parent
+    queue: tuple[str, str | None, int] | None = None  # (queue name, key, priority): claimed by its queue
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ MAX_FUNCTION_LINES: Final = 60
 #: "path::Qualified.name" -> (lines today, reason)
 FUNCTION_SIZE_EXCEPTIONS: Final[Mapping[str, tuple[int, str]]] = {
     "durable_core/engine/app.py::EddaApp.__init__": (
-        88,
-        "27 keyword options kept for users' code next to the grouped ones; the body wires the services",
+        92,
+        "29 keyword options kept for users' code next to the grouped ones; the body wires the services",
     ),
     "durable_core/authoring/events.py::send_event": (
         74,
@@ -44,6 +44,11 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
         {
             "Activity",
             "ActivityTimeoutError",
+            "OnConflict",
+            "Queue",
+            "QueueKeyStats",
+            "QueueStats",
+            "RateLimit",
             "ApiMisuseError",
             "AppNotBoundError",
             "AppOptions",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +12,11 @@ from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
+from durable_core.engine.app_flow import FlowAPI
 from durable_core.engine.app_outbox import OutboxAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
+from durable_core.engine.flow import FlowControl
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.liveness import heartbeat_for
 from durable_core.engine.local_worker import DispatcherWorker
@@ -36,33 +36,30 @@ from durable_core.engine.progress import read_progress
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import existing_instance_id, validate_instance_id
+from durable_core.engine.validation import existing_instance_id
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
     ConfigurationError,
     EddaError,
-    InstanceConflictError,
     InstanceNotFoundError,
 )
+from durable_core.flow import FlowOptions, Queue, RateLimit
 from durable_core.hooks import HookCaller
 from durable_core.ingress import Authorizer, CloudEventsASGI
 from durable_core.replay.checker import ReplayReport, replay_check
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from durable_core.serialization import Serializer, args_hash
+from durable_core.serialization import Serializer
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
 from durable_core.types import (
     CancelOutcome,
-    ClaimedInstance,
     HistoryEntry,
     InstanceProgress,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
-    Lease,
-    NewInstance,
     OutcomeAnswer,
     OutgoingEvent,
     SqliteSynchronous,
@@ -73,7 +70,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI):
+class EddaApp(OutboxAPI, FlowAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -102,6 +99,8 @@ class EddaApp(OutboxAPI):
         outbox_target_url / outbox_mode / outbox_poll_interval / outbox_retry_policy: the fields of
             ``outbox`` as keywords (``outbox_mode``: ``"binary"`` or ``"structured"``).
         max_event_bytes / authorize: the fields of ``ingress`` as keywords.
+        queues / rate_limits: flow control (``docs/queues.md``): the queues runs may be started in, and
+            named limits for ``@activity(rate_limit=name)``; both are enforced across processes.
 
     Raises:
         ConfigurationError: an invalid option, or one given both in a group and as its keyword.
@@ -137,6 +136,8 @@ class EddaApp(OutboxAPI):
         outbox_retry_policy: RetryPolicy | None = None,
         max_event_bytes: int | None = None,
         authorize: Authorizer | None = None,
+        queues: Iterable[Queue] = (),
+        rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         workers = worker_options(
             worker,
@@ -162,6 +163,7 @@ class EddaApp(OutboxAPI):
         )
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
+        self._flow = FlowControl(self._storage, self._clock, queues, rate_limits)
         self._local = DispatcherWorker(
             str(self._worker),
             timedelta(seconds=workers.lease_ttl),
@@ -177,6 +179,7 @@ class EddaApp(OutboxAPI):
             worker_id=str(self._worker),
             lease_ttl=timedelta(seconds=workers.lease_ttl),
             local=self._local,
+            flow=self._flow,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -219,6 +222,7 @@ class EddaApp(OutboxAPI):
         if self._initialized:
             return
         await self._storage.initialize(auto_migrate=self._auto_migrate)
+        await self._flow.sync()
         self._loop = asyncio.get_running_loop()
         for wf in self._catalog:
             wf._bind_app(self)
@@ -386,6 +390,7 @@ class EddaApp(OutboxAPI):
         arguments: Mapping[str, Any] | None = None,
         *,
         instance_id: str | None = None,
+        options: FlowOptions | None = None,
     ) -> str:
         """Validate the arguments, durably create an instance, and return its id.
 
@@ -393,6 +398,7 @@ class EddaApp(OutboxAPI):
             workflow: a workflow definition or its registered name.
             arguments: keyword arguments of the workflow (validated against its type hints).
             instance_id: optional caller-chosen id that doubles as an idempotency key.
+            options: queue, priority, debounce and singleton settings (``Workflow.with_options``).
 
         Raises:
             WorkflowNotFoundError / InputValidationError: nothing was stored.
@@ -401,47 +407,7 @@ class EddaApp(OutboxAPI):
         self._require_initialized()
         wf = self._resolve(workflow)
         encoded = wf.encode_arguments((), dict(arguments or {}))
-        return await self._create(wf, encoded, instance_id)
-
-    async def _create(self, wf: Workflow[Any, Any], encoded: dict[str, Any], instance_id: str | None) -> str:
-        iid = validate_instance_id(instance_id) if instance_id is not None else self._new_id()
-        now = self._clock.now()
-        payload = self._services.serializer.encode(encoded, "input")  # validates before hashing
-        new = NewInstance(
-            instance_id=iid,
-            workflow_name=wf.name,
-            input=payload,
-            input_hash=(digest := args_hash(encoded)),
-            service_name=self.service_name,
-            now=now,
-            deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,
-        )
-        adopt = self._run_workers and self._dispatcher.has_capacity()
-        if adopt:
-            ttl = self._services.lease_ttl
-            new = dataclasses.replace(new, lease_owner=self.worker_id, lease_expires_at=now + ttl)
-        created = await self._storage.create_instance(new)
-        if not created.created:
-            existing = created.instance
-            if existing.workflow_name != wf.name or existing.input_hash != digest:
-                raise InstanceConflictError(
-                    f"instance id {iid!r} already exists for workflow {existing.workflow_name!r} with "
-                    f"{'different input' if existing.workflow_name == wf.name else 'another workflow'}; "
-                    "use a new id or the same input"
-                )
-            return iid
-        if adopt:
-            record = created.instance
-            lease = Lease(iid, self.worker_id, record.lease_epoch, record.lease_expires_at or now)
-            self._dispatcher.adopt(ClaimedInstance(lease, record))
-        elif self._run_workers:
-            self._dispatcher.hint(iid)
-        else:  # a client-only app: tell the workers (PostgreSQL NOTIFY; elsewhere their poll finds it)
-            await self._storage.messaging().announce((iid,))
-        return iid
-
-    def _new_id(self) -> str:
-        return uuid.uuid4().hex
+        return await self._create(wf, encoded, instance_id, options)
 
     def _resolve(self, workflow: Workflow[Any, Any] | str) -> Workflow[Any, Any]:
         if isinstance(workflow, str):

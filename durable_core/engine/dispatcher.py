@@ -63,6 +63,9 @@ class Dispatcher:
         alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self._s = services
+        # Queued work is claimed by its queue (limits held by the database); True: claim it at the next turn.
+        self._queue_due = services.flow is not None and services.flow.has_queues
+        self._queue_retry: float | None = None  # loop time a rate-limited start may be admitted
         self._alive = alive  # this process's liveness: claim and run nothing while it is False
         self._max = max_concurrent
         self._poll_interval = poll_interval
@@ -206,9 +209,12 @@ class Dispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                     continue
+                await self._claim_queued()
                 await self._claim_hinted()
                 if (self._timer_due or loop.time() >= next_poll) and self._free_slots() > 0:
                     due, self._timer_due = self._timer_due, False
+                    self._queue_due = True
+                    await self._claim_queued()
                     await self._claim_polled()
                     next_poll = loop.time() + self._poll_interval
                     if due:
@@ -221,7 +227,7 @@ class Dispatcher:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._poll_interval)
                 continue
-            timeout = max(0.0, next_poll - loop.time())
+            timeout = max(0.0, min(next_poll, self._queue_retry or next_poll) - loop.time())
             if (self._hints or self._remote_hints or self._timer_due) and self._free_slots() > 0:
                 continue
             self._wakeup.clear()
@@ -230,6 +236,25 @@ class Dispatcher:
 
     def _free_slots(self) -> int:
         return self._max - len(self._runs)
+
+    async def _claim_queued(self) -> None:
+        """Claim queued work (every queue's limits are checked by the database in the claim)."""
+        flow = self._s.flow
+        if flow is None or not flow.has_queues or self._free_slots() <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        retry_due = self._queue_retry is not None and loop.time() >= self._queue_retry
+        if not (self._queue_due or retry_due or self._hints or self._remote_hints):
+            return
+        self._queue_due = False
+        batch = await flow.claim(
+            self._s.worker_id, self._s.lease_ttl, self._free_slots(), self._s.catalog.names()
+        )
+        self._queue_retry = None
+        if batch.retry_at is not None:
+            self._queue_retry = loop.time() + max(0.0, (batch.retry_at - self._s.clock.now()).total_seconds())
+        for one in batch.claimed:
+            self.adopt(one)
 
     async def _claim_hinted(self) -> None:
         """Claim hinted instances (local wake-ups, NOTIFY from other processes) in one statement per batch."""
@@ -337,6 +362,7 @@ class Dispatcher:
             current = self._runs.get(instance_id)
             if current is not None and current[1] is control:  # a newer run may have replaced it
                 del self._runs[instance_id]
+            self._queue_due = self._queue_due or claimed.instance.queue_name is not None  # a slot came free
             self._start_backlog()
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)

@@ -164,6 +164,8 @@ class StepExecutor(LiveExecutor):
             await self._count_attempt(step.position, ctx.attempt, started_mark(act.name, ctx.attempt))
             return await invoke(ctx)
 
+        if act.rate_limit is not None and self._s.flow is not None:
+            await self._s.flow.take(act.rate_limit)  # no grant free: the run parks until one is
         with self._control.step_running(act.name):
             if act.at_most_once:
                 settled = await self._settle_interrupted(session, step)

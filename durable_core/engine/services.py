@@ -10,6 +10,7 @@ from typing import Final, Protocol
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
+from durable_core.engine.flow import FlowControl
 from durable_core.hooks import HookCaller
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import Serializer
@@ -80,3 +81,5 @@ class EngineServices:
     local: LocalWorker = NO_LOCAL_WORKER
     #: archived runs kept per instance by ``ctx.recur``
     keep_recur_runs: int = 3
+    #: queues and named rate limits (``@activity(rate_limit=...)`` takes grants through it)
+    flow: FlowControl | None = None

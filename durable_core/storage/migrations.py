@@ -27,10 +27,12 @@ from durable_core.storage.schema import (
     INSTANCES,
     OUTBOX,
     PARENT_INDEX,
+    QUEUE_INDEX,
     SCHEMA_VERSION,
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
+    V8_TABLES,
 )
 from durable_core.types import MigrationStep
 
@@ -93,12 +95,22 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V5_TABLES)
 
 
+def _queues(dialect: Dialect) -> list[DDLElement]:
+    queue_index = next(ix for ix in INSTANCES.indexes if ix.name == QUEUE_INDEX)
+    added = ("queue_name", "queue_key", "priority", "queue_admitted_at")
+    mysql = dialect.name in ("mysql", "mariadb")
+    statements: list[DDLElement] = [_AddColumn(INSTANCES, name) for name in added]
+    statements.append(CreateIndex(queue_index, if_not_exists=not mysql))
+    return statements + _create_tables(dialect, V8_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
+    (8, "queues, rate limits, debounce and singleton keys", _queues),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -156,7 +156,14 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "blocked_reason": None,
         "crash_count": 0,
         "parent_instance_id": new.parent_instance_id,
+        **queue_values(new.queue),
     }
+
+
+def queue_values(queue: tuple[str, str | None, int] | None) -> dict[str, Any]:
+    """The queue columns of a new instance (all NULL when it is not queued)."""
+    name, key, priority = queue if queue is not None else (None, None, None)
+    return {"queue_name": name, "queue_key": key, "priority": priority, "queue_admitted_at": None}
 
 
 def new_instance_record(new: NewInstance) -> InstanceRecord:
@@ -176,6 +183,7 @@ def new_instance_record(new: NewInstance) -> InstanceRecord:
         lease_epoch=1 if new.lease_owner else 0,
         lease_expires_at=_utc_opt(new.lease_expires_at) if new.lease_owner else None,
         parent_instance_id=new.parent_instance_id,
+        queue_name=new.queue[0] if new.queue is not None else None,
     )
 
 
@@ -204,6 +212,7 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         service_name=row["service_name"],
         crash_count=int(row["crash_count"]),
         parent_instance_id=row.get("parent_instance_id"),
+        queue_name=row.get("queue_name"),
     )
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "ATTEMPTS",
+    "FLOW_KEYS",
     "HISTORY",
     "HISTORY_ARCHIVE",
     "INSTANCES",
@@ -46,11 +47,15 @@ __all__ = [
     "MESSAGES",
     "METADATA",
     "OUTBOX",
+    "QUEUES",
+    "QUEUE_KEYS",
+    "RATE_LIMITS",
     "SCHEMA_VERSION",
     "SUBSCRIPTIONS",
     "V1_TABLES",
     "V3_TABLES",
     "V5_TABLES",
+    "V8_TABLES",
     "WAITS",
     "WORKERS",
     "UTCDateTime",
@@ -138,6 +143,18 @@ SCHEMA_VERSION: Final = Table(
 
 
 PARENT_INDEX: Final = "ix_edda_instances_parent"
+QUEUE_INDEX: Final = "ix_edda_instances_queue"
+
+
+def queue_columns() -> list[Any]:
+    """Columns (and index) migration v8 adds to ``edda_instances``: queue placement of an instance."""
+    return [
+        _id("queue_name", nullable=True),  # NULL: not queued (claimed by the plain claim)
+        _id("queue_key", nullable=True),
+        Column("priority", Integer, nullable=True),
+        Column("queue_admitted_at", UTCDateTime(), nullable=True),  # its first claim (the "start")
+        Index(QUEUE_INDEX, "queue_name", "queue_key", "status"),
+    ]
 
 
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
@@ -145,6 +162,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     later: list[Any] = []
     if version >= 3:  # child workflows (migration v3)
         later += [_id("parent_instance_id", nullable=True), Index(PARENT_INDEX, "parent_instance_id")]
+    if version >= 8:  # queues (migration v8)
+        later += queue_columns()
     return Table(
         "edda_instances",
         metadata,
@@ -184,7 +203,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=3)
+INSTANCES: Final = _instances_table(METADATA, version=8)
 
 HISTORY: Final = Table(
     "edda_history",
@@ -340,3 +359,51 @@ WORKERS: Final = Table(
 )
 
 V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)
+
+# -- flow control (migration v8) ------------------------------------------------------------------------
+#: One row per queue, synced from the apps' ``Queue`` settings at start-up; claims lock it (FOR UPDATE)
+#: so the running count they read holds until they commit. ``rate_tat`` is the rate limiter's state.
+QUEUES: Final = Table(
+    "edda_queues",
+    METADATA,
+    _id("name", primary_key=True),
+    Column("concurrency", Integer, nullable=True),
+    Column("per_key_concurrency", Integer, nullable=True),
+    Column("rate_count", Integer, nullable=True),
+    Column("rate_per_us", BigInteger, nullable=True),
+    Column("rate_burst", Integer, nullable=True),
+    Column("priority", Boolean, nullable=False, default=True),
+    Column("rate_tat", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+#: Named rate limits (``@activity(rate_limit=name)``): the theoretical arrival time of the next grant.
+RATE_LIMITS: Final = Table(
+    "edda_rate_limits",
+    METADATA,
+    _id("name", primary_key=True),
+    Column("tat", UTCDateTime(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+#: Debounce and singleton keys: (kind, workflow, key) -> the instance that holds the key now.
+FLOW_KEYS: Final = Table(
+    "edda_flow_keys",
+    METADATA,
+    Column("kind", String(16), primary_key=True),  # "debounce" | "singleton"
+    _id("workflow_name", primary_key=True),
+    _id("flow_key", primary_key=True),
+    _id("instance_id", nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: When each key of a queue last got a slot: claims serve the longest-waiting key first (round robin).
+QUEUE_KEYS: Final = Table(
+    "edda_queue_keys",
+    METADATA,
+    _id("queue_name", primary_key=True),
+    _id("queue_key", primary_key=True),  # "" stands for "no key"
+    Column("served_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+
+V8_TABLES: Final[tuple[Table, ...]] = (QUEUES, RATE_LIMITS, FLOW_KEYS, QUEUE_KEYS)

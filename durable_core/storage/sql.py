@@ -23,6 +23,7 @@ from durable_core.storage import leases, migrations, records, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
+from durable_core.storage.flow import SqlFlow
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
@@ -588,6 +589,10 @@ class SqlStorage(Storage):
     ) -> WakeListener | None:
         """A listener for wake-ups committed by other processes (PostgreSQL LISTEN/NOTIFY), else None."""
         return self._dialect.wake_listener(self._conns, on_ids, on_connected)
+
+    def flow(self) -> SqlFlow:
+        """Queue claims, shared rate limits, debounce and singleton keys."""
+        return SqlFlow(self._conns, self._dialect)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""
