@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from durable_core.errors import ConfigurationError
 from durable_core.validation import MAX_NAME_LENGTH, check_identifier
@@ -21,16 +22,41 @@ __all__ = [
     "QueueStats",
     "RateGrant",
     "RateLimit",
+    "RateState",
 ]
+
+
+_US: Final = timedelta(microseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RateState:
+    """A rate limiter's stored state: the theoretical arrival time of the next grant (None: idle)."""
+
+    tat: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for the database (microseconds since the epoch)."""
+        return {"tat": None if self.tat is None else (self.tat - _EPOCH) // _US}
+
+    @classmethod
+    def from_json(cls, value: Any) -> RateState:
+        """The state :meth:`to_json` stored (an idle state for NULL)."""
+        tat = value.get("tat") if isinstance(value, dict) else None
+        return cls(None if tat is None else _EPOCH + int(tat) * _US)
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """At most ``count`` grants per ``per``, shared by every process on the database.
 
-    Grants are spaced evenly (a generic cell rate algorithm: one every ``per / count``) after an initial
-    ``burst``; with the default ``burst=1`` no window of length ``per`` ever holds more than ``count``
-    grants. A larger burst lets that many go at once after an idle period (then the average holds).
+    Grants are spaced evenly, one every ``per / count`` (a generic cell rate algorithm), after an
+    initial ``burst``: with the default ``burst=1`` no window of length ``per`` ever holds more than
+    ``count`` grants. A larger burst lets that many go at once after an idle period.
+
+    A claimer may take grants a little *ahead* (``horizon``): each comes with the time it is for, and
+    the run starts then. So a slow claim does not slow the rate down.
 
     Args:
         count: grants per period (>= 1).
@@ -55,28 +81,39 @@ class RateLimit:
         """Time between two grants at the sustained rate."""
         return self.per / self.count
 
-    def grant(self, tat: datetime | None, now: datetime, wanted: int) -> RateGrant:
-        """Take up to ``wanted`` grants at ``now`` from the state ``tat`` (theoretical arrival time).
+    def grant(
+        self, state: RateState | None, now: datetime, wanted: int, horizon: timedelta = timedelta(0)
+    ) -> RateGrant:
+        """Take up to ``wanted`` grants for times in ``[now, now + horizon]`` from ``state``.
 
-        Pure: the caller stores :attr:`RateGrant.tat` in the same transaction that uses the grants.
+        Pure: the caller stores :attr:`RateGrant.state` in the same transaction that uses the grants.
         """
+        tat = state.tat if state is not None else None
         tolerance = self.interval * (self.burst - 1)
-        current = tat if tat is not None else now
-        granted = 0
-        while granted < wanted and current - tolerance <= now:
-            current = max(current, now) + self.interval
-            granted += 1
-        retry_at = None if granted == wanted else current - tolerance
-        return RateGrant(granted=granted, tat=current if granted else tat, retry_at=retry_at)
+        times: list[datetime] = []
+        retry_at = None
+        while len(times) < wanted:
+            at = now if tat is None else max(now, tat - tolerance)
+            if at > now + horizon:
+                retry_at = at - horizon
+                break
+            times.append(at)
+            tat = max(tat or at, at) + self.interval
+        return RateGrant(tuple(times), RateState(tat), retry_at)
 
 
 @dataclass(frozen=True, slots=True)
 class RateGrant:
-    """How many grants :meth:`RateLimit.grant` gave, the new state, and when the next one is free."""
+    """The grants :meth:`RateLimit.grant` gave (the time each is for), the new state, and when to ask again."""
 
-    granted: int
-    tat: datetime | None
+    times: tuple[datetime, ...]
+    state: RateState
     retry_at: datetime | None
+
+    @property
+    def granted(self) -> int:
+        """How many grants were given."""
+        return len(self.times)
 
 
 def _optional_positive(what: str, value: int | None) -> None:

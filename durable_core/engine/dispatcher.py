@@ -66,6 +66,7 @@ class Dispatcher:
         # Queued work is claimed by its queue (limits held by the database); True: claim it at the next turn.
         self._queue_due = services.flow is not None and services.flow.has_queues
         self._queue_retry: float | None = None  # loop time a rate-limited start may be admitted
+        self._scheduled: set[asyncio.Task[None]] = set()  # rate-limited starts waiting for their time
         self._alive = alive  # this process's liveness: claim and run nothing while it is False
         self._max = max_concurrent
         self._poll_interval = poll_interval
@@ -184,6 +185,9 @@ class Dispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for waiting in list(self._scheduled):  # rate-limited starts not due yet release their leases
+            waiting.cancel()
+        await asyncio.gather(*self._scheduled, return_exceptions=True)
         backlog, self._backlog = list(self._backlog.values()), {}
         for claimed in backlog:  # never started here: let any worker take them at once
             with contextlib.suppress(Exception):
@@ -254,7 +258,21 @@ class Dispatcher:
         if batch.retry_at is not None:
             self._queue_retry = loop.time() + max(0.0, (batch.retry_at - self._s.clock.now()).total_seconds())
         for one in batch.claimed:
-            self.adopt(one)
+            at = batch.start_at.get(one.lease.instance_id)
+            if at is None:
+                self.adopt(one)
+            else:  # a rate-limited start granted for a moment ahead: run it then
+                task = asyncio.create_task(self._adopt_at(one, at))
+                self._scheduled.add(task)
+                task.add_done_callback(self._scheduled.discard)
+
+    async def _adopt_at(self, claimed: ClaimedInstance, at: datetime) -> None:
+        try:
+            await self._s.clock.sleep(max(0.0, (at - self._s.clock.now()).total_seconds()))
+        except asyncio.CancelledError:  # shutting down: let any worker take it at once
+            await self._release_quietly(claimed)
+            raise
+        self.adopt(claimed)
 
     async def _claim_hinted(self) -> None:
         """Claim hinted instances (local wake-ups, NOTIFY from other processes) in one statement per batch."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Final
 
 from durable_core.clock import Clock
 from durable_core.errors import ConfigurationError
@@ -22,7 +23,10 @@ from durable_core.storage.flow import FlowStart, QueueRow
 from durable_core.types import ClaimedInstance, NewInstance
 from durable_core.validation import MAX_NAME_LENGTH, check_identifier
 
-__all__ = ["FlowControl", "QueueBatch"]
+__all__ = ["RATE_HORIZON", "FlowControl", "QueueBatch"]
+
+#: how far ahead a queue claim may grant rate-limited starts (each then starts at its granted time)
+RATE_HORIZON: Final = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class QueueBatch:
 
     claimed: list[ClaimedInstance]
     retry_at: datetime | None
+    start_at: dict[str, datetime]
 
 
 class FlowControl:
@@ -125,17 +130,20 @@ class FlowControl:
         """Claim queued work for up to ``free`` slots of this process, queue by queue (name order)."""
         claimed: list[ClaimedInstance] = []
         retry_at: datetime | None = None
+        start_at: dict[str, datetime] = {}
         flow = self._storage.flow()
+        horizon = min(RATE_HORIZON, lease_ttl / 4)  # runs granted ahead wait locally, still leased
         for name in sorted(self._queues):
             if len(claimed) >= free:
                 break
             batch = await flow.claim(
-                name, owner, self._clock.now(), lease_ttl, free - len(claimed), workflow_names
+                name, owner, self._clock.now(), lease_ttl, free - len(claimed), workflow_names, horizon
             )
             claimed.extend(batch.claimed)
+            start_at.update(batch.start_at)
             if batch.retry_at is not None and (retry_at is None or batch.retry_at < retry_at):
                 retry_at = batch.retry_at
-        return QueueBatch(claimed, retry_at)
+        return QueueBatch(claimed, retry_at, start_at)
 
     # -- activity rate limits ------------------------------------------------------------------
     async def take(self, name: str) -> None:

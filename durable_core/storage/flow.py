@@ -12,8 +12,8 @@ Every limit is enforced by the database so it holds across processes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from durable_core.errors import StorageUnavailableError
-from durable_core.flow import QueueKeyStats, QueueStats, RateGrant, RateLimit
+from durable_core.flow import QueueKeyStats, QueueStats, RateGrant, RateLimit, RateState
 from durable_core.storage import leases, records
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import ErrorKind, SqlDialect
@@ -52,10 +52,17 @@ class QueueRow:
 
 @dataclass(frozen=True, slots=True)
 class QueueClaim:
-    """What one queue claim leased, and when a start held back by a rate limit may be admitted."""
+    """What one queue claim leased, and when a start held back by a rate limit may be admitted.
+
+    Attributes:
+        claimed: the leased instances.
+        start_at: per instance id, the time a rate-limited start was granted for (run it then, not before).
+        retry_at: when the next rate-limited start may be granted (None: nothing held back).
+    """
 
     claimed: tuple[ClaimedInstance, ...]
     retry_at: datetime | None
+    start_at: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,7 @@ class SqlFlow:
     @guarded()
     async def sync_rate_limit(self, name: str) -> None:
         """Make sure the state row of a named rate limit exists."""
-        await self._upsert(RATE_LIMITS, _R.name == name, {"name": name, "tat": None}, {})
+        await self._upsert(RATE_LIMITS, _R.name == name, {"name": name, "state": None}, {})
 
     async def _upsert(self, table: Any, where: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
         for _ in range(KEY_RACE_RETRIES):
@@ -144,8 +151,13 @@ class SqlFlow:
         lease_ttl: timedelta,
         limit: int,
         workflow_names: frozenset[str],
+        horizon: timedelta = timedelta(0),
     ) -> QueueClaim:
-        """Lease up to ``limit`` runnable instances of ``queue`` within its limits, in one transaction."""
+        """Lease up to ``limit`` runnable instances of ``queue`` within its limits, in one transaction.
+
+        Rate-limited starts may be granted up to ``horizon`` ahead, each for its own time
+        (:attr:`QueueClaim.start_at`), so the rate does not depend on how fast claims come.
+        """
         if limit < 1 or not workflow_names:
             return QueueClaim((), None)
         async with self._conns.write() as conn:
@@ -168,21 +180,23 @@ class SqlFlow:
             locked = {
                 r._mapping["instance_id"]: r for r in (await conn.execute(self._lock(stmt, skip_locked=True)))
             }
-            old_tat = qrow._mapping["rate_tat"]
-            picked, admitted, tat, retry_at = _pick(config, running, ranked, locked, budget, now, old_tat)
-            if admitted:
+            old = RateState.from_json(qrow._mapping["rate_state"])
+            picked, admitted, state, retry_at = _pick(
+                config, running, ranked, locked, budget, (now, horizon), old
+            )
+            for at, ids in _by_time(admitted).items():
                 await conn.execute(
-                    update(INSTANCES).where(_I.instance_id.in_(admitted)).values(queue_admitted_at=now)
+                    update(INSTANCES).where(_I.instance_id.in_(ids)).values(queue_admitted_at=at)
                 )
             if picked:
                 await self._served(conn, queue, {r._mapping["queue_key"] or "" for r in picked}, now)
                 await conn.execute(
                     leases.claim_update([r._mapping["instance_id"] for r in picked], owner, now, lease_ttl)
                 )
-            if tat != old_tat:
-                await conn.execute(update(QUEUES).where(_Q.name == queue).values(rate_tat=tat))
+            if state != old:
+                await conn.execute(update(QUEUES).where(_Q.name == queue).values(rate_state=state.to_json()))
         claimed = tuple(leases.claimed(row, owner, now, lease_ttl) for row in picked)
-        return QueueClaim(claimed, retry_at)
+        return QueueClaim(claimed, retry_at, {iid: at for iid, at in admitted.items() if at > now})
 
     async def _served(self, conn: AsyncConnection, queue: str, keys: set[str], now: datetime) -> None:
         """Note when these keys got a slot (claims of the queue are serialized by its row lock)."""
@@ -241,12 +255,14 @@ class SqlFlow:
     async def take(self, name: str, limit: RateLimit, now: datetime) -> RateGrant:
         """Take one grant of the named rate limit at ``now`` (or learn when the next one is free)."""
         async with self._conns.write() as conn:
-            row = (await conn.execute(self._lock(select(_R.tat).where(_R.name == name)))).first()
+            row = (await conn.execute(self._lock(select(_R.state).where(_R.name == name)))).first()
             if row is None:
                 raise StorageUnavailableError(f"rate limit {name!r} has no state row; was the app started?")
-            grant = limit.grant(row[0], now, 1)
+            grant = limit.grant(RateState.from_json(row[0]), now, 1)
             if grant.granted:
-                await conn.execute(update(RATE_LIMITS).where(_R.name == name).values(tat=grant.tat))
+                await conn.execute(
+                    update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json())
+                )
         return grant
 
     # -- debounce and singleton ----------------------------------------------------------------------
@@ -357,17 +373,18 @@ def _pick(
     ranked: Sequence[str],
     locked: dict[str, Any],
     budget: int,
-    now: datetime,
-    tat: datetime | None,
-) -> tuple[list[Any], list[str], datetime | None, datetime | None]:
+    when: tuple[datetime, timedelta],
+    state: RateState,
+) -> tuple[list[Any], dict[str, datetime], RateState, datetime | None]:
     """Walk the ranking: skip keys at their limit, admit first starts only while the rate allows.
 
     Returns:
-        (rows to lease, ids admitted for the first time, new rate state, when the next start is allowed).
+        (rows to lease, first admissions with their start times, new rate state, when to claim again).
     """
     per_key = dict(running)
     picked: list[Any] = []
-    admitted: list[str] = []
+    admitted: dict[str, datetime] = {}
+    now, horizon = when
     retry_at: datetime | None = None
     limit = config.per_key_concurrency
     for instance_id in ranked:
@@ -378,18 +395,26 @@ def _pick(
         if limit is not None and key is not None and per_key.get(key, 0) >= limit:
             continue
         if row._mapping["queue_admitted_at"] is None:  # its first claim: a start, counted by the rate
+            start_at = now
             if config.rate_limit is not None:
-                grant = config.rate_limit.grant(tat, now, 1)
+                grant = config.rate_limit.grant(state, now, 1, horizon)
                 if not grant.granted:
                     retry_at = grant.retry_at
                     continue
-                tat = grant.tat
-            admitted.append(instance_id)
+                state, start_at = grant.state, grant.times[0]
+            admitted[instance_id] = start_at
         picked.append(row)
         per_key[key] = per_key.get(key, 0) + 1
         if len(picked) >= budget:
             break
-    return picked, admitted, tat, retry_at
+    return picked, admitted, state, retry_at
+
+
+def _by_time(admitted: Mapping[str, datetime]) -> dict[datetime, list[str]]:
+    grouped: dict[datetime, list[str]] = {}
+    for instance_id, at in admitted.items():
+        grouped.setdefault(at, []).append(instance_id)
+    return grouped
 
 
 def _stats(config: QueueRow, keys: list[QueueKeyStats]) -> QueueStats:

@@ -362,7 +362,7 @@ V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)
 
 # -- flow control (migration v8) ------------------------------------------------------------------------
 #: One row per queue, synced from the apps' ``Queue`` settings at start-up; claims lock it (FOR UPDATE)
-#: so the running count they read holds until they commit. ``rate_tat`` is the rate limiter's state.
+#: so the running count they read holds until they commit. ``rate_state`` is the rate limiter's state.
 QUEUES: Final = Table(
     "edda_queues",
     METADATA,
@@ -373,16 +373,16 @@ QUEUES: Final = Table(
     Column("rate_per_us", BigInteger, nullable=True),
     Column("rate_burst", Integer, nullable=True),
     Column("priority", Boolean, nullable=False, default=True),
-    Column("rate_tat", UTCDateTime(), nullable=True),
+    Column("rate_state", _json(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
     **_MYSQL_TABLE_ARGS,
 )
-#: Named rate limits (``@activity(rate_limit=name)``): the theoretical arrival time of the next grant.
+#: Named rate limits (``@activity(rate_limit=name)``): each limiter's state (see ``flow.RateState``).
 RATE_LIMITS: Final = Table(
     "edda_rate_limits",
     METADATA,
     _id("name", primary_key=True),
-    Column("tat", UTCDateTime(), nullable=True),
+    Column("state", _json(), nullable=True),
     **_MYSQL_TABLE_ARGS,
 )
 #: Debounce and singleton keys: (kind, workflow, key) -> the instance that holds the key now.
