@@ -4,6 +4,7 @@ park the run durably (every backend)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +49,7 @@ def test_rate_limit_grants_are_spaced_and_bounded_per_window() -> None:
         now += timedelta(milliseconds=70)
     assert _most_in_any_window(granted, timedelta(seconds=1)) == 20
     # slow claims do not slow the schedule: exactly 50 ms apart
-    assert all(b - a == timedelta(milliseconds=50) for a, b in zip(granted, granted[1:], strict=False))
+    assert all(b - a == timedelta(milliseconds=50) for a, b in itertools.pairwise(granted))
     assert state is not None and RateState.from_json(state.to_json()) == state
     burst = RateLimit(5, per=timedelta(seconds=1), burst=5).grant(None, T0, 10)
     assert burst.granted == 5 and burst.retry_at == T0 + timedelta(milliseconds=200)
