@@ -39,7 +39,9 @@ def _most_in_any_window(times: list[datetime], window: timedelta) -> int:
 
 def test_rate_limit_grants_are_spaced_and_bounded_per_window() -> None:
     limit = RateLimit(20, per=timedelta(seconds=1))
-    state, granted, now = None, [], T0
+    state: RateState | None = None
+    granted: list[datetime] = []
+    now = T0
     while len(granted) < 200:  # a claimer asking every 70 ms for grants up to 100 ms ahead
         grant = limit.grant(state, now, 5, horizon=timedelta(milliseconds=100))
         granted.extend(grant.times)
