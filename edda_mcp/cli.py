@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError, InstanceStatus, OutcomeAnswer
-from edda_mcp import admin
+from edda_mcp import admin, cli_queues
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
+    cli_queues.add_parser(sub)
     return parser
 
 
@@ -145,6 +146,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.command == "instances":
         return _instances(args, out)
+    if args.command == "queues":
+        return cli_queues.run(args, out)
     if args.command == "replay":
         server = load_server(args.target)
         reports = asyncio.run(
