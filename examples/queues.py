@@ -44,7 +44,9 @@ async def main() -> None:
             (stats,) = await app.queue_stats()
     print(results[-1])
     print(f"{len(results)} summaries, never more than 2 at once: {peak <= 2}")
-    print(f"queue {stats.name}: concurrency {stats.concurrency}, depth {stats.depth}, running {stats.running}")
+    print(
+        f"queue {stats.name}: concurrency {stats.concurrency}, depth {stats.depth}, running {stats.running}"
+    )
     assert peak <= 2
 
 
