@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from durable_core import Catalog, ConfigurationError, EddaApp, WorkflowContext, activity, wait_event, workflow
+from durable_core import (
+    Catalog,
+    ConfigurationError,
+    EddaApp,
+    WorkflowContext,
+    activity,
+    start_child,
+    wait_event,
+    workflow,
+)
 from durable_core.flow import Queue
 
 
@@ -153,3 +162,17 @@ async def test_queue_stats_and_unknown_queue(make_app, catalog: Catalog) -> None
     await _all_done(app, ids)
     (stats,) = await app.queue_stats()
     assert (stats.depth, stats.running) == (0, 0)
+
+
+async def test_children_of_a_queued_workflow_run_in_its_queue(make_app, catalog: Catalog) -> None:
+    gauge = Gauge()
+    queued = _define(catalog, gauge)
+
+    @workflow(catalog=catalog)
+    async def parent(ctx: WorkflowContext) -> list[str]:
+        handles = [await start_child(ctx, queued, key="k", label=f"c{i}") for i in range(4)]
+        return [await h.result() for h in handles]
+
+    app = await make_app(queues=[Queue("q", concurrency=1)], poll_interval=0.05)
+    assert await _all_done(app, [await parent.start()]) == [["c0", "c1", "c2", "c3"]]
+    assert gauge.peak == 1
