@@ -164,39 +164,74 @@ class SqlFlow:
             qrow = (await conn.execute(self._lock(select(QUEUES).where(_Q.name == queue)))).first()
             if qrow is None:
                 return QueueClaim((), None)
-            config = _queue_row(qrow)
-            running = await self._running_by_key(conn, queue, now)
-            budget = limit
-            if config.concurrency is not None:
-                budget = min(budget, config.concurrency - sum(running.values()))
-            if budget <= 0:
-                return QueueClaim((), None)
-            ranked = await self._ranked(conn, config, running, now, budget + RANK_SLACK, workflow_names)
-            if not ranked:
-                return QueueClaim((), None)
-            stmt = select(INSTANCES).where(
-                _I.instance_id.in_(ranked), leases.runnable(now), leases.lease_free(now)
-            )
-            locked = {
-                r._mapping["instance_id"]: r for r in (await conn.execute(self._lock(stmt, skip_locked=True)))
-            }
+            # cancelled before they ever started: no slot needed to record the cancellation
+            picked = await self._cancelled_unstarted(conn, queue, now, limit, workflow_names)
             old = RateState.from_json(qrow._mapping["rate_state"])
-            picked, admitted, state, retry_at = _pick(
-                config, running, ranked, locked, budget, (now, horizon), old
-            )
+            admitted: dict[str, datetime] = {}
+            state, retry_at = old, None
+            if len(picked) < limit:
+                taken = {r._mapping["instance_id"] for r in picked}
+                more, admitted, state, retry_at = await self._pick_within_limits(
+                    conn, _queue_row(qrow), limit - len(picked), workflow_names, (now, horizon), old, taken
+                )
+                picked += more
             for at, ids in _by_time(admitted).items():
                 await conn.execute(
                     update(INSTANCES).where(_I.instance_id.in_(ids)).values(queue_admitted_at=at)
                 )
             if picked:
                 await self._served(conn, queue, {r._mapping["queue_key"] or "" for r in picked}, now)
-                await conn.execute(
-                    leases.claim_update([r._mapping["instance_id"] for r in picked], owner, now, lease_ttl)
-                )
+                ids = [r._mapping["instance_id"] for r in picked]
+                await conn.execute(leases.claim_update(ids, owner, now, lease_ttl))
             if state != old:
                 await conn.execute(update(QUEUES).where(_Q.name == queue).values(rate_state=state.to_json()))
         claimed = tuple(leases.claimed(row, owner, now, lease_ttl) for row in picked)
         return QueueClaim(claimed, retry_at, {iid: at for iid, at in admitted.items() if at > now})
+
+    async def _cancelled_unstarted(
+        self, conn: AsyncConnection, queue: str, now: datetime, limit: int, workflow_names: frozenset[str]
+    ) -> list[Any]:
+        stmt = (
+            select(INSTANCES)
+            .where(
+                _I.queue_name == queue,
+                _I.cancel_requested.is_(True),
+                _I.queue_admitted_at.is_(None),
+                leases.runnable(now),
+                leases.lease_free(now),
+                _I.workflow_name.in_(sorted(workflow_names)),
+            )
+            .limit(limit)
+        )
+        return list((await conn.execute(self._lock(stmt, skip_locked=True))).all())
+
+    async def _pick_within_limits(
+        self,
+        conn: AsyncConnection,
+        config: QueueRow,
+        limit: int,
+        workflow_names: frozenset[str],
+        when: tuple[datetime, timedelta],
+        state: RateState,
+        taken: set[str],
+    ) -> tuple[list[Any], dict[str, datetime], RateState, datetime | None]:
+        """Rank the queue's claimable rows and pick those its concurrency, keys and rate allow."""
+        now = when[0]
+        running = await self._running_by_key(conn, config.name, now)
+        budget = limit
+        if config.concurrency is not None:
+            budget = min(budget, config.concurrency - sum(running.values()))
+        if budget <= 0:
+            return [], {}, state, None
+        ranked = await self._ranked(conn, config, running, now, budget + RANK_SLACK, workflow_names)
+        if not ranked:
+            return [], {}, state, None
+        stmt = select(INSTANCES).where(
+            _I.instance_id.in_(ranked), leases.runnable(now), leases.lease_free(now)
+        )
+        rows = await conn.execute(self._lock(stmt, skip_locked=True))
+        locked = {r._mapping["instance_id"]: r for r in rows if r._mapping["instance_id"] not in taken}
+        return _pick(config, running, ranked, locked, budget, when, state)
 
     async def _served(self, conn: AsyncConnection, queue: str, keys: set[str], now: datetime) -> None:
         """Note when these keys got a slot (claims of the queue are serialized by its row lock)."""

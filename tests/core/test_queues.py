@@ -12,6 +12,7 @@ from durable_core import (
     Catalog,
     ConfigurationError,
     EddaApp,
+    WorkflowCancelledError,
     WorkflowContext,
     activity,
     start_child,
@@ -176,3 +177,30 @@ async def test_children_of_a_queued_workflow_run_in_its_queue(make_app, catalog:
     app = await make_app(queues=[Queue("q", concurrency=1)], poll_interval=0.05)
     assert await _all_done(app, [await parent.start()]) == [["c0", "c1", "c2", "c3"]]
     assert gauge.peak == 1
+
+
+async def test_cancelling_a_queued_instance_needs_no_slot(make_app, catalog: Catalog) -> None:
+    @workflow(catalog=catalog, queue="q")
+    async def holder(ctx: WorkflowContext) -> None:
+        await holder_step(ctx)
+
+    release = asyncio.Event()
+
+    @activity
+    async def holder_step(ctx: WorkflowContext) -> None:
+        await release.wait()  # keeps the queue's only slot
+
+    app = await make_app(queues=[Queue("q", concurrency=1)], poll_interval=0.05)
+    first = await holder.start()
+    async with asyncio.timeout(10):
+        while True:
+            if first in app._dispatcher.running:
+                break
+            await asyncio.sleep(0.01)  # bounded: until it holds the slot
+    queued = await holder.start()
+    await app.cancel(queued, reason="not needed")
+    async with asyncio.timeout(30):
+        with pytest.raises(WorkflowCancelledError):
+            await app.wait_result(queued)
+    release.set()
+    await _all_done(app, [first])
