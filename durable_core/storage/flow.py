@@ -12,7 +12,7 @@ Every limit is enforced by the database so it holds across processes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -310,48 +310,47 @@ class SqlFlow:
         """
         values = records.new_instance_values(new)
         values.update(status=_WAITING, wake_at=wake_at)
-        for _ in range(KEY_RACE_RETRIES):
-            try:
-                async with self._conns.write() as conn:
-                    held = await self._held_key(conn, "debounce", new.workflow_name, key)
-                    if held is not None:
-                        pending = and_(_I.instance_id == held, _I.lease_epoch == 0, _I.status == _WAITING)
-                        moved = {k: values[k] for k in values if k.startswith("input")}
-                        stmt = (
-                            update(INSTANCES)
-                            .where(pending)
-                            .values(**moved, wake_at=wake_at, updated_at=new.now)
-                        )
-                        if (await conn.execute(stmt)).rowcount == 1:
-                            return FlowStart(held, created=False)
-                    await self._hold_key(conn, "debounce", new.workflow_name, key, new.instance_id, held)
-                    await conn.execute(insert(INSTANCES).values(**values))
-                    return FlowStart(new.instance_id, created=True)
-            except Exception as exc:
-                if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
-                    raise
-        raise StorageUnavailableError(f"debounce key {key!r} kept changing hands")
+        moved = {k: v for k, v in values.items() if k.startswith("input")}
+
+        async def keep(conn: AsyncConnection, held: str) -> bool:  # not started yet: take the new input
+            pending = and_(_I.instance_id == held, _I.lease_epoch == 0, _I.status == _WAITING)
+            stmt = update(INSTANCES).where(pending).values(**moved, wake_at=wake_at, updated_at=new.now)
+            return bool((await conn.execute(stmt)).rowcount == 1)
+
+        return await self._keyed("debounce", new, values, key, keep)
 
     @guarded()
     async def singleton(self, new: NewInstance, key: str) -> FlowStart:
         """Store ``new`` unless an unfinished instance holds ``key``; then return that one."""
-        values = records.new_instance_values(new)
+
+        async def keep(conn: AsyncConnection, held: str) -> bool:  # still unfinished: it keeps the key
+            current = (await conn.execute(select(_I.status).where(_I.instance_id == held))).scalar()
+            return current is not None and current not in _FINISHED
+
+        return await self._keyed("singleton", new, records.new_instance_values(new), key, keep)
+
+    async def _keyed(
+        self,
+        kind: str,
+        new: NewInstance,
+        values: dict[str, Any],
+        key: str,
+        keep: Callable[[AsyncConnection, str], Awaitable[bool]],
+    ) -> FlowStart:
+        """The instance holding ``(kind, workflow, key)`` if ``keep`` says so, else ``new`` takes the key."""
         for _ in range(KEY_RACE_RETRIES):
             try:
                 async with self._conns.write() as conn:
-                    held = await self._held_key(conn, "singleton", new.workflow_name, key)
-                    if held is not None:
-                        status = select(_I.status).where(_I.instance_id == held)
-                        current = (await conn.execute(status)).scalar()
-                        if current is not None and current not in _FINISHED:
-                            return FlowStart(held, created=False)
-                    await self._hold_key(conn, "singleton", new.workflow_name, key, new.instance_id, held)
+                    held = await self._held_key(conn, kind, new.workflow_name, key)
+                    if held is not None and await keep(conn, held):
+                        return FlowStart(held, created=False)
+                    await self._hold_key(conn, kind, new.workflow_name, key, new.instance_id, held)
                     await conn.execute(insert(INSTANCES).values(**values))
                     return FlowStart(new.instance_id, created=True)
-            except Exception as exc:
+            except Exception as exc:  # two first starts at once: the other inserted the key; look again
                 if self._dialect.classify(exc) is not ErrorKind.UNIQUE_VIOLATION:
                     raise
-        raise StorageUnavailableError(f"singleton key {key!r} kept changing hands")
+        raise StorageUnavailableError(f"{kind} key {key!r} kept changing hands")
 
     async def _held_key(self, conn: AsyncConnection, kind: str, workflow: str, key: str) -> str | None:
         where = and_(_K.kind == kind, _K.workflow_name == workflow, _K.flow_key == key)

@@ -58,6 +58,14 @@ def _define(catalog: Catalog, gauge: Gauge, seconds: float = 0.02) -> Any:
     return queued
 
 
+async def _until_running(app: EddaApp, iid: str) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if iid in app._dispatcher.running:
+                break
+            await asyncio.sleep(0.01)  # bounded: until it holds the queue's slot
+
+
 async def _all_done(app: EddaApp, ids: list[str]) -> list[Any]:
     async with asyncio.timeout(60):
         return list(await asyncio.gather(*(app.wait_result(i) for i in ids)))
@@ -123,11 +131,7 @@ async def test_fair_across_keys_and_priorities(make_app, catalog: Catalog) -> No
     queued = _define(catalog, gauge, seconds=0)
     app = await make_app(queues=[Queue("q", concurrency=1)], poll_interval=0.05)
     first = await blocker.start()
-    async with asyncio.timeout(10):
-        while True:
-            if first in app._dispatcher.running:
-                break
-            await asyncio.sleep(0.01)  # bounded: until the blocker holds the slot
+    await _until_running(app, first)
     big = [await queued.with_options(queue_key="big").start(key="big", label=f"big{i}") for i in range(8)]
     small = await queued.with_options(queue_key="small").start(key="small", label="small")
     urgent = await queued.with_options(queue_key="big", priority=5).start(key="big", label="urgent")
@@ -192,11 +196,7 @@ async def test_cancelling_a_queued_instance_needs_no_slot(make_app, catalog: Cat
 
     app = await make_app(queues=[Queue("q", concurrency=1)], poll_interval=0.05)
     first = await holder.start()
-    async with asyncio.timeout(10):
-        while True:
-            if first in app._dispatcher.running:
-                break
-            await asyncio.sleep(0.01)  # bounded: until it holds the slot
+    await _until_running(app, first)
     queued = await holder.start()
     await app.cancel(queued, reason="not needed")
     async with asyncio.timeout(30):
