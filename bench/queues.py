@@ -111,11 +111,13 @@ async def rate_accuracy(url: str, starts: int, rate: int) -> dict[str, Any]:
 
 
 async def measure(target: str, args: argparse.Namespace) -> dict[str, Any]:
+    plain = queued = float("nan")
     with tempfile.TemporaryDirectory() as tmp:
-        async with fresh_db(target, tmp) as url:
-            plain = await run_batch(url, args.workflows, [], None)
-        async with fresh_db(target, tmp) as url:
-            queued = await run_batch(url, args.workflows, [Queue("bench", concurrency=50)], "bench")
+        if not args.rate_only:
+            async with fresh_db(target, tmp) as url:
+                plain = await run_batch(url, args.workflows, [], None)
+            async with fresh_db(target, tmp) as url:
+                queued = await run_batch(url, args.workflows, [Queue("bench", concurrency=50)], "bench")
         async with fresh_db(target, tmp) as url:
             rate = await rate_accuracy(url, args.rate_starts, args.rate)
     return {
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=2000)
     parser.add_argument("--rate", type=int, default=50)
     parser.add_argument("--rate-starts", type=int, default=300)
+    parser.add_argument("--rate-only", action="store_true", help="skip the throughput comparison")
     args = parser.parse_args()
     targets = [args.only] if args.only else ["sqlite", "postgresql"]
     results = [asyncio.run(measure(t, args)) for t in targets]
