@@ -380,7 +380,9 @@ class Dispatcher:
             current = self._runs.get(instance_id)
             if current is not None and current[1] is control:  # a newer run may have replaced it
                 del self._runs[instance_id]
-            self._queue_due = self._queue_due or claimed.instance.queue_name is not None  # a slot came free
+            if claimed.instance.queue_name is not None:  # a queue slot came free: here and elsewhere
+                self._queue_due = True
+                self._keep(asyncio.create_task(self._announce_slot(instance_id)))
             self._start_backlog()
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
@@ -400,6 +402,11 @@ class Dispatcher:
         self._parked.move_to_end(instance_id)
         while len(self._parked) > PARKED_HISTORY_CACHE:
             self._parked.popitem(last=False)
+
+    async def _announce_slot(self, instance_id: str) -> None:
+        """Wake other processes' queue claims (PostgreSQL NOTIFY); otherwise their poll finds the slot."""
+        with contextlib.suppress(Exception):  # best effort: the fallback poll covers a failure
+            await self._s.storage.messaging().announce((instance_id,))
 
     async def _release_quietly(self, claimed: ClaimedInstance) -> None:
         with contextlib.suppress(Exception):  # if this fails too, the lease simply expires
