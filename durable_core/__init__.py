@@ -92,6 +92,7 @@ from durable_core.errors import (
     WorkflowNotFoundError,
     WorkflowTimeoutError,
 )
+from durable_core.flow import OnConflict, Queue, QueueKeyStats, QueueStats, RateLimit
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.observers import (
@@ -186,6 +187,7 @@ __all__ = [
     "NoUnknownOutcomeError",
     "NonDeterminismError",
     "ObserverBase",
+    "OnConflict",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -196,6 +198,10 @@ __all__ = [
     "OutputStream",
     "Overlap",
     "PayloadCodec",
+    "Queue",
+    "QueueKeyStats",
+    "QueueStats",
+    "RateLimit",
     "ReceivedEvent",
     "ReceivedMessage",
     "ReconcileDecision",

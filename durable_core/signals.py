@@ -39,6 +39,9 @@ class SuspendSignal(EddaSignal):
     Attributes:
         wake_at: when the instance must run again regardless (aware UTC), or None.
         wait: what else ends the wait (event types, channels, children), or None for a plain timer.
+        reached: how many history positions the code had taken when it parked (``ctx.patched`` compares
+            later code with it); None: every position it used. A step that parks before it ran (a rate
+            limit with no grant free) gives its own position, which it has not used yet.
     """
 
     def __init__(
@@ -47,12 +50,14 @@ class SuspendSignal(EddaSignal):
         wait: WaitRegistration | None = None,
         position: int | None = None,
         spec: Any = None,
+        reached: int | None = None,
     ) -> None:
         super().__init__(f"suspended until {wake_at.isoformat() if wake_at else 'a message arrives'}")
         self.wake_at = wake_at
         self.wait = wait
         self.position = position  # the waiting history position (event/message waits)
         self.spec = spec  # the ``WaitSpec`` waited on there
+        self.reached = reached
 
 
 class RecurSignal(EddaSignal):

@@ -6,10 +6,9 @@ Nothing here does I/O. Rows never travel as ``dict[str, Any]``: storage converts
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Union
+from typing import Final, Union
 
 JsonScalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, recursive below
 JsonValue = Union[JsonScalar, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007
@@ -189,6 +188,7 @@ class InstanceRecord:
     app_version: str | None = None  # EddaApp(version=...) of the app that started it
     last_run_version: str | None = None  # the version of the worker that ran it last
     replay_frontier: int | None = None  # positions its code had taken when it last parked (ctx.patched)
+    queue_name: str | None = None  # the queue it runs in (claimed through that queue's limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +206,7 @@ class NewInstance:
     lease_expires_at: datetime | None = None
     parent_instance_id: str | None = None  # set for child workflows: its end is delivered to the parent
     app_version: str | None = None  # the starting app's code version
+    queue: tuple[str, str | None, int] | None = None  # (queue name, key, priority): claimed by its queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,51 +338,6 @@ class MigrationStep:
     version: int
     description: str
     statements: tuple[str, ...] = field(default_factory=tuple)
-
-
-# -- transactional outbox ------------------------------------------------------------------------------
-class OutboxStatus(enum.StrEnum):
-    """Delivery state of an outbox row (rows are never deleted by delivery)."""
-
-    PENDING = "pending"  # waiting for (another) delivery attempt
-    SENT = "sent"  # the target answered 2xx
-    REJECTED = "rejected"  # the target answered 4xx (not 408/429): kept for inspection, not retried
-    FAILED = "failed"  # every attempt failed (network error, 5xx, 408, 429): kept, not retried
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    """A CloudEvent to be written to the outbox inside an activity's transaction.
-
-    ``data`` is JSON (``data_json``) or bytes (``data_blob``), never both.
-    """
-
-    event_id: str
-    event_type: str
-    event_source: str
-    created_at: datetime
-    instance_id: str | None = None
-    activity_id: str | None = None
-    subject: str | None = None
-    data_content_type: str | None = None
-    extensions: tuple[tuple[str, JsonScalar], ...] = ()
-    data_json: JsonValue = None
-    data_blob: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """A stored outbox row with its delivery state."""
-
-    event: OutboxEvent
-    status: OutboxStatus
-    attempts: int
-    next_attempt_at: datetime
-    claimed_by: str | None = None
-    claimed_until: datetime | None = None
-    sent_at: datetime | None = None
-    last_status_code: int | None = None
-    last_error: str | None = None
 
 
 # -- events, messages and waits ------------------------------------------------------------------------
@@ -553,47 +509,9 @@ class Handoff:
     retain: tuple[WaitKey, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxOutcome:
-    """What happened to one claimed outbox row.
-
-    Attributes:
-        event_id: the row.
-        status: SENT, REJECTED, FAILED, or PENDING (retry at ``retry_at``).
-        status_code: the HTTP status, when there was a response.
-        error: why it was not delivered (response text or exception), for REJECTED/FAILED/PENDING.
-        retry_at: when to try again (PENDING only).
-    """
-
-    event_id: str
-    status: OutboxStatus
-    status_code: int | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingEvent:
-    """A CloudEvent to send, as one value (``send_event``'s keywords, passed between the layers).
-
-    Attributes:
-        event_type: CloudEvents ``type``.
-        source: CloudEvents ``source``.
-        data: JSON data, bytes, or a Pydantic model (sent as its JSON).
-        instance_id: deliver into this instance's mailbox instead of to every waiter of the type.
-        subject: CloudEvents ``subject``.
-        event_id: CloudEvents ``id`` (generated when None).
-        extensions: CloudEvents extension attributes.
-        data_content_type: CloudEvents ``datacontenttype``.
-        time: CloudEvents ``time`` (now on the sender's clock when None).
-    """
-
-    event_type: str
-    source: str
-    data: Any = None
-    instance_id: str | None = None
-    subject: str | None = None
-    event_id: str | None = None
-    extensions: Mapping[str, JsonScalar] | None = None
-    data_content_type: str | None = None
-    time: datetime | None = None
+# the outbox and outgoing CloudEvents live in their own leaf (this module is at its size cap); re-exported
+from durable_core.outbox_types import OutboxEvent as OutboxEvent  # noqa: E402
+from durable_core.outbox_types import OutboxOutcome as OutboxOutcome  # noqa: E402
+from durable_core.outbox_types import OutboxRecord as OutboxRecord  # noqa: E402
+from durable_core.outbox_types import OutboxStatus as OutboxStatus  # noqa: E402
+from durable_core.outbox_types import OutgoingEvent as OutgoingEvent  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError
-from edda_mcp import __version__, admin, cli_evolution, cli_schedules
+from edda_mcp import __version__, admin, cli_evolution, cli_queues, cli_schedules
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.cli_instances import add_instances_parser, run_instances
 from edda_mcp.cli_support import add_db_argument, db_url
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_schedules.add_parser(sub)
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     add_db_argument(migrate)
+    cli_queues.add_parser(sub)
     return parser
 
 
@@ -136,6 +137,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return run_instances(args, out)
     if args.command == "schedules":
         return cli_schedules.run(args, out)
+    if args.command == "queues":
+        return cli_queues.run(args, out)
     asyncio.run(admin.migrate(db_url(args), out))
     return 0
 

@@ -21,8 +21,8 @@ MAX_FUNCTION_LINES: Final = 60
 #: "path::Qualified.name" -> (lines today, reason)
 FUNCTION_SIZE_EXCEPTIONS: Final[Mapping[str, tuple[int, str]]] = {
     "durable_core/engine/app.py::EddaApp.__init__": (
-        92,
-        "29 keyword options kept for users' code next to the grouped ones; the body wires the services",
+        96,
+        "31 keyword options (the flat ones kept for users' code beside the groups); the body wires the services",
     ),
     "durable_core/authoring/events.py::send_event": (
         74,
@@ -54,6 +54,11 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "InstanceCount",
             "ObserverBase",
             "StepObservation",
+            "OnConflict",
+            "Queue",
+            "QueueKeyStats",
+            "QueueStats",
+            "RateLimit",
             "ApiMisuseError",
             "AppNotBoundError",
             "AppOptions",

@@ -40,6 +40,7 @@ LEAVES = frozenset(
     {
         "errors",
         "types",
+        "outbox_types",
         "clock",
         "serialization",
         "retry",
@@ -51,6 +52,7 @@ LEAVES = frozenset(
         "stream_types",
         "observers",  # the engine observer port (metrics)
         "scheduling",
+        "flow",
     },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})

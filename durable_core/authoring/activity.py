@@ -35,6 +35,7 @@ class Activity(Generic[P, R]):
         compensation: Compensation | None = None,
         at_most_once: bool = False,
         reconcile: Callable[..., Any] | None = None,
+        rate_limit: str | None = None,
     ) -> None:
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(f"activity timeout must be > 0 seconds, got {timeout}")
@@ -51,6 +52,8 @@ class Activity(Generic[P, R]):
         self.compensation = compensation or compensation_of(fn)
         self.at_most_once = at_most_once
         self.reconcile = reconcile
+        #: name of an app-level ``RateLimit`` every execution takes a grant of (waiting durably for one)
+        self.rate_limit = None if rate_limit is None else check_identifier("rate_limit", rate_limit)
         self.reconcile_is_async = reconcile is not None and inspect.iscoroutinefunction(reconcile)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.shape = FunctionShape(fn, "activity")
@@ -113,6 +116,7 @@ def activity(
     timeout: float | None = None,
     at_most_once: bool = False,
     reconcile: Callable[..., Any] | None = None,
+    rate_limit: str | None = None,
 ) -> _ActivityDecorator: ...
 def activity(
     fn: Callable[..., Any] | None = None,
@@ -123,6 +127,7 @@ def activity(
     timeout: float | None = None,
     at_most_once: bool = False,
     reconcile: Callable[..., Any] | None = None,
+    rate_limit: str | None = None,
 ) -> Any:
     """Declare an activity (``@activity`` or ``@activity(retry_policy=..., timeout=...)``).
 
@@ -136,6 +141,9 @@ def activity(
         reconcile: for at-most-once activities, ``reconcile(ctx, *args, **kwargs)`` decides what an
             interrupted attempt did: ``Happened(result)``, ``DidNotHappen()`` or ``Unknown()``. Without it
             the instance waits for an operator's answer at once.
+        rate_limit: name of a ``RateLimit`` in ``EddaApp(rate_limits={...})``, shared by every process:
+            each execution (not each retry) takes a grant first; without one free the run parks
+            durably until one is (it neither fails nor holds a worker).
     """
     if fn is not None:
         return Activity(fn)
@@ -148,6 +156,7 @@ def activity(
             timeout=timeout,
             at_most_once=at_most_once,
             reconcile=reconcile,
+            rate_limit=rate_limit,
         )
 
     return wrap

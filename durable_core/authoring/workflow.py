@@ -6,6 +6,7 @@ import inspect
 import math
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, Concatenate, Generic, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ from durable_core.authoring._signature import FunctionShape
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.context import WorkflowContext
 from durable_core.errors import ApiMisuseError, AppNotBoundError, ConfigurationError, InputValidationError
+from durable_core.flow import FlowOptions, OnConflict
 from durable_core.scheduling.spec import Schedule
 from durable_core.serialization import convert, to_json_value
 from durable_core.types import JsonValue
@@ -32,6 +34,7 @@ class WorkflowStarter(Protocol):
         arguments: Mapping[str, Any] | None = None,
         *,
         instance_id: str | None = None,
+        options: FlowOptions | None = None,
     ) -> str:
         """Durably create an instance and return its id."""
         ...
@@ -55,6 +58,7 @@ class Workflow(Generic[P, R]):
         name: str | None = None,
         timeout: float | None = None,
         schedule: Schedule | str | None = None,
+        queue: str | None = None,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(f"workflow {fn.__qualname__} must be an async function")
@@ -64,6 +68,8 @@ class Workflow(Generic[P, R]):
         self.name = check_identifier("workflow name", name or fn.__name__, limit=MAX_NAME_LENGTH)
         self.timeout = timeout
         self.schedule = _declared_schedule(self.name, schedule)
+        #: the queue its instances are started in unless ``with_options(queue=...)`` says otherwise
+        self.queue = None if queue is None else check_identifier("queue", queue, limit=MAX_NAME_LENGTH)
         self.shape = FunctionShape(fn, "workflow")
         for param in self.shape.params:
             if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -171,6 +177,13 @@ class Workflow(Generic[P, R]):
         app: WorkflowStarter | None = None,
         instance_id: str | None = None,
         wait_timeout: float | None = None,
+        queue: str | None = None,
+        queue_key: str | None = None,
+        priority: int = 0,
+        debounce_key: str | None = None,
+        debounce: timedelta | None = None,
+        singleton_key: str | None = None,
+        on_conflict: OnConflict | str = OnConflict.RETURN,
     ) -> BoundWorkflow[P, R]:
         """Start options that cannot be keyword arguments of the workflow itself.
 
@@ -180,8 +193,27 @@ class Workflow(Generic[P, R]):
                 and the same input returns the existing instance; different input raises
                 ``InstanceConflictError``.
             wait_timeout: seconds ``start_and_wait`` waits before raising ``ResultTimeoutError``.
+            queue: the app queue to run in (overrides ``@workflow(queue=...)``); see ``docs/queues.md``.
+            queue_key: the key for the queue's per-key concurrency and round-robin fairness (a tenant).
+            priority: higher runs first within the queue (when the queue honours priorities).
+            debounce_key: starts with the same key within ``debounce`` of the previous one coalesce:
+                only the last one's input runs, once, ``debounce`` after the last start; every caller
+                gets the id of that one instance.
+            debounce: the debounce window (a ``timedelta``; given together with ``debounce_key``).
+            singleton_key: at most one unfinished instance of this workflow per key; another start
+                returns the active instance's id (``on_conflict="return"``).
+            on_conflict: what a start does while the singleton key is held (only ``"return"`` today).
         """
-        return BoundWorkflow(self, app, instance_id, wait_timeout)
+        try:
+            conflict = OnConflict(on_conflict)
+        except ValueError:
+            raise ConfigurationError(
+                f"on_conflict must be 'return' or 'queue', got {on_conflict!r}"
+            ) from None
+        flow = FlowOptions(queue, queue_key, priority, debounce_key, debounce, singleton_key, conflict)
+        if instance_id is not None and (debounce_key is not None or singleton_key is not None):
+            raise ConfigurationError("instance_id cannot be combined with debounce_key or singleton_key")
+        return BoundWorkflow(self, app, instance_id, wait_timeout, None if flow.is_default else flow)
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Calling a workflow like a function does not run it durably: raise, saying what to call."""
@@ -203,24 +235,27 @@ class BoundWorkflow(Generic[P, R]):
         app: WorkflowStarter | None,
         instance_id: str | None,
         wait_timeout: float | None,
+        flow: FlowOptions | None = None,
     ) -> None:
         self._workflow = workflow
         self._app = app
         self._instance_id = instance_id
         self._wait_timeout = wait_timeout
+        self._flow = flow
 
     async def start(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Durably create an instance and return its id."""
         wf = self._workflow
         app = wf._resolve_app(self._app)
         arguments = wf.encode_arguments(args, kwargs)
-        return await app.start(wf, arguments, instance_id=self._instance_id)
+        return await app.start(wf, arguments, instance_id=self._instance_id, options=self._flow)
 
     async def start_and_wait(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Start and wait for the typed result (``wait_timeout`` bounds the wait)."""
         wf = self._workflow
         app = wf._resolve_app(self._app)
-        instance_id = await app.start(wf, wf.encode_arguments(args, kwargs), instance_id=self._instance_id)
+        arguments = wf.encode_arguments(args, kwargs)
+        instance_id = await app.start(wf, arguments, instance_id=self._instance_id, options=self._flow)
         return await app.wait_result(instance_id, timeout=self._wait_timeout)  # type: ignore[no-any-return]
 
 
@@ -260,6 +295,7 @@ def workflow(
     timeout: float | None = None,
     catalog: Catalog | None = None,
     schedule: Schedule | str | None = None,
+    queue: str | None = None,
 ) -> Callable[[Callable[Concatenate[WorkflowContext, P], Coroutine[Any, Any, R]]], Workflow[P, R]]: ...
 def workflow(
     fn: Callable[..., Any] | None = None,
@@ -269,6 +305,7 @@ def workflow(
     timeout: float | None = None,
     catalog: Catalog | None = None,
     schedule: Schedule | str | None = None,
+    queue: str | None = None,
 ) -> Any:
     """Declare a workflow (``@workflow`` or ``@workflow(name=..., timeout=...)``).
 
@@ -279,10 +316,11 @@ def workflow(
         catalog: where to register it (defaults to the process-wide catalog of definitions).
         schedule: start it on a schedule: a cron expression (UTC) or a :class:`Schedule`; stored at
             every app start-up with the workflow's name as schedule id (see docs/schedules.md).
+        queue: the app queue its instances run in (``EddaApp(queues=[Queue(...)])``).
     """
 
     def wrap(f: Callable[..., Any]) -> Workflow[Any, Any]:
-        wf: Workflow[Any, Any] = Workflow(f, name=name, timeout=timeout, schedule=schedule)
+        wf: Workflow[Any, Any] = Workflow(f, name=name, timeout=timeout, schedule=schedule, queue=queue)
         (catalog if catalog is not None else DEFAULT_CATALOG).add(wf)
         return wf
 

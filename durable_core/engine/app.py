@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,11 +13,13 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_evolution import EvolutionAPI
+from durable_core.engine.app_flow import FlowAPI
 from durable_core.engine.app_operations import OperationsAPI
 from durable_core.engine.app_schedules import SchedulesAPI
 from durable_core.engine.app_streams import StreamsAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
+from durable_core.engine.flow import FlowControl
 from durable_core.engine.handle import WorkflowHandle
 from durable_core.engine.liveness import heartbeat_for
 from durable_core.engine.local_worker import DispatcherWorker
@@ -39,33 +39,30 @@ from durable_core.engine.progress import read_progress
 from durable_core.engine.retention import RetentionLoop, RetentionPolicy
 from durable_core.engine.sending import Sender
 from durable_core.engine.services import EngineServices
-from durable_core.engine.validation import existing_instance_id, validate_instance_id
+from durable_core.engine.validation import existing_instance_id
 from durable_core.engine.versions import CodeVersion
 from durable_core.engine.waiters import ResultWaiters
 from durable_core.engine.workers import WorkerId, dead_local_owners
 from durable_core.errors import (
     ConfigurationError,
     EddaError,
-    InstanceConflictError,
     InstanceNotFoundError,
 )
+from durable_core.flow import FlowOptions, Queue, RateLimit
 from durable_core.hooks import HookCaller
 from durable_core.ingress import Authorizer, CloudEventsASGI
 from durable_core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from durable_core.serialization import Serializer, args_hash
+from durable_core.serialization import Serializer
 from durable_core.storage import make_storage
 from durable_core.storage.base import Storage
 from durable_core.types import (
     CancelOutcome,
-    ClaimedInstance,
     HistoryEntry,
     InstanceProgress,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
-    Lease,
-    NewInstance,
     OutcomeAnswer,
     OutgoingEvent,
     SqliteSynchronous,
@@ -76,7 +73,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
+class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -108,6 +105,8 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
             ``outbox`` as keywords (``outbox_mode``: ``"binary"`` or ``"structured"``).
         max_event_bytes / authorize: the fields of ``ingress`` as keywords.
         version: code version recorded on the instances it starts and runs (default: see :attr:`version`).
+        queues / rate_limits: flow control (``docs/queues.md``): the queues runs may be started in, and
+            named limits for ``@activity(rate_limit=name)``; both are enforced across processes.
 
     Raises:
         ConfigurationError: an invalid option, or one given both in a group and as its keyword.
@@ -145,6 +144,8 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
         max_event_bytes: int | None = None,
         authorize: Authorizer | None = None,
         version: str | None = None,
+        queues: Iterable[Queue] = (),
+        rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         workers = worker_options(
             worker,
@@ -171,6 +172,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
         )
         self._clock = clock or SystemClock()
         self._worker = WorkerId.new()
+        self._flow = FlowControl(self._storage, self._clock, queues, rate_limits)
         self._local = DispatcherWorker(
             str(self._worker),
             timedelta(seconds=workers.lease_ttl),
@@ -187,6 +189,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
             lease_ttl=timedelta(seconds=workers.lease_ttl),
             local=self._local,
             version=self._code_version.get,
+            flow=self._flow,
         )
         self._sender = Sender(self._services)
         # The app is an ASGI app: POST any path = a CloudEvent, POST /cancel/{id}; lifespan starts it.
@@ -229,6 +232,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
         if self._initialized:
             return
         await self._storage.initialize(auto_migrate=self._auto_migrate)
+        await self._flow.sync()
         self._loop = asyncio.get_running_loop()
         for wf in self._catalog:
             wf._bind_app(self)
@@ -399,6 +403,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
         arguments: Mapping[str, Any] | None = None,
         *,
         instance_id: str | None = None,
+        options: FlowOptions | None = None,
     ) -> str:
         """Validate the arguments, durably create an instance, and return its id.
 
@@ -406,6 +411,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
             workflow: a workflow definition or its registered name.
             arguments: keyword arguments of the workflow (validated against its type hints).
             instance_id: optional caller-chosen id that doubles as an idempotency key.
+            options: queue, priority, debounce and singleton settings (``Workflow.with_options``).
 
         Raises:
             WorkflowNotFoundError / InputValidationError: nothing was stored.
@@ -414,48 +420,7 @@ class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI):
         self._require_initialized()
         wf = self._resolve(workflow)
         encoded = wf.encode_arguments((), dict(arguments or {}))
-        return await self._create(wf, encoded, instance_id)
-
-    async def _create(self, wf: Workflow[Any, Any], encoded: dict[str, Any], instance_id: str | None) -> str:
-        iid = validate_instance_id(instance_id) if instance_id is not None else self._new_id()
-        now = self._clock.now()
-        payload = self._services.serializer.encode(encoded, "input")  # validates before hashing
-        new = NewInstance(
-            instance_id=iid,
-            workflow_name=wf.name,
-            input=payload,
-            input_hash=(digest := args_hash(encoded)),
-            service_name=self.service_name,
-            now=now,
-            deadline_at=now + timedelta(seconds=wf.timeout) if wf.timeout else None,
-            app_version=self.version,
-        )
-        adopt = self._run_workers and self._dispatcher.has_capacity()
-        if adopt:
-            ttl = self._services.lease_ttl
-            new = dataclasses.replace(new, lease_owner=self.worker_id, lease_expires_at=now + ttl)
-        created = await self._storage.create_instance(new)
-        if not created.created:
-            existing = created.instance
-            if existing.workflow_name != wf.name or existing.input_hash != digest:
-                raise InstanceConflictError(
-                    f"instance id {iid!r} already exists for workflow {existing.workflow_name!r} with "
-                    f"{'different input' if existing.workflow_name == wf.name else 'another workflow'}; "
-                    "use a new id or the same input"
-                )
-            return iid
-        if adopt:
-            record = created.instance
-            lease = Lease(iid, self.worker_id, record.lease_epoch, record.lease_expires_at or now)
-            self._dispatcher.adopt(ClaimedInstance(lease, record))
-        elif self._run_workers:
-            self._dispatcher.hint(iid)
-        else:  # a client-only app: tell the workers (PostgreSQL NOTIFY; elsewhere their poll finds it)
-            await self._storage.messaging().announce((iid,))
-        return iid
-
-    def _new_id(self) -> str:
-        return uuid.uuid4().hex
+        return await self._create(wf, encoded, instance_id, options)
 
     def _resolve(self, workflow: Workflow[Any, Any] | str) -> Workflow[Any, Any]:
         if isinstance(workflow, str):

@@ -25,19 +25,20 @@ async def create_child_instance(services: EngineServices, parent_id: str, child:
     wf = services.catalog.get(child.workflow_name)
     payload = services.serializer.encode(child.arguments, "child input")  # validates before hashing
     digest = args_hash(child.arguments)
-    created = await services.storage.create_instance(
-        NewInstance(
-            instance_id=child.instance_id,
-            workflow_name=wf.name,
-            input=payload,
-            input_hash=digest,
-            service_name="",
-            now=services.clock.now(),
-            deadline_at=None if wf.timeout is None else services.clock.now() + timedelta(seconds=wf.timeout),
-            parent_instance_id=parent_id,
-            app_version=services.version(),
-        )
+    new = NewInstance(
+        instance_id=child.instance_id,
+        workflow_name=wf.name,
+        input=payload,
+        input_hash=digest,
+        service_name="",
+        now=services.clock.now(),
+        deadline_at=None if wf.timeout is None else services.clock.now() + timedelta(seconds=wf.timeout),
+        parent_instance_id=parent_id,
+        app_version=services.version(),
     )
+    if services.flow is not None:  # a child of a queued workflow runs in its queue too
+        new = services.flow.place(new, wf.queue, None)
+    created = await services.storage.create_instance(new)
     existing = created.instance
     if not created.created and (
         existing.workflow_name != wf.name

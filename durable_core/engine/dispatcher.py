@@ -64,6 +64,10 @@ class Dispatcher:
         alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self._s = services
+        # Queued work is claimed by its queue (limits held by the database); True: claim it at the next turn.
+        self._queue_due = services.flow is not None and services.flow.has_queues
+        self._queue_retry: float | None = None  # loop time a rate-limited start may be admitted
+        self._scheduled: set[asyncio.Task[None]] = set()  # rate-limited starts waiting for their time
         self._alive = alive  # this process's liveness: claim and run nothing while it is False
         self._max = max_concurrent
         self._poll_interval = poll_interval
@@ -182,6 +186,9 @@ class Dispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for waiting in list(self._scheduled):  # rate-limited starts not due yet release their leases
+            waiting.cancel()
+        await asyncio.gather(*self._scheduled, return_exceptions=True)
         backlog, self._backlog = list(self._backlog.values()), {}
         for claimed in backlog:  # never started here: let any worker take them at once
             with contextlib.suppress(Exception):
@@ -207,9 +214,12 @@ class Dispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                     continue
+                await self._claim_queued()
                 await self._claim_hinted()
                 if (self._timer_due or loop.time() >= next_poll) and self._free_slots() > 0:
                     due, self._timer_due = self._timer_due, False
+                    self._queue_due = True
+                    await self._claim_queued()
                     await self._claim_polled()
                     next_poll = loop.time() + self._poll_interval
                     if due:
@@ -222,7 +232,7 @@ class Dispatcher:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._poll_interval)
                 continue
-            timeout = max(0.0, next_poll - loop.time())
+            timeout = max(0.0, min(next_poll, self._queue_retry or next_poll) - loop.time())
             if (self._hints or self._remote_hints or self._timer_due) and self._free_slots() > 0:
                 continue
             self._wakeup.clear()
@@ -231,6 +241,39 @@ class Dispatcher:
 
     def _free_slots(self) -> int:
         return self._max - len(self._runs)
+
+    async def _claim_queued(self) -> None:
+        """Claim queued work (every queue's limits are checked by the database in the claim)."""
+        flow = self._s.flow
+        if flow is None or not flow.has_queues or self._free_slots() <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        retry_due = self._queue_retry is not None and loop.time() >= self._queue_retry
+        if not (self._queue_due or retry_due or self._hints or self._remote_hints):
+            return
+        self._queue_due = False
+        batch = await flow.claim(
+            self._s.worker_id, self._s.lease_ttl, self._free_slots(), self._s.catalog.names()
+        )
+        self._queue_retry = None
+        if batch.retry_at is not None:
+            self._queue_retry = loop.time() + max(0.0, (batch.retry_at - self._s.clock.now()).total_seconds())
+        for one in batch.claimed:
+            at = batch.start_at.get(one.lease.instance_id)
+            if at is None:
+                self.adopt(one)
+            else:  # a rate-limited start granted for a moment ahead: run it then
+                task = asyncio.create_task(self._adopt_at(one, at))
+                self._scheduled.add(task)
+                task.add_done_callback(self._scheduled.discard)
+
+    async def _adopt_at(self, claimed: ClaimedInstance, at: datetime) -> None:
+        try:
+            await self._s.clock.sleep(max(0.0, (at - self._s.clock.now()).total_seconds()))
+        except asyncio.CancelledError:  # shutting down: let any worker take it at once
+            await self._release_quietly(claimed)
+            raise
+        self.adopt(claimed)
 
     async def _claim_hinted(self) -> None:
         """Claim hinted instances (local wake-ups, NOTIFY from other processes) in one statement per batch."""
@@ -353,6 +396,9 @@ class Dispatcher:
             current = self._runs.get(instance_id)
             if current is not None and current[1] is control:  # a newer run may have replaced it
                 del self._runs[instance_id]
+            if claimed.instance.queue_name is not None:  # a queue slot came free: here and elsewhere
+                self._queue_due = True
+                self._keep(asyncio.create_task(self._announce_slot(instance_id)))
             self._start_backlog()
             self._wakeup.set()
             self._on_run_finished(instance_id, runner.final_record)
@@ -372,6 +418,11 @@ class Dispatcher:
         self._parked.move_to_end(instance_id)
         while len(self._parked) > PARKED_HISTORY_CACHE:
             self._parked.popitem(last=False)
+
+    async def _announce_slot(self, instance_id: str) -> None:
+        """Wake other processes' queue claims (PostgreSQL NOTIFY); otherwise their poll finds the slot."""
+        with contextlib.suppress(Exception):  # best effort: the fallback poll covers a failure
+            await self._s.storage.messaging().announce((instance_id,))
 
     async def _release_quietly(self, claimed: ClaimedInstance) -> None:
         with contextlib.suppress(Exception):  # if this fails too, the lease simply expires

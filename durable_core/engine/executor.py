@@ -38,7 +38,7 @@ from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedComp
 from durable_core.replay.wait_records import wait_entry
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import error_to_info
-from durable_core.signals import EddaSignal, LeaseLostSignal
+from durable_core.signals import EddaSignal, LeaseLostSignal, SuspendSignal
 from durable_core.storage.base import Storage, UserTransaction
 from durable_core.types import (
     AttemptState,
@@ -184,6 +184,12 @@ class StepExecutor(LiveExecutor):
             await self._count_attempt(step.position, ctx.attempt, started_mark(act.name, ctx.attempt))
             return await invoke(ctx)
 
+        if act.rate_limit is not None and self._s.flow is not None:
+            try:
+                await self._s.flow.take(act.rate_limit)  # no grant free: the run parks until one is
+            except SuspendSignal as parked:  # the step has not run: its position is not "reached"
+                parked.reached = step.position
+                raise
         with self._control.step_running(act.name):
             if act.at_most_once:
                 settled = await self._settle_interrupted(session, step)

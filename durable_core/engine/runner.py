@@ -342,7 +342,10 @@ class InstanceRunner:
         wake_at = min(due, deadline) if deadline is not None and due is not None else (due or deadline)
         now = self._s.clock.now()
         # how far the code got: just past the wait/timer it parks on (see ctx.patched)
-        reached = session.positions_used if suspend.position is None else suspend.position + 1
+        if suspend.reached is not None:
+            reached = suspend.reached
+        else:
+            reached = session.positions_used if suspend.position is None else suspend.position + 1
         if suspend.wait is None or not suspend.wait.keys:
             if wake_at is None:  # pragma: no cover - a plain timer always has a due time
                 raise EddaError("a wait with nothing to wait for")

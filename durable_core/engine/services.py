@@ -10,6 +10,7 @@ from typing import Final, Protocol
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.clock import Clock
+from durable_core.engine.flow import FlowControl
 from durable_core.engine.streams import StreamHub
 from durable_core.hooks import HookCaller
 from durable_core.observers import Observers
@@ -88,3 +89,5 @@ class EngineServices:
     streams: StreamHub = field(default_factory=StreamHub)
     #: counts and timings for metrics (``app.observers``); empty unless something attached one
     observers: Observers = field(default_factory=Observers)
+    #: queues and named rate limits (``@activity(rate_limit=...)`` takes grants through it)
+    flow: FlowControl | None = None

@@ -52,6 +52,7 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.flow import SqlFlow
     from durable_core.storage.schedules import SqlSchedules
     from durable_core.storage.streams import StreamStore
 
@@ -481,6 +482,10 @@ class Storage(abc.ABC):
     def outbox(self) -> OutboxStore:
         """The outbox rows of this database (written by activities, delivered by the relayer)."""
         raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")
+
+    def flow(self) -> SqlFlow:
+        """Queue claims, shared rate limits, debounce and singleton keys (see ``storage/flow.py``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no flow control")
 
     # -- events, channels, waits -------------------------------------------------------------------
     def evolution(self) -> EvolutionStore:

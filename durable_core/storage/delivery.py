@@ -132,6 +132,8 @@ class Delivery:
         if row is None:
             raise InstanceNotFoundError(f"no workflow instance {target!r}")
         status = row._mapping["status"]
+        if row._mapping["queue_name"] is not None:  # a queued instance takes a slot through its queue claim
+            claim_for = handoff = None
         if InstanceStatus(status).is_finished:
             return DeliveryResult(stored=0)
         waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)

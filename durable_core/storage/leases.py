@@ -61,8 +61,11 @@ def runnable(now: datetime) -> ColumnElement[bool]:
 
 
 def claim_select(now: datetime) -> Select[Any]:
-    """Full instance rows that may be claimed now (locking clause added by the caller)."""
-    return select(INSTANCES).where(runnable(now), lease_free(now))
+    """Full instance rows that may be claimed now, outside any queue (locking clause added by the caller).
+
+    Queued instances are claimed only by their queue's claim (:mod:`durable_core.storage.flow`).
+    """
+    return select(INSTANCES).where(runnable(now), lease_free(now), _I.queue_name.is_(None))
 
 
 def claim_update(ids: Sequence[str], owner: str, now: datetime, lease_ttl: timedelta) -> Update:

@@ -27,6 +27,8 @@ from durable_core.storage.schema import (
     INSTANCES,
     OUTBOX,
     PARENT_INDEX,
+    QUEUE_INDEX,
+    QUEUE_TABLES,
     SCHEDULE_TABLES,
     SCHEMA_VERSION,
     STREAM_TABLES,
@@ -112,6 +114,15 @@ def _schedules(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, SCHEDULE_TABLES)
 
 
+def _queues(dialect: Dialect) -> list[DDLElement]:
+    queue_index = next(ix for ix in INSTANCES.indexes if ix.name == QUEUE_INDEX)
+    added = ("queue_name", "queue_key", "priority", "queue_admitted_at")
+    mysql = dialect.name in ("mysql", "mariadb")
+    statements: list[DDLElement] = [_AddColumn(INSTANCES, name) for name in added]
+    statements.append(CreateIndex(queue_index, if_not_exists=not mysql))
+    return statements + _create_tables(dialect, QUEUE_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -121,6 +132,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (6, "code versions of instances and the replay frontier of ctx.patched", _evolution),
     (7, "durable output streams", _streams),
     (8, "schedules", _schedules),
+    (9, "queues, rate limits, debounce and singleton keys", _queues),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

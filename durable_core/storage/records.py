@@ -159,7 +159,14 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "app_version": new.app_version,
         "last_run_version": new.app_version,
         "replay_frontier": None,
+        **queue_values(new.queue),
     }
+
+
+def queue_values(queue: tuple[str, str | None, int] | None) -> dict[str, Any]:
+    """The queue columns of a new instance (all NULL when it is not queued)."""
+    name, key, priority = queue if queue is not None else (None, None, None)
+    return {"queue_name": name, "queue_key": key, "priority": priority, "queue_admitted_at": None}
 
 
 def new_instance_record(new: NewInstance) -> InstanceRecord:
@@ -181,6 +188,7 @@ def new_instance_record(new: NewInstance) -> InstanceRecord:
         parent_instance_id=new.parent_instance_id,
         app_version=new.app_version,
         last_run_version=new.app_version,
+        queue_name=new.queue[0] if new.queue is not None else None,
     )
 
 
@@ -212,6 +220,7 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         app_version=row.get("app_version"),
         last_run_version=row.get("last_run_version"),
         replay_frontier=row.get("replay_frontier"),
+        queue_name=row.get("queue_name"),
     )
 
 

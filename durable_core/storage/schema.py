@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "ATTEMPTS",
+    "FLOW_KEYS",
     "HISTORY",
     "HISTORY_ARCHIVE",
     "INSTANCES",
@@ -46,6 +47,10 @@ __all__ = [
     "MESSAGES",
     "METADATA",
     "OUTBOX",
+    "QUEUES",
+    "QUEUE_KEYS",
+    "QUEUE_TABLES",
+    "RATE_LIMITS",
     "SCHEDULES",
     "SCHEDULE_TABLES",
     "SCHEMA_VERSION",
@@ -143,6 +148,18 @@ SCHEMA_VERSION: Final = Table(
 
 PARENT_INDEX: Final = "ix_edda_instances_parent"
 VERSION_INDEX: Final = "ix_edda_instances_version_created"
+QUEUE_INDEX: Final = "ix_edda_instances_queue"
+
+
+def queue_columns() -> list[Any]:
+    """Columns (and index) migration v9 adds to ``edda_instances``: queue placement of an instance."""
+    return [
+        _id("queue_name", nullable=True),  # NULL: not queued (claimed by the plain claim)
+        _id("queue_key", nullable=True),
+        Column("priority", Integer, nullable=True),
+        Column("queue_admitted_at", UTCDateTime(), nullable=True),  # its first claim (the "start")
+        Index(QUEUE_INDEX, "queue_name", "queue_key", "status"),
+    ]
 
 
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
@@ -154,6 +171,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
         later += [_id(name, nullable=True) for name in ("app_version", "last_run_version")]
         later += [Column("replay_frontier", Integer, nullable=True)]
         later += [Index(VERSION_INDEX, "app_version", "created_at")]
+    if version >= 9:  # queues (migration v9)
+        later += queue_columns()
     return Table(
         "edda_instances",
         metadata,
@@ -193,7 +212,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=6)
+INSTANCES: Final = _instances_table(METADATA, version=9)
 
 HISTORY: Final = Table(
     "edda_history",
@@ -401,3 +420,51 @@ SCHEDULES: Final = Table(
 )
 
 SCHEDULE_TABLES: Final[tuple[Table, ...]] = (SCHEDULES,)
+
+# -- flow control (migration v9) ------------------------------------------------------------------------
+#: One row per queue, synced from the apps' ``Queue`` settings at start-up; claims lock it (FOR UPDATE)
+#: so the running count they read holds until they commit. ``rate_state`` is the rate limiter's state.
+QUEUES: Final = Table(
+    "edda_queues",
+    METADATA,
+    _id("name", primary_key=True),
+    Column("concurrency", Integer, nullable=True),
+    Column("per_key_concurrency", Integer, nullable=True),
+    Column("rate_count", Integer, nullable=True),
+    Column("rate_per_us", BigInteger, nullable=True),
+    Column("rate_burst", Integer, nullable=True),
+    Column("priority", Boolean, nullable=False, default=True),
+    Column("rate_state", _json(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+#: Named rate limits (``@activity(rate_limit=name)``): each limiter's state (see ``flow.RateState``).
+RATE_LIMITS: Final = Table(
+    "edda_rate_limits",
+    METADATA,
+    _id("name", primary_key=True),
+    Column("state", _json(), nullable=True),
+    **_MYSQL_TABLE_ARGS,
+)
+#: Debounce and singleton keys: (kind, workflow, key) -> the instance that holds the key now.
+FLOW_KEYS: Final = Table(
+    "edda_flow_keys",
+    METADATA,
+    Column("kind", String(16), primary_key=True),  # "debounce" | "singleton"
+    _id("workflow_name", primary_key=True),
+    _id("flow_key", primary_key=True),
+    _id("instance_id", nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: When each key of a queue last got a slot: claims serve the longest-waiting key first (round robin).
+QUEUE_KEYS: Final = Table(
+    "edda_queue_keys",
+    METADATA,
+    _id("queue_name", primary_key=True),
+    _id("queue_key", primary_key=True),  # "" stands for "no key"
+    Column("served_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE_ARGS,
+)
+
+QUEUE_TABLES: Final[tuple[Table, ...]] = (QUEUES, RATE_LIMITS, FLOW_KEYS, QUEUE_KEYS)

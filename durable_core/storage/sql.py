@@ -26,6 +26,7 @@ from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, User
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
 from durable_core.storage.evolution import SqlEvolution
+from durable_core.storage.flow import SqlFlow
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
@@ -525,6 +526,10 @@ class SqlStorage(SqlLifecycle, Storage):
     def evolution(self) -> SqlEvolution:
         """Code-version bookkeeping of this database (see :mod:`durable_core.storage.evolution`)."""
         return SqlEvolution(self._conns)
+
+    def flow(self) -> SqlFlow:
+        """Queue claims, shared rate limits, debounce and singleton keys."""
+        return SqlFlow(self._conns, self._dialect)
 
     def messaging(self) -> SqlMessaging:
         """Events, channel messages and waits of this database (see :mod:`durable_core.storage.messaging`)."""

@@ -104,6 +104,7 @@ class CallSpec:
             never retried).
         tool_retry_policy: retries of each tool call (default: the app's policy).
         timeout: seconds one model request attempt may take.
+        rate_limit: name of an app ``RateLimit`` each model request takes a grant of (waiting durably).
     """
 
     label: str
@@ -114,6 +115,7 @@ class CallSpec:
     retry_policy: RetryPolicy | None = None
     tool_retry_policy: RetryPolicy | None = None
     timeout: float | None = None
+    rate_limit: str | None = None
 
     def toolkit(self) -> AsyncToolkit:
         """A toolkit over the tools (used for encoding the request and for rebuilt responses)."""
@@ -136,6 +138,7 @@ class CallSpec:
             name=f"{operation}:{self.label}",
             retry_policy=self.retry_policy,
             timeout=self.timeout,
+            rate_limit=self.rate_limit,
         )
 
 

@@ -47,6 +47,7 @@ class DurableCall(Generic[P]):
         retry_policy: RetryPolicy | None = None,
         tool_retry_policy: RetryPolicy | None = None,
         timeout: float | None = None,
+        rate_limit: str | None = None,
     ) -> None:
         if isinstance(call, (llm.ContextCall, llm.AsyncContextCall)) or not isinstance(
             call, (llm.Call, llm.AsyncCall)
@@ -65,6 +66,7 @@ class DurableCall(Generic[P]):
             retry_policy=retry_policy,
             tool_retry_policy=tool_retry_policy,
             timeout=timeout,
+            rate_limit=rate_limit,
         )
         self.__name__ = self.spec.label
         self.__doc__ = call.__doc__
@@ -144,6 +146,7 @@ def durable_call(
     retry_policy: RetryPolicy | None = None,
     tool_retry_policy: RetryPolicy | None = None,
     timeout: float | None = None,
+    rate_limit: str | None = None,
     **params: Any,
 ) -> Callable[[Callable[P, Any]], DurableCall[P]]:
     """Decorate a prompt function into a :class:`DurableCall` (``llm.call`` plus durability).
@@ -159,6 +162,8 @@ def durable_call(
             rejects (bad request, authentication, permission, unknown model) are never retried.
         tool_retry_policy: retries of each tool activity (default: the app's policy).
         timeout: seconds one model request attempt may take.
+        rate_limit: name of an ``EddaApp(rate_limits={...})`` limit every model request takes a grant of;
+            over the limit the run waits durably (see ``docs/queues.md``).
         **params: model parameters (``temperature``, ``max_tokens``, ...), as for ``llm.call``.
 
     Raises:
@@ -173,7 +178,12 @@ def durable_call(
         else:
             inner = llm.call(model, tools=tools, format=format, **params)(fn)
         return DurableCall(
-            inner, name=name, retry_policy=retry_policy, tool_retry_policy=tool_retry_policy, timeout=timeout
+            inner,
+            name=name,
+            retry_policy=retry_policy,
+            tool_retry_policy=tool_retry_policy,
+            timeout=timeout,
+            rate_limit=rate_limit,
         )
 
     return decorate

@@ -24,6 +24,7 @@ async def model_request(
     retry_policy: RetryPolicy | None = None,
     tool_retry_policy: RetryPolicy | None = None,
     timeout: float | None = None,
+    rate_limit: str | None = None,
     **params: Any,
 ) -> DurableResponse:
     """Send ``content`` to ``model`` as one activity named ``mirascope.request:<name>``.
@@ -43,6 +44,7 @@ async def model_request(
             retried).
         tool_retry_policy: retries of each tool activity run from the response.
         timeout: seconds one attempt may take.
+        rate_limit: name of an ``EddaApp(rate_limits={...})`` limit the request takes a grant of.
         **params: model parameters (``temperature``, ``max_tokens``, ...).
     """
     if isinstance(model, llm.Model):
@@ -61,5 +63,6 @@ async def model_request(
         retry_policy=retry_policy,
         tool_retry_policy=tool_retry_policy,
         timeout=timeout,
+        rate_limit=rate_limit,
     )
     return await request_response(ctx, spec, promote_to_messages(content), RequestOperation)

@@ -137,6 +137,11 @@ EXPECTED: dict[str, list[str]] = {
         "workflow deliver completed: 'van 7 to 59.91,10.75'",
     ],
     "timers.py": ["after start: waiting", "reminder 2 sent to ada", "result: ['reminder-1', 'reminder-2']"],
+    "queues.py": ["summary of contract for initech", "7 summaries, never more than 2 at once: True"],
+    "debounce_singleton.py": [
+        "reindexed: draft 5 - runs: 1",
+        "second start returns the active instance: True",
+    ],
     "otel_tracing.py": [
         "result: 108.0",
         "span 'activity fetch_rate' (child of workflow)",
