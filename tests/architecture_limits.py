@@ -127,6 +127,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "activity",
             "compensation",
             "create_wsgi_app",
+            "current_context",
             "on_child",
             "on_event",
             "on_failure",
