@@ -226,4 +226,21 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "workflow_step",
         }
     ),
+    "durable_pydantic_ai": frozenset(
+        {
+            "ActivityConfig",
+            "AgentMisuseError",
+            "DeferredToolAnswer",
+            "DurableApprovals",
+            "EddaDurability",
+            "EddaEventWaiter",
+            "EddaOperationBackend",
+            "INSTALL_HINT",
+            "ModelRequestError",
+            "ModelRequestRejectedError",
+            "PYDANTIC_AI_VERSION",
+            "PydanticAINotInstalledError",
+            "approvals",
+        }
+    ),
 }

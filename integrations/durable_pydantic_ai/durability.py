@@ -33,9 +33,14 @@ from pydantic_ai.tools import AgentDepsT, RunContext
 from pydantic_ai.toolsets import ToolsetTool
 
 from durable_core import TerminalError, current_context
-from durable_pydantic_ai.backend import ActivityConfig, BeforeModelRequest, EddaOperationBackend, EddaOperationConfig
-from durable_pydantic_ai.events import EddaEventWaiter
+from durable_pydantic_ai.backend import (
+    ActivityConfig,
+    BeforeModelRequest,
+    EddaOperationBackend,
+    EddaOperationConfig,
+)
 from durable_pydantic_ai.errors import AgentMisuseError
+from durable_pydantic_ai.events import EddaEventWaiter
 
 
 def _serialization_failure(exc: Exception) -> BaseException:
@@ -70,7 +75,11 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
         codec=JSON_CODEC,  # history stores JSON: pydantic-ai reduces its objects before they are recorded
         serialization_failure=_serialization_failure,
         wrapped_toolset_kinds=frozenset({"function", "mcp", "dynamic"}),
-        toolset_lifecycles={"function": "enter-always", "mcp": "enter-in-durable-unit", "dynamic": "enter-never"},
+        toolset_lifecycles={
+            "function": "enter-always",
+            "mcp": "enter-in-durable-unit",
+            "dynamic": "enter-never",
+        },
         journal_discovery=True,
         # Activities take history positions in call order; tool calls of one turn run one after the
         # other so a replay meets them in the recorded order.
@@ -142,7 +151,9 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
         ) -> ActivityConfig | Literal[False]:
             assert isinstance(operation_id, ToolsetCallToolId | ToolsetValidateToolArgumentsId)
             resolve = self._build_resolve_tool_config(self._toolset_base_config(operation_id.toolset_kind))
-            return cast(ActivityConfig | Literal[False], resolve(cast(ToolsetTool[Any] | None, tool), tool_name))
+            return cast(
+                ActivityConfig | Literal[False], resolve(cast(ToolsetTool[Any] | None, tool), tool_name)
+            )
 
         return EddaOperationBackend(
             agent_name=self.name,

@@ -49,11 +49,17 @@ def answer_model(requests: DeferredToolRequests) -> type[BaseModel]:
     """
     config = ConfigDict(extra="forbid", populate_by_name=True)
     approvals: dict[str, Any] = {
-        f"a{i}": (bool, Field(alias=call.tool_call_id, description=_describe(call.tool_name, call.args_as_dict())))
+        f"a{i}": (
+            bool,
+            Field(alias=call.tool_call_id, description=_describe(call.tool_name, call.args_as_dict())),
+        )
         for i, call in enumerate(requests.approvals)
     }
     calls: dict[str, Any] = {
-        f"c{i}": (JsonValue, Field(alias=call.tool_call_id, description=_describe(call.tool_name, call.args_as_dict())))
+        f"c{i}": (
+            JsonValue,
+            Field(alias=call.tool_call_id, description=_describe(call.tool_name, call.args_as_dict())),
+        )
         for i, call in enumerate(requests.calls)
     }
     fields: dict[str, Any] = {}
@@ -90,9 +96,11 @@ class EddaEventWaiter(ExternalEventWaiter):
         async def ask_once(actx: WorkflowContext, token: str) -> Any:
             return await ask(token)
 
-        answer = await Activity(ask_once, name=f"{self._agent_name}__external_event.{name}.ask")(ctx, token)
+        answer: JsonValue = await Activity(ask_once, name=f"{self._agent_name}__external_event.{name}.ask")(
+            ctx, token
+        )
         if answer is not None:
-            return answer  # type: ignore[no-any-return]
+            return answer
         pending = _PENDING.get()
         model = DeferredToolAnswer if pending is None else answer_model(pending)
         seconds = None if timeout is None else timeout.total_seconds()
@@ -100,7 +108,8 @@ class EddaEventWaiter(ExternalEventWaiter):
             event = await wait_event(ctx, name, seconds, model=model)
         except EventTimeoutError as exc:
             raise ExternalEventError(str(exc)) from exc
-        return event.data.model_dump(mode="json", by_alias=True, exclude_unset=False)  # type: ignore[no-any-return]
+        data: JsonValue = event.data.model_dump(mode="json", by_alias=True)
+        return data
 
 
 class DurableApprovals(RequestInput[AgentDepsT]):

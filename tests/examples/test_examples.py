@@ -172,6 +172,10 @@ EXPECTED: dict[str, list[str]] = {
         "waiting for ['refund.decision']; answer fields: ['decision']",
         "result: {'ticket': 'T-ada', 'asked': 'Refund 42.50 to ada?', 'decision': 'approve', 'refunded': 42.5}",
     ],
+    "pydantic_ai_mcp_server.py": [
+        "waiting for: ['approve_refund'] {'pay': 'refund({\"amount\": 12.5, \"order_id\": \"A-7\"})'}",
+        "result: Done: refunded 12.50 EUR for A-7",
+    ],
     "pydantic_graph_mcp_server.py": [
         "tools: place_order, place_order_cancel, place_order_result, place_order_status",
         "place_order -> completed",

@@ -143,4 +143,3 @@ FAILING = {"misuse": misuse_agent, "rejected": rejected_agent, "throttled": thro
 async def failing(ctx: WorkflowContext, which: str) -> str:
     """Run one of the failing agents."""
     return (await FAILING[which].run("hi")).output
-

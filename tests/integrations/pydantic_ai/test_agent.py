@@ -64,7 +64,7 @@ async def test_run_stream_and_iter_stream_live_and_replay(make_app: Any) -> None
         "text": "streamed tokens arrive",
         "nodes": ["UserPromptNode", "ModelRequestNode", "CallToolsNode", "End"],
     }
-    assert agents.STREAMED == live  # replay did not stream again
+    assert live == agents.STREAMED  # replay did not stream again
     assert await activities(app, iid) == ["streamer__model.request_stream"] * 2
 
 
@@ -126,7 +126,6 @@ async def test_misuse_and_rejections_are_terminal_at_once(
 async def test_outside_a_workflow_the_agent_is_a_plain_agent() -> None:
     agent = Agent(TestModel(custom_output_text="plain"), name="plain", capabilities=[EddaDurability()])
     assert (await agent.run("hi")).output == "plain"
-
 
 
 async def test_an_unnamed_agent_is_refused() -> None:
