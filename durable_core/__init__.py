@@ -25,6 +25,14 @@ from durable_core.authoring import (
     workflow,
 )
 from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
+from durable_core.authoring.budget import (
+    Budget,
+    BudgetExceededError,
+    BudgetLedger,
+    LLMUsage,
+    ModelPrice,
+    current_budget,
+)
 from durable_core.authoring.channels import (
     ChannelMessage,
     ReceivedMessage,
@@ -57,6 +65,7 @@ from durable_core.engine import (
     WorkerOptions,
     WorkflowHandle,
 )
+from durable_core.engine.app_usage import InstanceUsage
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.errors import (
     ActivityTimeoutError,
@@ -125,6 +134,9 @@ __all__ = [
     "ApiMisuseError",
     "AppNotBoundError",
     "AppOptions",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetLedger",
     "CancelOutcome",
     "Catalog",
     "ChannelMessage",
@@ -155,9 +167,12 @@ __all__ = [
     "InstanceProgress",
     "InstanceRecord",
     "InstanceStatus",
+    "InstanceUsage",
     "InvalidDatabaseURLError",
+    "LLMUsage",
     "LeaseLostError",
     "MigrationError",
+    "ModelPrice",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
     "OutboxEvent",
@@ -205,6 +220,7 @@ __all__ = [
     "activity",
     "compensation",
     "create_wsgi_app",
+    "current_budget",
     "current_context",
     "on_child",
     "on_event",

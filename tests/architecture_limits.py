@@ -42,6 +42,13 @@ FUNCTION_SIZE_EXCEPTIONS: Final[Mapping[str, tuple[int, str]]] = {
 PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
     "durable_core": frozenset(
         {
+            "Budget",
+            "BudgetExceededError",
+            "BudgetLedger",
+            "InstanceUsage",
+            "LLMUsage",
+            "ModelPrice",
+            "current_budget",
             "Activity",
             "ActivityTimeoutError",
             "ApiMisuseError",

@@ -19,6 +19,7 @@ from durable_mirascope._ops import (
     CallSpec,
     ChunkHandler,
     StreamOperation,
+    budgeted_request,
     check_tools,
     prompt_activity,
 )
@@ -85,7 +86,7 @@ class DurableCall(Generic[P]):
     async def __call__(self, ctx: WorkflowContext, *args: P.args, **kwargs: P.kwargs) -> DurableResponse:
         """Make the model request as one activity and return the (recorded) response."""
         act = prompt_activity(self.spec, CallOperation, self.messages)
-        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs))
+        return build_response(ctx, self.spec, await budgeted_request(act, ctx, *args, **kwargs))
 
     async def stream(
         self, ctx: WorkflowContext, *args: Any, on_chunk: ChunkHandler | None = None, **kwargs: Any
@@ -97,7 +98,7 @@ class DurableCall(Generic[P]):
         retried. The workflow gets the finished response, the same on every replay.
         """
         act = prompt_activity(self.spec, StreamOperation, self.messages, stream=True, on_chunk=on_chunk)
-        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs))
+        return build_response(ctx, self.spec, await budgeted_request(act, ctx, *args, **kwargs))
 
     async def agent(
         self,

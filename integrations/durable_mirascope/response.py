@@ -14,7 +14,7 @@ from mirascope import llm
 from mirascope.llm.formatting import Format, resolve_format
 
 from durable_core import WorkflowContext
-from durable_mirascope._ops import CallSpec, ResumeOperation, request_activity
+from durable_mirascope._ops import CallSpec, ResumeOperation, budgeted_request, request_activity
 from durable_mirascope.records import (
     FormatInfo,
     ResponseRecord,
@@ -96,5 +96,5 @@ async def request_response(
 ) -> DurableResponse:
     """Send ``messages`` as one durable model request (activity ``<operation>:<label>``)."""
     request = {**spec.describe(), "messages": encode_messages(messages)}
-    recorded = await request_activity(spec, operation)(ctx, request)
+    recorded = await budgeted_request(request_activity(spec, operation), ctx, request)
     return build_response(ctx, spec, recorded)

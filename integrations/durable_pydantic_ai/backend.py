@@ -21,7 +21,7 @@ from pydantic_ai.durable_exec import (
 )
 from pydantic_ai.exceptions import ModelHTTPError, UserError
 
-from durable_core import Activity, RetryPolicy, WorkflowContext, current_context
+from durable_core import Activity, RetryPolicy, WorkflowContext, current_budget, current_context
 from durable_pydantic_ai.errors import AgentMisuseError, ModelRequestError, ModelRequestRejectedError
 
 # Provider answers that a retry may fix: timeouts, conflicts, rate limits. Any other 4xx is final.
@@ -96,6 +96,9 @@ class EddaOperationBackend(CallableOperationBackend[ActivityConfig]):
         """Run ``body`` as the activity ``name`` of the current workflow and return its recorded result."""
         ctx = workflow_context(name)
         is_model_request = isinstance(operation_id, ModelRequestId)
+        ledger = current_budget() if is_model_request else None
+        if ledger is not None:
+            ledger.check(f"model request {name}")  # nothing is sent once the budget is spent
         if is_model_request and self._before_model_request is not None:
             await self._before_model_request(ctx)
 
@@ -111,4 +114,7 @@ class EddaOperationBackend(CallableOperationBackend[ActivityConfig]):
         act: Activity[[], Any] = Activity(
             run, name=name, retry_policy=config.get("retry_policy"), timeout=config.get("timeout")
         )
-        return await act(ctx)
+        result = await act(ctx)
+        if ledger is not None:
+            ledger.charge(result)  # the recorded response, live or replayed: counted once per execution
+        return result

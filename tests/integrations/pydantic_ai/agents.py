@@ -10,6 +10,7 @@ from pydantic_ai import Agent, ModelHTTPError, UserError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
+from pydantic_ai.usage import RequestUsage
 
 from durable_core import Catalog, RetryPolicy, WorkflowContext, wait_event, workflow
 from durable_pydantic_ai import EddaDurability, approvals
@@ -143,3 +144,42 @@ FAILING = {"misuse": misuse_agent, "rejected": rejected_agent, "throttled": thro
 async def failing(ctx: WorkflowContext, which: str) -> str:
     """Run one of the failing agents."""
     return (await FAILING[which].run("hi")).output
+
+
+def looping(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Calls ``add`` forever; every request reports 100 input + 50 output tokens."""
+    CALLS["budget_model"] += 1
+    return ModelResponse(
+        parts=[ToolCallPart("add", {"a": 1, "b": 1}, tool_call_id=f"b{len(messages)}")],
+        usage=RequestUsage(input_tokens=100, output_tokens=50),
+    )
+
+
+budget_agent = Agent(FunctionModel(looping), name="spender", capabilities=[EddaDurability()])
+budget_agent.tool_plain(add)
+
+
+@workflow(catalog=CATALOG)
+async def spend(ctx: WorkflowContext, pause: bool) -> str:
+    """Run the looping agent (it never stops on its own: only the budget ends it)."""
+    if pause:
+        await wait_event(ctx, "go")
+    return (await budget_agent.run("loop")).output
+
+
+@workflow(catalog=CATALOG)
+async def spend_in_two_runs(ctx: WorkflowContext) -> str:
+    """Two requests, a wait (the resume replays them), then an agent run that reaches the budget."""
+    await one_request_agent.run("first")
+    await one_request_agent.run("second")
+    await wait_event(ctx, "go")
+    return (await budget_agent.run("loop")).output
+
+
+def one_answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Answers at once, using 150 tokens."""
+    CALLS["budget_model"] += 1
+    return ModelResponse(parts=[TextPart("ok")], usage=RequestUsage(input_tokens=100, output_tokens=50))
+
+
+one_request_agent = Agent(FunctionModel(one_answer), name="once", capabilities=[EddaDurability()])
