@@ -167,6 +167,17 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
             before_model_request=self._before_model_request,
         )
 
+    def _model_stream_event_handler(self) -> EventStreamHandler[AgentDepsT] | None:
+        """The handler that sees the live model stream inside a model-request activity.
+
+        This is the single place where ``run_stream`` / ``iter`` tokens leave the activity while the
+        model is still streaming (the workflow body itself only gets the recorded final response).
+        DURABLE-STREAMS HOOK: once ``ctx.stream(name).write(chunk)`` exists (durable output streams),
+        wrap the handler here so every ``PartDeltaEvent`` is also written to the instance's
+        ``"tokens"`` stream from inside the activity (``current_context()`` is the activity's context).
+        """
+        return super()._model_stream_event_handler()
+
     def _toolset_base_config(self, kind: ToolsetKind) -> Any:
         return self._mcp_activity if kind == "mcp" else self._tool_activity
 
