@@ -65,7 +65,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with EddaApp(f"sqlite:///{Path(tmp) / 'trips.db'}", "trips", workflows=[plan_trip]) as app:
             iid = await plan_trip.start(city="Lyon")
-            while (await app.get_wait(iid)) is None:
+            for _ in range(600):  # until the run parks in its wait (at most 30 s)
+                if await app.get_wait(iid) is not None:
+                    break
                 await asyncio.sleep(0.05)
             await app.send_event("go", "example", {}, instance_id=iid)
             print("result:", await app.wait_result(iid, timeout=30))
