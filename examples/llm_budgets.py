@@ -57,7 +57,9 @@ async def main() -> None:
                 print("failed:", failed.__cause__)
             print("model requests sent:", len(sent))
             found = await app.get_usage(iid)
-            print(f"usage: {found.usage.total_tokens} tokens, cost {found.usage.cost:.4f}, left {found.cost_left}")
+            print(
+                f"usage: {found.usage.total_tokens} tokens, cost {found.usage.cost:.4f}, left {found.cost_left}"
+            )
 
 
 if __name__ == "__main__":
