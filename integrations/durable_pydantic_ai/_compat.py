@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 
 from durable_pydantic_ai.errors import INSTALL_HINT, PydanticAINotInstalledError
 
-SUPPORTED_MAJOR = 2
-MINIMUM = (2, 60)
 SUPPORTED = "pydantic-ai-slim>=2.60,<3"
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
 
 
 def check_pydantic_ai() -> str:
@@ -32,8 +23,8 @@ def check_pydantic_ai() -> str:
         raise PydanticAINotInstalledError(
             f"durable_pydantic_ai needs {SUPPORTED} which is not installed ({exc}); install it with: {INSTALL_HINT}"
         ) from exc
-    parsed = _version_tuple(version)
-    if parsed[:1] != (SUPPORTED_MAJOR,) or parsed[:2] < MINIMUM:
+    major_minor = [int(n) for n in re.findall(r"\d+", version)[:2]]
+    if len(major_minor) < 2 or major_minor[0] != 2 or major_minor[1] < 60:
         raise PydanticAINotInstalledError(
             f"durable_pydantic_ai supports {SUPPORTED} but pydantic-ai-slim {version} is installed; "
             f"install a supported version with: {INSTALL_HINT}"

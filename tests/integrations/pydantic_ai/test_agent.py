@@ -13,22 +13,10 @@ import pytest
 from pydantic_ai import Agent
 from pydantic_ai.models.test import TestModel
 
-from durable_core import Catalog, EddaApp, InstanceStatus, StepKind, SystemClock, WorkflowFailedError
+from durable_core import EddaApp, InstanceStatus, StepKind, SystemClock, WorkflowFailedError
 from durable_pydantic_ai import AgentMisuseError, EddaDurability, ModelRequestError, ModelRequestRejectedError
 from tests.integrations.pydantic_ai import agents
 from tests.integrations.pydantic_graph.support import wait_status
-
-
-@pytest.fixture
-def catalog() -> Catalog:
-    return agents.CATALOG
-
-
-@pytest.fixture(autouse=True)
-def _reset_counters() -> None:
-    agents.CALLS.clear()
-    agents.STREAMED.clear()
-    agents.deleted.clear()
 
 
 async def activities(app: EddaApp, iid: str) -> list[str]:

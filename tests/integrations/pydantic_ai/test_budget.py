@@ -9,7 +9,6 @@ import pytest
 from durable_core import (
     Budget,
     BudgetExceededError,
-    Catalog,
     EddaApp,
     InstanceStatus,
     ModelPrice,
@@ -20,16 +19,6 @@ from tests.integrations.pydantic_graph.support import wait_status
 
 # FunctionModel names its responses "function:<fn>:"; 0.2 per request of 100 + 50 tokens
 PRICES = {"function:looping:": ModelPrice(input=0.001, output=0.002)}
-
-
-@pytest.fixture
-def catalog() -> Catalog:
-    return agents.CATALOG
-
-
-@pytest.fixture(autouse=True)
-def _reset_counters() -> None:
-    agents.CALLS.clear()
 
 
 async def test_token_budget_stops_the_agent(make_app: Any) -> None:
