@@ -30,6 +30,7 @@ async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
         await pool.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 @pytest.mark.parametrize("stall_in", ["tool", "model2"])
 async def test_killed_in_flight_reruns_only_that_step(db_url: str, workers: Workers, stall_in: str) -> None:
     effects = EffectLog(workers.log)
