@@ -23,11 +23,8 @@ MODULE = "tests.crash.programs.pydantic_ai_worker"
 
 @pytest.fixture
 async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
-    pool = Workers(MODULE, db_url, tmp_path / "effects.log", tmp_path)
-    try:
+    async with Workers(MODULE, db_url, tmp_path / "effects.log", tmp_path) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
