@@ -6,7 +6,7 @@ library is known to be installed.
 
 from __future__ import annotations
 
-from durable_core import ConfigurationError, TerminalError
+from durable_core import ConfigurationError, EddaError
 
 INSTALL_HINT = "pip install 'edda-mcp[pydantic-graph]'"
 
@@ -15,9 +15,9 @@ class PydanticGraphNotInstalledError(ConfigurationError, ImportError):
     """pydantic-graph (the extra this package needs) is missing or has an unsupported version."""
 
 
-class UnsupportedGraphError(ConfigurationError, TerminalError):
-    """The graph (or its state) has a shape this integration cannot run durably (terminal: never retried)."""
+class UnsupportedGraphError(ConfigurationError):
+    """The graph (or its state) has a shape this integration cannot run durably."""
 
 
-class RecordedStepError(TerminalError):
-    """A recorded step result cannot be rebuilt into the graph's objects (the code changed shape; terminal)."""
+class RecordedStepError(EddaError):
+    """A recorded step result cannot be rebuilt into the graph's objects (the code changed shape)."""

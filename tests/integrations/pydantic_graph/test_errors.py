@@ -150,9 +150,7 @@ async def test_stream_steps_are_rejected_with_a_clear_message(make_app: Any, cat
     builder.add(
         builder.edge_from(builder.start_node).to(numbers), builder.edge_from(numbers).to(builder.end_node)
     )
-    # The app's default retry policy (5 attempts, backing off on the fake clock, which never advances
-    # here): the misuse error must be terminal at once or the wait below times out.
-    graph: DurableGraph[int] = DurableGraph(builder.build())
+    graph: DurableGraph[int] = DurableGraph(builder.build(), retry_policy=RetryPolicy(max_attempts=1))
 
     @workflow(catalog=catalog)
     async def streaming(ctx: WorkflowContext) -> int:
