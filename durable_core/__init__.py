@@ -16,6 +16,7 @@ from durable_core.authoring import (
     WorkflowContext,
     activity,
     compensation,
+    current_context,
     on_failure,
     register_compensation,
     send_event_transactional,
@@ -24,6 +25,14 @@ from durable_core.authoring import (
     workflow,
 )
 from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
+from durable_core.authoring.budget import (
+    Budget,
+    BudgetExceededError,
+    BudgetLedger,
+    LLMUsage,
+    ModelPrice,
+    current_budget,
+)
 from durable_core.authoring.channels import (
     ChannelMessage,
     ReceivedMessage,
@@ -57,6 +66,7 @@ from durable_core.engine import (
     WorkerOptions,
     WorkflowHandle,
 )
+from durable_core.engine.app_usage import InstanceUsage
 from durable_core.engine.outbox import OutboxMode, OutboxRelayer
 from durable_core.engine.schedules import Schedules
 from durable_core.errors import (
@@ -144,6 +154,9 @@ __all__ = [
     "ApiMisuseError",
     "AppNotBoundError",
     "AppOptions",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetLedger",
     "CancelOutcome",
     "Catalog",
     "CatchUp",
@@ -181,9 +194,12 @@ __all__ = [
     "InstanceProgress",
     "InstanceRecord",
     "InstanceStatus",
+    "InstanceUsage",
     "InvalidDatabaseURLError",
+    "LLMUsage",
     "LeaseLostError",
     "MigrationError",
+    "ModelPrice",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
     "ObserverBase",
@@ -247,6 +263,8 @@ __all__ = [
     "activity",
     "compensation",
     "create_wsgi_app",
+    "current_budget",
+    "current_context",
     "on_child",
     "on_event",
     "on_failure",

@@ -30,6 +30,18 @@ class WaitOut(_Out):
     )
 
 
+class UsageOut(_Out):
+    """LLM usage of the instance's model requests, and what its budget still allows."""
+
+    requests: int = Field(description="model requests recorded")
+    input_tokens: int
+    output_tokens: int
+    cost: float = Field(description="priced with the budget's prices (0 without a cost budget)")
+    budget: str | None = Field(None, description="the budget's name, if the instance has one")
+    tokens_left: int | None = Field(None, description="tokens the budget still allows (null: no limit)")
+    cost_left: float | None = Field(None, description="cost the budget still allows (null: no limit)")
+
+
 class StatusOut(_Out):
     """Output of ``<tool>_status``."""
 
@@ -49,6 +61,7 @@ class StatusOut(_Out):
     )
     last_completed_step: str | None = Field(None, description="name of the most recently completed step")
     waiting_for: WaitOut | None = None
+    usage: UsageOut | None = Field(None, description="LLM usage (null when it made no model requests)")
     cancel_requested: bool = False
     error: ErrorOut | None = None
     poll_interval_seconds: float = Field(description="suggested seconds before polling again (0 = finished)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from durable_core import EddaApp, InstanceRecord, InstanceStatus
-from edda_mcp.models import ErrorOut, StatusOut, WaitOut
+from edda_mcp.models import ErrorOut, StatusOut, UsageOut, WaitOut
 
 RUNNING_POLL_SECONDS = 2.0
 WAITING_POLL_SECONDS = 30.0
@@ -25,12 +25,30 @@ async def read_status(app: EddaApp, record: InstanceRecord) -> StatusOut:
         current_step=progress.current_step,
         last_completed_step=progress.last_completed_step,
         waiting_for=waiting,
+        usage=await read_usage(app, record),
         cancel_requested=record.cancel_requested,
         error=error_out(record),
         poll_interval_seconds=poll_interval(record, waiting, app.clock.now()),
         created_at=record.created_at,
         updated_at=record.updated_at,
         finished_at=record.finished_at,
+    )
+
+
+async def read_usage(app: EddaApp, record: InstanceRecord) -> UsageOut | None:
+    """LLM usage from the recorded model requests (None when there are none and no budget)."""
+    found = await app.get_usage(record.instance_id)
+    used, budget = found.usage, found.budget
+    if used.requests == 0 and budget is None:
+        return None
+    return UsageOut(
+        requests=used.requests,
+        input_tokens=used.input_tokens,
+        output_tokens=used.output_tokens,
+        cost=used.cost,
+        budget=budget.name if budget is not None else None,
+        tokens_left=found.tokens_left,
+        cost_left=found.cost_left,
     )
 
 

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CORE = "durable_core"
 MCP = "edda_mcp"
-INTEGRATIONS = frozenset({"durable_mirascope", "durable_llamaindex", "durable_pydantic_graph"})
+INTEGRATIONS = frozenset(
+    {"durable_mirascope", "durable_llamaindex", "durable_pydantic_graph", "durable_pydantic_ai"}
+)
 FIRST_PARTY = frozenset({CORE, MCP}) | INTEGRATIONS
 
 # Layers inside durable_core. Leaves are single modules (a leaf may later become a package: its

@@ -13,13 +13,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("durable_core", "edda_mcp", "durable_mirascope", "durable_llamaindex", "durable_pydantic_graph")
+PACKAGES = (
+    "durable_core",
+    "edda_mcp",
+    "durable_mirascope",
+    "durable_llamaindex",
+    "durable_pydantic_graph",
+    "durable_pydantic_ai",
+)
 SOURCES = {
     "durable_core": ROOT / "durable_core",
     "edda_mcp": ROOT / "edda_mcp",
     "durable_mirascope": ROOT / "integrations" / "durable_mirascope",
     "durable_llamaindex": ROOT / "integrations" / "durable_llamaindex",
     "durable_pydantic_graph": ROOT / "integrations" / "durable_pydantic_graph",
+    "durable_pydantic_ai": ROOT / "integrations" / "durable_pydantic_ai",
 }
 #: the extra that must bring each package's upstream imports (None: the base dependencies)
 EXTRA_OF = {
@@ -28,6 +36,7 @@ EXTRA_OF = {
     "durable_mirascope": "mirascope",
     "durable_llamaindex": "llamaindex",
     "durable_pydantic_graph": "pydantic-graph",
+    "durable_pydantic_ai": "pydantic-ai",
 }
 #: imports made only where the matching extra is installed (drivers, optional tracing)
 OPTIONAL_IMPORTS = {
@@ -38,7 +47,7 @@ OPTIONAL_IMPORTS = {
     "prometheus_client": "metrics",
 }
 #: modules that ship inside a declared distribution under another name
-PART_OF = {"pydantic_core": "pydantic"}
+PART_OF = {"pydantic_core": "pydantic", "pydantic_ai": "pydantic-ai-slim"}
 
 
 def _normalize(name: str) -> str:

@@ -2,7 +2,7 @@
 
 from durable_core.authoring.activity import Activity, activity
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
-from durable_core.authoring.context import WorkflowContext
+from durable_core.authoring.context import WorkflowContext, current_context
 from durable_core.authoring.outbox import send_event_transactional
 from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
 from durable_core.authoring.saga import (
@@ -29,6 +29,7 @@ __all__ = [
     "WorkflowStarter",
     "activity",
     "compensation",
+    "current_context",
     "on_failure",
     "register_compensation",
     "send_event_transactional",

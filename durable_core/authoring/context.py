@@ -204,3 +204,17 @@ class WorkflowContext:
 #: seed-style ``send_event(...)`` inside a workflow knows where to journal. A ContextVar is per task, not
 #: shared state: two apps (or two instances) in one process never see each other's value.
 CURRENT_CONTEXT: ContextVar[WorkflowContext | None] = ContextVar("edda_current_context", default=None)
+
+
+def current_context() -> WorkflowContext | None:
+    """The :class:`WorkflowContext` of the workflow body or activity running in this task, or None.
+
+    Integrations use it to find the running instance without threading ``ctx`` through a library's own
+    call chain (a pydantic-ai ``Agent.run`` inside a workflow, for example). In a workflow body the
+    context has ``in_activity`` False; inside an activity (or compensation) it is the activity's context,
+    with ``in_activity`` True. Outside both it is None.
+
+    Returns:
+        The current context, or None outside workflows and activities.
+    """
+    return CURRENT_CONTEXT.get()

@@ -12,6 +12,7 @@ from typing import Any, Concatenate, Generic, NoReturn, ParamSpec, Protocol, Typ
 from pydantic import ValidationError
 
 from durable_core.authoring._signature import FunctionShape
+from durable_core.authoring.budget import Budget, split_budget, with_budget
 from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.context import WorkflowContext
 from durable_core.errors import ApiMisuseError, AppNotBoundError, ConfigurationError, InputValidationError
@@ -88,6 +89,7 @@ class Workflow(Generic[P, R]):
         Raises:
             InputValidationError: naming the missing, unexpected or invalid field.
         """
+        kwargs, budget = split_budget(dict(kwargs))  # a budget rides along (see with_options)
         try:
             bound = self.shape.signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -97,7 +99,7 @@ class Workflow(Generic[P, R]):
         for param in self.shape.params:
             value = bound.arguments[param.name]
             encoded[param.name] = self._validate_field(param.name, value)
-        return encoded
+        return with_budget(encoded, budget)
 
     def _validate_field(self, field: str, value: Any) -> JsonValue:
         try:
@@ -118,7 +120,8 @@ class Workflow(Generic[P, R]):
         return encoded
 
     def decode_arguments(self, stored: Mapping[str, Any]) -> dict[str, Any]:
-        """Rebuild typed keyword arguments from the stored JSON input."""
+        """Rebuild typed keyword arguments from the stored JSON input (without its budget, if any)."""
+        stored, _ = split_budget(stored)
         names = {p.name for p in self.shape.params}
         unknown = set(stored) - names
         if unknown:
@@ -184,6 +187,7 @@ class Workflow(Generic[P, R]):
         debounce: timedelta | None = None,
         singleton_key: str | None = None,
         on_conflict: OnConflict | str = OnConflict.RETURN,
+        budget: Budget | None = None,
     ) -> BoundWorkflow[P, R]:
         """Start options that cannot be keyword arguments of the workflow itself.
 
@@ -203,6 +207,8 @@ class Workflow(Generic[P, R]):
             singleton_key: at most one unfinished instance of this workflow per key; another start
                 returns the active instance's id (``on_conflict="return"``).
             on_conflict: what a start does while the singleton key is held (only ``"return"`` today).
+            budget: an LLM :class:`Budget` (tokens and/or cost) stored with the instance and enforced by
+                the LLM integrations (see ``docs/budgets.md``).
         """
         try:
             conflict = OnConflict(on_conflict)
@@ -213,7 +219,7 @@ class Workflow(Generic[P, R]):
         flow = FlowOptions(queue, queue_key, priority, debounce_key, debounce, singleton_key, conflict)
         if instance_id is not None and (debounce_key is not None or singleton_key is not None):
             raise ConfigurationError("instance_id cannot be combined with debounce_key or singleton_key")
-        return BoundWorkflow(self, app, instance_id, wait_timeout, None if flow.is_default else flow)
+        return BoundWorkflow(self, app, instance_id, wait_timeout, None if flow.is_default else flow, budget)
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Calling a workflow like a function does not run it durably: raise, saying what to call."""
@@ -236,25 +242,27 @@ class BoundWorkflow(Generic[P, R]):
         instance_id: str | None,
         wait_timeout: float | None,
         flow: FlowOptions | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._workflow = workflow
         self._app = app
         self._instance_id = instance_id
         self._wait_timeout = wait_timeout
         self._flow = flow
+        self._budget = budget
 
     async def start(self, *args: P.args, **kwargs: P.kwargs) -> str:
         """Durably create an instance and return its id."""
         wf = self._workflow
         app = wf._resolve_app(self._app)
-        arguments = wf.encode_arguments(args, kwargs)
+        arguments = with_budget(wf.encode_arguments(args, kwargs), self._budget)
         return await app.start(wf, arguments, instance_id=self._instance_id, options=self._flow)
 
     async def start_and_wait(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Start and wait for the typed result (``wait_timeout`` bounds the wait)."""
         wf = self._workflow
         app = wf._resolve_app(self._app)
-        arguments = wf.encode_arguments(args, kwargs)
+        arguments = with_budget(wf.encode_arguments(args, kwargs), self._budget)
         instance_id = await app.start(wf, arguments, instance_id=self._instance_id, options=self._flow)
         return await app.wait_result(instance_id, timeout=self._wait_timeout)  # type: ignore[no-any-return]
 

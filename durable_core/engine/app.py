@@ -12,11 +12,7 @@ from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
-from durable_core.engine.app_evolution import EvolutionAPI
-from durable_core.engine.app_flow import FlowAPI
-from durable_core.engine.app_operations import OperationsAPI
-from durable_core.engine.app_schedules import SchedulesAPI
-from durable_core.engine.app_streams import StreamsAPI
+from durable_core.engine.app_mixins import AppQueries
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.flow import FlowControl
@@ -73,7 +69,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI):
+class EddaApp(AppQueries):
     """A durable-execution engine inside your process.
 
     Args:

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
+from durable_core.authoring.budget import BudgetLedger, budget_scope, split_budget
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
 from durable_core.authoring.runtime import WaitSpec
 from durable_core.authoring.workflow import Workflow
@@ -228,7 +229,8 @@ class InstanceRunner:
             ctx = WorkflowContext(session)
             token = CURRENT_CONTEXT.set(ctx)
             try:
-                result = await self._invoke_with_deadline(wf.fn(ctx, **kwargs))
+                with budget_scope(BudgetLedger(split_budget(input_data)[1])):  # rebuilt on every replay
+                    result = await self._invoke_with_deadline(wf.fn(ctx, **kwargs))
             except BaseException:
                 session.discard_unawaited()
                 raise

@@ -6,7 +6,7 @@ is known to be installed.
 
 from __future__ import annotations
 
-from durable_core import ConfigurationError, EddaError
+from durable_core import ConfigurationError, TerminalError
 
 INSTALL_HINT = "pip install 'edda-mcp[llamaindex]'"
 
@@ -15,5 +15,5 @@ class LlamaIndexNotInstalledError(ConfigurationError, ImportError):
     """llama-index-workflows (the extra this package needs) is missing or has an unsupported version."""
 
 
-class RecordedRunError(EddaError):
-    """A recorded checkpoint cannot be rebuilt into LlamaIndex objects (the code changed shape)."""
+class RecordedRunError(TerminalError):
+    """A recorded checkpoint cannot be rebuilt into LlamaIndex objects (the code changed shape; terminal)."""

@@ -17,7 +17,7 @@ from mirascope import llm
 from mirascope.llm.formatting import resolve_format
 from mirascope.llm.tools import AsyncToolkit, BaseToolkit, ProviderTool
 
-from durable_core import Activity, OutputStream, RetryPolicy, WorkflowContext
+from durable_core import Activity, OutputStream, RetryPolicy, WorkflowContext, current_budget
 from durable_mirascope.errors import (
     ModelRequestError,
     ModelRequestRejectedError,
@@ -190,6 +190,23 @@ async def _provider_call(
             if inspect.isawaitable(outcome):
                 await outcome
     return ResponseRecord.from_response(streamed).to_json()
+
+
+async def budgeted_request(
+    act: Activity[Any, Any], ctx: WorkflowContext, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """Run a model-request activity under the instance's LLM budget (if it has one).
+
+    The budget is checked before the activity is scheduled (no request is sent once it is spent) and
+    charged with the recorded response afterwards, live or replayed, so usage never counts twice.
+    """
+    ledger = current_budget()
+    if ledger is not None:
+        ledger.check(f"model request {act.name}")
+    recorded: dict[str, Any] = await act(ctx, *args, **kwargs)
+    if ledger is not None:
+        ledger.charge(recorded)
+    return recorded
 
 
 def request_activity(

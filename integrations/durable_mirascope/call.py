@@ -21,6 +21,7 @@ from durable_mirascope._ops import (
     ChunkHandler,
     Streaming,
     StreamOperation,
+    budgeted_request,
     check_tools,
     prompt_activity,
 )
@@ -89,7 +90,7 @@ class DurableCall(Generic[P]):
     async def __call__(self, ctx: WorkflowContext, *args: P.args, **kwargs: P.kwargs) -> DurableResponse:
         """Make the model request as one activity and return the (recorded) response."""
         act = prompt_activity(self.spec, CallOperation, self.messages)
-        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs))
+        return build_response(ctx, self.spec, await budgeted_request(act, ctx, *args, **kwargs))
 
     async def stream(
         self,
@@ -111,7 +112,7 @@ class DurableCall(Generic[P]):
         """
         streaming = Streaming(stream_name, on_chunk)
         act = prompt_activity(self.spec, StreamOperation, self.messages, streaming=streaming)
-        return build_response(ctx, self.spec, await act(ctx, *args, **kwargs), streaming)
+        return build_response(ctx, self.spec, await budgeted_request(act, ctx, *args, **kwargs), streaming)
 
     async def agent(
         self,

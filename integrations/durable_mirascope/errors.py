@@ -23,8 +23,8 @@ class RecordedResponseError(TerminalError):
     """A model response or tool output cannot be recorded, or rebuilt into mirascope objects (not retried)."""
 
 
-class UnsupportedToolError(EddaError):
-    """A tool or prompt shape this integration cannot run durably (e.g. mirascope context tools)."""
+class UnsupportedToolError(TerminalError):
+    """A tool or prompt shape this integration cannot run durably (e.g. mirascope context tools; terminal)."""
 
 
 class ModelRequestError(EddaError):

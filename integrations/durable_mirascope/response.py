@@ -14,7 +14,7 @@ from mirascope import llm
 from mirascope.llm.formatting import Format, resolve_format
 
 from durable_core import WorkflowContext
-from durable_mirascope._ops import CallSpec, ResumeOperation, Streaming, request_activity
+from durable_mirascope._ops import CallSpec, ResumeOperation, Streaming, budgeted_request, request_activity
 from durable_mirascope.records import (
     FormatInfo,
     ResponseRecord,
@@ -137,5 +137,5 @@ async def request_response(
     Streamed or not, the activity's name and arguments are the same, so the choice never changes history.
     """
     request = {**spec.describe(), "messages": encode_messages(messages)}
-    recorded = await request_activity(spec, operation, streaming)(ctx, request)
+    recorded = await budgeted_request(request_activity(spec, operation, streaming), ctx, request)
     return build_response(ctx, spec, recorded, streaming)

@@ -70,6 +70,12 @@ PACKAGES: Final[tuple[Package, ...]] = (
         _INTEGRATION_GROUPS,
     ),
     Package(
+        "durable_pydantic_ai",
+        "durable_pydantic_ai — pydantic-ai integration",
+        "pydantic-ai agents whose model requests and tool calls are activities.",
+        _INTEGRATION_GROUPS,
+    ),
+    Package(
         "durable_pydantic_graph",
         "durable_pydantic_graph — pydantic-graph integration",
         "pydantic-graph graphs whose steps are activities.",

@@ -224,6 +224,23 @@ EXPECTED: dict[str, list[str]] = {
         "waiting for ['refund.decision']; answer fields: ['decision']",
         "result: {'ticket': 'T-ada', 'asked': 'Refund 42.50 to ada?', 'decision': 'approve', 'refunded': 42.5}",
     ],
+    "pydantic_ai_agent.py": [
+        "result: Lyon: sunny in Lyon, 24 C",
+        "model requests sent: 2 | tool calls made: 1",
+        "1: forecaster__model.request",
+        "2: forecaster__function_toolset__<agent>.call_tool:weather",
+        "3: forecaster__model.request",
+        "usage: 2 requests, 300 tokens",
+    ],
+    "llm_budgets.py": [
+        "failed: research-budget exceeded by a model request (cost 0.0135 of 0.01)",
+        "model requests sent: 3",
+        "usage: 3600 tokens, cost 0.0135, left 0.0",
+    ],
+    "pydantic_ai_mcp_server.py": [
+        "waiting for: ['approve_refund'] {'pay': 'refund({\"amount\": 12.5, \"order_id\": \"A-7\"})'}",
+        "result: Done: refunded 12.50 EUR for A-7",
+    ],
     "pydantic_graph_mcp_server.py": [
         "tools: place_order, place_order_cancel, place_order_result, place_order_status",
         "place_order -> completed",

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from edda_mcp import error_details
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-TARGET = str(REPO_ROOT / "examples" / "llamaindex_mcp_server.py") + ":server"
-
-
-def _params(db_url: str, workdir: Path) -> StdioServerParameters:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONWARNINGS": "error"}
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "edda_mcp", "serve", TARGET, "--db", db_url],
-        env=env,
-        cwd=str(workdir),
-    )
+from tests.integrations.example_server import example_server
 
 
 async def test_refund_waits_for_approval_and_survives_a_server_restart(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'refunds.db'}"
-    async with Client(_params(db_url, tmp_path)) as client:
+    async with Client(example_server("llamaindex_mcp_server.py", db_url, tmp_path)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"refund", "refund_status", "refund_result", "refund_cancel", "refund_respond"} <= names
         started = await client.call_tool("refund", {"customer": "bo", "amount": 10})
@@ -38,7 +24,7 @@ async def test_refund_waits_for_approval_and_survives_a_server_restart(tmp_path:
         assert pending.is_error and details is not None and details["status"] != "completed", pending
 
     # A new server process: the run waits in the database, not in the old process's memory.
-    async with Client(_params(db_url, tmp_path)) as client:
+    async with Client(example_server("llamaindex_mcp_server.py", db_url, tmp_path)) as client:
         status = await client.call_tool("refund_status", {"instance_id": iid})
         assert status.structured_content is not None
         waiting = status.structured_content["waiting_for"]

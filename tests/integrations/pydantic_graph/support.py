@@ -43,6 +43,12 @@ class Workers:
     def diagnostics(self) -> str:
         return "\n".join(f"--- worker {w.pid} stderr:\n{w.stderr()[-3000:]}" for w in self.all)
 
+    async def __aenter__(self) -> Workers:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         for worker in self.all:
             if worker.proc.returncode is None:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-TARGET = str(REPO_ROOT / "examples" / "pydantic_graph_mcp_server.py") + ":server"
-
-
-def _params(db_url: str, workdir: Path) -> StdioServerParameters:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONWARNINGS": "error"}
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "edda_mcp", "serve", TARGET, "--db", db_url],
-        env=env,
-        cwd=str(workdir),
-    )
+from tests.integrations.example_server import example_server
 
 
 async def test_order_flow_tool_over_stdio(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'orders.db'}"
-    async with Client(_params(db_url, tmp_path)) as client:
+    async with Client(example_server("pydantic_graph_mcp_server.py", db_url, tmp_path)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"place_order", "place_order_status", "place_order_result", "place_order_cancel"} <= names
 

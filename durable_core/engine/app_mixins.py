@@ -1,0 +1,24 @@
+"""The parts of :class:`~durable_core.engine.app.EddaApp`'s API kept in their own modules (one base).
+
+``app.py`` is at its size cap, so each query area lives in a mixin module and ``EddaApp`` inherits this
+one class: adding an area is one line here, none in ``app.py``.
+"""
+
+from __future__ import annotations
+
+from durable_core.engine.app_evolution import EvolutionAPI
+from durable_core.engine.app_flow import FlowAPI
+from durable_core.engine.app_operations import OperationsAPI
+from durable_core.engine.app_schedules import SchedulesAPI
+from durable_core.engine.app_streams import StreamsAPI
+from durable_core.engine.app_usage import UsageAPI
+
+__all__ = ["AppQueries"]
+
+
+class AppQueries(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI, UsageAPI):
+    """Every API area of ``EddaApp`` kept outside ``app.py``.
+
+    Outbox and operator queries and metrics, code versions and replay checks, output streams, schedules,
+    queues and rate limits, and LLM usage.
+    """
