@@ -94,12 +94,16 @@ from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.types import (
+    ArchivedRun,
+    AttemptState,
     CancelOutcome,
     ErrorInfo,
     HistoryEntry,
+    InstanceCount,
     InstanceProgress,
     InstanceRecord,
     InstanceStatus,
+    OperatorAction,
     OutboxEvent,
     OutboxRecord,
     OutboxStatus,
@@ -109,6 +113,7 @@ from durable_core.types import (
     StepKind,
     StepOutcome,
     SubscriptionMode,
+    ThroughputPoint,
     WaitInfo,
 )
 
@@ -124,6 +129,8 @@ __all__ = [
     "ApiMisuseError",
     "AppNotBoundError",
     "AppOptions",
+    "ArchivedRun",
+    "AttemptState",
     "CancelOutcome",
     "Catalog",
     "ChannelMessage",
@@ -150,6 +157,7 @@ __all__ = [
     "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
+    "InstanceCount",
     "InstanceNotFoundError",
     "InstanceProgress",
     "InstanceRecord",
@@ -159,6 +167,7 @@ __all__ = [
     "MigrationError",
     "NoUnknownOutcomeError",
     "NonDeterminismError",
+    "OperatorAction",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -187,6 +196,7 @@ __all__ = [
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",
+    "ThroughputPoint",
     "UnawaitedActivityError",
     "Unknown",
     "WaitInfo",

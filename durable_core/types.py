@@ -589,3 +589,51 @@ class OutgoingEvent:
     extensions: Mapping[str, JsonScalar] | None = None
     data_content_type: str | None = None
     time: datetime | None = None
+
+
+# -- operator read models and journal (console, CLI) --------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class InstanceCount:
+    """How many instances of ``workflow_name`` are in ``status``."""
+
+    workflow_name: str
+    status: InstanceStatus
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputPoint:
+    """Instances started and finished during the minute beginning at ``minute``."""
+
+    minute: datetime
+    started: int
+    finished: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRun:
+    """One earlier run of an instance that recurred (``ctx.recur``): its number and recorded steps."""
+
+    run: int
+    entries: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """An operator's action on an instance, journaled with who did it and why.
+
+    Attributes:
+        instance_id: the instance acted on.
+        action: what was done (``"cancel"``, ``"resume"``, ``"answer"``, ``"send-event"``, ...).
+        actor: who did it (the authenticated principal, or the local user).
+        reason: why, as the operator wrote it.
+        at: when (the app's clock).
+        detail: what else is worth keeping (the event type, the event id, ...).
+    """
+
+    instance_id: str
+    action: str
+    actor: str
+    reason: str
+    at: datetime
+    detail: JsonValue = None

@@ -15,6 +15,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_outbox import OutboxAPI
+from durable_core.engine.app_queries import OperatorAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
@@ -73,7 +74,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI):
+class EddaApp(OutboxAPI, OperatorAPI):
     """A durable-execution engine inside your process.
 
     Args:
@@ -474,6 +475,7 @@ class EddaApp(OutboxAPI):
 
     def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
         self._waiters.notify(instance_id, record)
+        self._changed(instance_id)
 
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:

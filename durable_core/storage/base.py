@@ -51,6 +51,8 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.operator_queries import SqlOperatorQueries
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseRenewal:
@@ -442,6 +444,10 @@ class Storage(abc.ABC):
     def outbox(self) -> OutboxStore:
         """The outbox rows of this database (written by activities, delivered by the relayer)."""
         raise NotImplementedError(f"{type(self).__name__} has no transactional outbox")
+
+    def operator_queries(self) -> SqlOperatorQueries:
+        """Look-ups for operators (console, CLI) and the operator action journal."""
+        raise NotImplementedError(f"{type(self).__name__} has no operator queries")
 
     # -- events, channels, waits -------------------------------------------------------------------
     def messaging(self) -> Messaging:

@@ -26,11 +26,13 @@ from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import (
     INSTANCES,
     OUTBOX,
+    OUTBOX_INSTANCE_INDEX,
     PARENT_INDEX,
     SCHEMA_VERSION,
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
+    V12_TABLES,
 )
 from durable_core.types import MigrationStep
 
@@ -93,12 +95,19 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V5_TABLES)
 
 
+def _operator(dialect: Dialect) -> list[DDLElement]:
+    mysql = dialect.name in ("mysql", "mariadb")
+    index = CreateIndex(OUTBOX_INSTANCE_INDEX, if_not_exists=not mysql)
+    return [*_create_tables(dialect, V12_TABLES), index]
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
+    (12, "operator action journal; outbox rows by instance", _operator),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -45,12 +45,15 @@ __all__ = [
     "KEY_LOCKS",
     "MESSAGES",
     "METADATA",
+    "OPERATOR_ACTIONS",
     "OUTBOX",
+    "OUTBOX_INSTANCE_INDEX",
     "SCHEMA_VERSION",
     "SUBSCRIPTIONS",
     "V1_TABLES",
     "V3_TABLES",
     "V5_TABLES",
+    "V12_TABLES",
     "WAITS",
     "WORKERS",
     "UTCDateTime",
@@ -340,3 +343,27 @@ WORKERS: Final = Table(
 )
 
 V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)
+
+# -- operator journal and console look-ups (migration v12) ----------------------------------------------
+#: Operator actions (console, CLI): who did what to an instance and why. Deleted with the instance.
+OPERATOR_ACTIONS: Final = Table(
+    "edda_operator_actions",
+    METADATA,
+    Column("action_id", _SEQ, primary_key=True, autoincrement=True),
+    _id("instance_id", nullable=False),
+    Column("action", String(64), nullable=False),
+    _id("actor", nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", _json(), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_edda_operator_actions_instance", "instance_id", "action_id"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: The outbox rows an instance produced (the console's instance page), oldest first.
+OUTBOX_INSTANCE_INDEX: Final = Index(
+    "ix_edda_outbox_instance", OUTBOX.c.instance_id, OUTBOX.c.created_at, OUTBOX.c.event_id
+)
+
+V12_TABLES: Final[tuple[Table, ...]] = (OPERATOR_ACTIONS,)
+INSTANCE_CHILD_TABLES.append(OPERATOR_ACTIONS)

@@ -25,6 +25,7 @@ from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
+from durable_core.storage.operator_queries import SqlOperatorQueries
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
@@ -572,6 +573,10 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def operator_queries(self) -> SqlOperatorQueries:
+        """Look-ups for operators (console, CLI) and the operator action journal."""
+        return SqlOperatorQueries(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.
