@@ -44,6 +44,13 @@ class MigrationError(EddaError):
     """The schema could not be migrated, or the database is newer than this code."""
 
 
+class DatabaseNotFoundError(ConfigurationError, MigrationError):
+    """The database to open without creating it (``open_existing=True``) is missing or holds no Edda schema.
+
+    A :class:`MigrationError` too: an empty database opened with ``auto_migrate=False`` raised that before.
+    """
+
+
 class WorkflowNotFoundError(EddaError):
     """No workflow with the given name is registered with this app."""
 

@@ -86,6 +86,8 @@ class EddaApp(OutboxAPI, OperatorAPI):
         payload_codec: encrypts/compresses stored payloads.
         clock: time source (inject ``FakeClock`` in tests).
         auto_migrate: apply schema migrations at start-up (under a database lock).
+        open_existing: open the database without creating or migrating it, as operator tools do: a missing
+            SQLite file or schema raises DatabaseNotFoundError, another schema version MigrationError.
         pool_size / max_overflow: connection pool sizing (PostgreSQL/MySQL).
         sqlite_synchronous: for a SQLite file, ``"full"`` (default: every acknowledged start, event and
             step is on disk, so it survives a power loss) or ``"normal"`` (faster commits; survives a
@@ -119,6 +121,7 @@ class EddaApp(OutboxAPI, OperatorAPI):
         payload_codec: PayloadCodec | None = None,
         clock: Clock | None = None,
         auto_migrate: bool = True,
+        open_existing: bool = False,
         pool_size: int | None = None,
         max_overflow: int | None = None,
         sqlite_synchronous: SqliteSynchronous | str | None = None,
@@ -184,7 +187,7 @@ class EddaApp(OutboxAPI, OperatorAPI):
         self._ingress = CloudEventsASGI(
             self, max_body_bytes=entry.max_event_bytes, authorize=entry.authorize, lifespan=self
         )
-        self._auto_migrate = auto_migrate
+        self._auto_migrate = auto_migrate and not open_existing
         self._run_workers = workers.run_workers
         self._shutdown_timeout = workers.shutdown_timeout
         self._waiters = ResultWaiters()

@@ -121,6 +121,7 @@ class AppOptions(TypedDict, total=False):
     payload_codec: PayloadCodec | None
     clock: Clock | None
     auto_migrate: bool
+    open_existing: bool
     pool_size: int | None
     max_overflow: int | None
     sqlite_synchronous: SqliteSynchronous | str | None

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
 
-from durable_core.errors import MigrationError
+from durable_core.errors import DatabaseNotFoundError, MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import (
     INSTANCES,
@@ -43,6 +43,7 @@ __all__ = [
     "migration_sql",
     "migration_steps",
     "read_version",
+    "require_current",
 ]
 
 DdlBuilder = Callable[[Dialect], list[DDLElement]]
@@ -148,6 +149,26 @@ def migration_sql(dialect: Dialect) -> str:
             f"VALUES ({step.version}, '{description}', CURRENT_TIMESTAMP);"
         )
     return "\n".join(parts) + "\n"
+
+
+def require_current(version: int, label: str, display_url: str) -> None:
+    """Refuse a database that holds no Edda schema, or one of another version than this code's.
+
+    Raises:
+        DatabaseNotFoundError: ``version`` is 0 (no Edda schema: a wrong URL, most likely).
+        MigrationError: the schema is older or newer than :data:`LATEST_VERSION`.
+    """
+    if version == 0:
+        raise DatabaseNotFoundError(
+            f"The {label} database {display_url} holds no Edda schema. Check the URL, or create the schema "
+            "with `edda-mcp migrate --db URL` (or start an app with auto_migrate=True)."
+        )
+    if version != LATEST_VERSION:
+        raise MigrationError(
+            f"The {label} database {display_url} has schema version {version}; this code needs "
+            f"{LATEST_VERSION}. Apply the migrations (`edda-mcp migrate --db URL`, `await storage.migrate()`, "
+            "or print them with `storage.migration_sql()`), or start with auto_migrate=True."
+        )
 
 
 async def read_version(conn: AsyncConnection) -> int:

@@ -17,7 +17,12 @@ from sqlalchemy import and_, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import Select
 
-from durable_core.errors import InstanceNotFoundError, MigrationError, StorageUnavailableError
+from durable_core.errors import (
+    DatabaseNotFoundError,
+    EddaError,
+    InstanceNotFoundError,
+    StorageUnavailableError,
+)
 from durable_core.storage import hot_statements as hot
 from durable_core.storage import leases, migrations, records, unknown_outcomes
 from durable_core.storage.base import LeaseRenewal, LivenessStore, Storage, UserTransaction, WakeListener
@@ -131,11 +136,12 @@ class SqlStorage(Storage):
 
         Raises:
             StorageUnavailableError: the database cannot be reached.
+            DatabaseNotFoundError: (``auto_migrate=False``: nothing is created) no file or no Edda schema.
             MigrationError: the schema is newer than this code, or (``auto_migrate=False``) not current.
         """
-        problem = self._dialect.preflight()
+        problem = self._dialect.preflight() or (None if auto_migrate else self._dialect.missing_file())
         if problem is not None:
-            raise StorageUnavailableError(
+            raise (StorageUnavailableError if auto_migrate else DatabaseNotFoundError)(
                 f"Cannot open the {self._dialect.label} database {self._conns.display_url}: {problem}"
             )
         async with self._conns.read() as conn:
@@ -144,12 +150,11 @@ class SqlStorage(Storage):
             await self.migrate()
             return
         version = await self.schema_version()
-        if version != migrations.LATEST_VERSION:
-            raise MigrationError(
-                f"The {self._dialect.label} database {self._conns.display_url} has schema version {version}; "
-                f"this code needs {migrations.LATEST_VERSION}. Apply the migrations (`await storage.migrate()`, or "
-                "print them with `storage.migration_sql()`), or start with auto_migrate=True."
-            )
+        try:
+            migrations.require_current(version, self._dialect.label, self._conns.display_url)
+        except EddaError:
+            await self._conns.engine.dispose()  # the caller got no usable storage, so it will not close it
+            raise
 
     async def close(self) -> None:
         """Dispose of the connection pool. Idempotent."""

@@ -113,6 +113,10 @@ class SqlDialect:
         """A reason the database certainly cannot be opened, found without connecting (else None)."""
         return None
 
+    def missing_file(self) -> str | None:
+        """Why an embedded database file cannot be opened without creating it (None: it exists, or not a file)."""
+        return None
+
     #: lock the fenced instance row in ``INSERT ... SELECT`` (serializes against a claim's UPDATE)
     lock_fence_row: bool = True
     #: a writing transaction is the only writer (SQLite's ``BEGIN IMMEDIATE``): no row locks are needed,

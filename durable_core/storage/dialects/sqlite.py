@@ -102,6 +102,14 @@ class SqliteDialect(SqlDialect):
             return f"the directory {str(directory)!r} does not exist (SQLite creates the file, not its directory)"
         return None
 
+    def missing_file(self) -> str | None:
+        """Connecting creates a missing file, so a caller that must not create one asks first."""
+        database = make_url(self.url).database
+        if self.single_connection or not database:
+            return None
+        path = Path(database).expanduser().absolute()
+        return None if path.is_file() else f"the file {str(path)!r} does not exist"
+
     def install_events(self, engine: AsyncEngine) -> None:
         """Take over transaction control from the sqlite3 module and set the pragmas."""
 
