@@ -476,10 +476,6 @@ class EddaApp(OutboxAPI, OperatorAPI):
         wf = self._catalog.get(record.workflow_name) if record.workflow_name in self._catalog else None
         return result_or_raise(record, wf, self._services.serializer)
 
-    def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
-        self._waiters.notify(instance_id, record)
-        self._changed(instance_id)
-
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:
         """The stored instance (raises ``InstanceNotFoundError``)."""

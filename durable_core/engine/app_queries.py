@@ -16,6 +16,7 @@ from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock
 from durable_core.engine.validation import existing_instance_id
+from durable_core.engine.waiters import ResultWaiters
 from durable_core.storage.base import Storage
 from durable_core.types import (
     ArchivedRun,
@@ -47,6 +48,7 @@ class OperatorAPI:
     _clock: Clock
     _change_listeners: list[ChangeListener]
     _catalog: Catalog
+    _waiters: ResultWaiters
 
     def served_workflows(self) -> list[Workflow[Any, Any]]:
         """The workflow definitions this app serves, by name."""
@@ -72,6 +74,11 @@ class OperatorAPI:
         except AttributeError:
             self._change_listeners = []
             return self._change_listeners
+
+    def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
+        """A run in this process ended or parked: wake result waiters, then the change listeners."""
+        self._waiters.notify(instance_id, record)
+        self._changed(instance_id)
 
     def _changed(self, instance_id: str) -> None:
         for listener in list(self._listeners()):

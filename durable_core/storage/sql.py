@@ -579,16 +579,12 @@ class SqlStorage(Storage):
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
 
-    def operator_queries(self) -> SqlOperatorQueries:
-        """Look-ups for operators (console, CLI) and the operator action journal."""
+    def operator_queries(self) -> SqlOperatorQueries:  # see durable_core.storage.operator_queries
         return SqlOperatorQueries(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
-        """Heartbeat rows on a connection of their own; None for SQLite.
-
-        SQLite serves one host, where an app takes over the leases of dead local processes at start-up,
-        and a heartbeat writer would compete for its single write lock.
-        """
+        """Heartbeat rows on their own connection; None for SQLite (one host, whose dead local processes'
+        leases are taken over at start-up; a heartbeat writer would compete for its one write lock)."""
         if self._dialect.sole_writer:
             return None
         return functools.partial(SqlLiveness, self._url)

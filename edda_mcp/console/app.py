@@ -152,15 +152,15 @@ class Console:
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         """Render template ``name`` with the common context."""
-        html = self.templates.get_template(name).render(
-            root=request.scope.get("root_path", ""),
-            read_only=self.options.read_only,
-            auth_on=self.options.auth is not None,
-            db_label=self.label,
-            csrf=csrf_token(request),
-            live="",
-            **context,
-        )
+        common = {
+            "root": request.scope.get("root_path", ""),
+            "read_only": self.options.read_only,
+            "auth_on": self.options.auth is not None,
+            "db_label": self.label,
+            "csrf": csrf_token(request),
+            "live": "",
+        }
+        html = self.templates.get_template(name).render({**common, **context})
         return Response(html, status_code=status, media_type="text/html; charset=utf-8")
 
 
