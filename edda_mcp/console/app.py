@@ -197,6 +197,7 @@ def console_app(
     redact: Redaction = None,
     workflows: Iterable[Workflow[Any, Any]] | None = None,
     poll_interval: float = 1.0,
+    page_size: int = 50,
     any_host: bool = False,
 ) -> Starlette:
     """The operations console as an ASGI app (mount it anywhere; it builds links from its root path).
@@ -211,6 +212,7 @@ def console_app(
             ``(workflow_name, value) -> shown value``, for sensitive payloads.
         workflows: definitions to list with their signatures (default: the shared engine's).
         poll_interval: seconds between live-update checks when no change notification arrives.
+        page_size: rows per page of the instance list (1..500).
         any_host: serve any ``Host`` header without authentication (``edda-mcp ui --insecure``).
 
     Raises:
@@ -225,7 +227,9 @@ def console_app(
         auth = ConsoleAuth(verifier=auth)
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be positive, got {poll_interval}")
-    options = ConsoleOptions(read_only, auth, redact, poll_interval, any_host=any_host)
+    if type(page_size) is not int or not 1 <= page_size <= 500:
+        raise ValueError(f"page_size must be an int between 1 and 500, got {page_size!r}")
+    options = ConsoleOptions(read_only, auth, redact, poll_interval, page_size, any_host)
     console = Console(app_or_db_url, options, workflows)
 
     @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import typing
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
@@ -27,16 +28,27 @@ Guard = Callable[..., Callable[[Request], Any]]
 STATUSES = [s.value for s in InstanceStatus]
 
 
+def _type_text(hint: Any) -> str:
+    if hint is inspect.Parameter.empty:
+        return ""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return str(hint).replace("typing.", "").replace("builtins.", "")
+
+
 def signature_of(wf: Workflow[Any, Any]) -> str:
     """``name(param: type, ...) -> result`` of a workflow (its parameters after ``ctx``)."""
     try:
         sig = inspect.signature(wf.fn)
-    except (TypeError, ValueError):
+        hints = typing.get_type_hints(wf.fn)
+    except Exception:  # unresolvable hints: show the names only
         return f"{wf.name}(...)"
-    params = list(sig.parameters.values())[1:]
-    return f"{wf.name}({', '.join(str(p) for p in params)})" + (
-        f" -> {sig.return_annotation}" if sig.return_annotation is not inspect.Signature.empty else ""
-    )
+    params = []
+    for p in list(sig.parameters.values())[1:]:
+        text = p.name + (f": {_type_text(hints[p.name])}" if p.name in hints else "")
+        params.append(text + (f" = {p.default!r}" if p.default is not inspect.Parameter.empty else ""))
+    result = f" -> {_type_text(hints['return'])}" if "return" in hints else ""
+    return f"{wf.name}({', '.join(params)}){result}"
 
 
 async def overview(console: Console, request: Request) -> Response:

@@ -153,7 +153,13 @@ class ServedConsole:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+            pending = asyncio.all_tasks(self._loop)
+            if pending:  # connections closing after cancelled streams
+                self._loop.run_until_complete(asyncio.wait(pending, timeout=5))
+        finally:
+            self._loop.close()
 
     async def _serve(self) -> None:
         try:
@@ -164,7 +170,7 @@ class ServedConsole:
                 routes=[
                     Mount("/ro", console_app(app, read_only=True, poll_interval=0.1)),
                     Mount("/auth", console_app(app, auth=TOKEN, poll_interval=0.1)),
-                    Mount("/", console_app(app, redact=self._redact, poll_interval=0.1)),
+                    Mount("/", console_app(app, redact=self._redact, poll_interval=0.1, page_size=5)),
                 ]
             )
             config = uvicorn.Config(
