@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from durable_core import EddaError, InstanceStatus, OutcomeAnswer
 from edda_mcp import admin
 from edda_mcp.claude_desktop import default_config_path, install
+from edda_mcp.console import cli as console_cli
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
 from edda_mcp.server import DB_URL_ENV
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db", required=True, help="database URL")
+    console_cli.add_parser(sub)
     return parser
 
 
@@ -129,6 +131,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "ui":
+        return console_cli.run(args, out)
     if args.command == "serve":
         return _serve(args)
     if args.command == "install":

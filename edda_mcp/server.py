@@ -385,6 +385,7 @@ class EddaMCPServer:
         allow_unauthenticated_events: bool = False,
         public_url: str | None = None,
         stateful_sessions: bool = False,
+        console: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
 
@@ -409,6 +410,8 @@ class EddaMCPServer:
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
             stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
                 requests during a tool call (over SSE); needs sticky routing across replicas.
+            console: also serve the operations console under ``/console`` (see docs/console.md), behind
+                this server's token verifier when it has one.
         """
         options = HttpOptions(
             path=path,
@@ -431,7 +434,12 @@ class EddaMCPServer:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
-        return build_asgi_app(self.mcp, options, events)
+        app = build_asgi_app(self.mcp, options, events)
+        if console:
+            from edda_mcp.console.app import mount_console
+
+            mount_console(app, self.app, self.catalog, self._token_verifier, self._auth)
+        return app
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:
