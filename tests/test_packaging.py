@@ -35,6 +35,7 @@ OPTIONAL_IMPORTS = {
     "aiomysql": "mysql",
     "pymysql": "mysql",
     "opentelemetry": "opentelemetry",
+    "jinja2": "console",
 }
 #: modules that ship inside a declared distribution under another name
 PART_OF = {"pydantic_core": "pydantic"}

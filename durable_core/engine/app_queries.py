@@ -1,5 +1,6 @@
-"""The operator part of :class:`~durable_core.engine.app.EddaApp`'s API (a mixin): read models for
-consoles and CLIs, the operator action journal, and change listeners for live views.
+"""The operator part of :class:`~durable_core.engine.app.EddaApp`'s API (a mixin).
+
+Read models for consoles and CLIs, the operator action journal, and change listeners for live views.
 
 Kept apart so the app module stays within its size budget; the methods read only the storage and the
 clock the app was built with.

@@ -36,7 +36,7 @@ from durable_core.types import (
     ThroughputPoint,
 )
 
-__all__ = ["SqlOperatorQueries", "id_prefix_condition"]
+__all__ = ["OperatorQueriesSource", "SqlOperatorQueries", "id_prefix_condition"]
 
 _I = INSTANCES.c
 _A = OPERATOR_ACTIONS.c
@@ -67,9 +67,7 @@ def _minute_sums(column: Any, since: datetime, minutes: int) -> list[Any]:
         func.sum(
             case(
                 (
-                    and_(
-                        column >= since + timedelta(minutes=i), column < since + timedelta(minutes=i + 1)
-                    ),
+                    and_(column >= since + timedelta(minutes=i), column < since + timedelta(minutes=i + 1)),
                     1,
                 ),
                 else_=0,
@@ -210,3 +208,13 @@ def _action(row: Any) -> OperatorAction:
         detail=row["detail"],
     )
 
+
+class OperatorQueriesSource:
+    """Gives :class:`~durable_core.storage.sql.SqlStorage` its ``operator_queries()`` (a mixin)."""
+
+    _conns: Connections
+    _dialect: SqlDialect
+
+    def operator_queries(self) -> SqlOperatorQueries:
+        """Look-ups for operators (console, CLI) and the operator action journal of this database."""
+        return SqlOperatorQueries(self._conns, self._dialect)

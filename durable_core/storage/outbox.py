@@ -39,7 +39,12 @@ from durable_core.types import (
     PayloadEncoding,
 )
 
-__all__ = ["MAX_LIST_LIMIT", "OutboxOutcome", "SqlOutboxStorage", "outbox_record_from_row"]  # OutboxOutcome: a value of types
+__all__ = [
+    "MAX_LIST_LIMIT",
+    "OutboxOutcome",
+    "SqlOutboxStorage",
+    "outbox_record_from_row",
+]  # OutboxOutcome: a value of types
 
 MAX_LIST_LIMIT: Final = 1000
 MAX_ERROR_CHARS: Final = 2000

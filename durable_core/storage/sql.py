@@ -30,7 +30,7 @@ from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import dialect_for
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
-from durable_core.storage.operator_queries import SqlOperatorQueries
+from durable_core.storage.operator_queries import OperatorQueriesSource
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
@@ -85,7 +85,7 @@ def _positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-class SqlStorage(Storage):
+class SqlStorage(OperatorQueriesSource, Storage):
     """Storage on SQLAlchemy Core: SQLite (file or ``:memory:``), PostgreSQL, MySQL/MariaDB.
 
     Args:
@@ -579,12 +579,12 @@ class SqlStorage(Storage):
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
 
-    def operator_queries(self) -> SqlOperatorQueries:  # see durable_core.storage.operator_queries
-        return SqlOperatorQueries(self._conns, self._dialect)
-
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
-        """Heartbeat rows on their own connection; None for SQLite (one host, whose dead local processes'
-        leases are taken over at start-up; a heartbeat writer would compete for its one write lock)."""
+        """Heartbeat rows on a connection of their own; None for SQLite.
+
+        SQLite serves one host, where an app takes over the leases of dead local processes at start-up,
+        and a heartbeat writer would compete for its single write lock.
+        """
         if self._dialect.sole_writer:
             return None
         return functools.partial(SqlLiveness, self._url)

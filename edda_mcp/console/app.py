@@ -262,4 +262,3 @@ def console_app(
     starlette = Starlette(routes=table, lifespan=lifespan)
     starlette.state.console = console
     return starlette
-

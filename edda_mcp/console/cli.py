@@ -8,7 +8,6 @@ import os
 import sys
 from typing import Any, TextIO
 
-from edda_mcp.console.app import console_app, open_database
 from edda_mcp.console.security import ConsoleAuth
 from edda_mcp.http import is_loopback
 from edda_mcp.remote import RemoteConfigError, load_token_verifier
@@ -49,6 +48,8 @@ def _auth(args: argparse.Namespace) -> ConsoleAuth | None:
 
 async def _check(db_url: str) -> None:
     """Open the database once, so a wrong URL is reported before the server starts."""
+    from edda_mcp.console.app import open_database
+
     app = open_database(db_url)
     await app.initialize()
     await app.shutdown()
@@ -58,6 +59,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """Serve the console until interrupted; 2 for a refused configuration."""
     import uvicorn
 
+    try:
+        from edda_mcp.console.app import console_app
+    except ImportError as exc:  # jinja2 comes with the console extra
+        sys.stderr.write(
+            f"edda-mcp ui: error: {exc}; install the console extra: pip install 'edda-mcp[console]'\n"
+        )
+        return 2
     if not args.db:
         sys.stderr.write(f"edda-mcp ui: error: give --db URL (or set ${DB_URL_ENV})\n")
         return 2

@@ -87,7 +87,9 @@ def fields_of(schema: Mapping[str, Any]) -> list[FieldSpec]:
                 required=name in required,
                 description=str(prop.get("description") or ""),
                 options=tuple(json.dumps(v) for v in prop.get("enum", ())) if kind == "select" else (),
-                default="" if default is None else (default if isinstance(default, str) else json.dumps(default)),
+                default=""
+                if default is None
+                else (default if isinstance(default, str) else json.dumps(default)),
             )
         )
     return fields

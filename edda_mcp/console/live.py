@@ -38,7 +38,11 @@ class ChangeHub:
         self._changed = asyncio.Event()
         self._listener: Any = None
         self._started = False
-        self.closing = False
+        self._closing = False
+
+    def is_closing(self) -> bool:
+        """Set by :meth:`stop`: open streams end."""
+        return self._closing
 
     def start(self) -> None:
         """Start listening (idempotent; call it in the event loop that serves the streams)."""
@@ -56,7 +60,7 @@ class ChangeHub:
 
     async def stop(self) -> None:
         """Stop listening and end every open stream."""
-        self.closing = True
+        self._closing = True
         self.bump()
         if self._started:
             self._app.remove_change_listener(self._on_instance)
@@ -95,10 +99,10 @@ async def event_stream(
     last = await fingerprint()
     yield "retry: 1000\n: connected\n\n"
     quiet = 0.0
-    while not hub.closing and loop.time() < ends_at:
+    while not hub.is_closing() and loop.time() < ends_at:
         started = loop.time()
         await hub.wait(poll_interval)
-        if hub.closing:
+        if hub.is_closing():
             break
         try:
             now = await fingerprint()

@@ -1,5 +1,7 @@
-"""How stored payloads are shown: JSON pretty-printed, bytes as size + hex head, big ones truncated,
-sensitive ones replaced by the workflow's redaction hook.
+"""How stored payloads are shown.
+
+JSON pretty-printed, bytes as size + hex head, big ones truncated, sensitive ones replaced by the
+workflow's redaction hook.
 """
 
 from __future__ import annotations

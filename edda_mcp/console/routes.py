@@ -87,9 +87,8 @@ async def instances(console: Console, request: Request) -> Response:
             request, "instances.html", 400, title="Instances", f=ListFilter(), rows=[], more="",
             problem=str(exc), statuses=STATUSES, workflows=await _workflow_names(console),
         )  # fmt: skip
-    if wanted.q and not wanted.cursor and "=" not in wanted.q and len(rows) == 1:
-        if rows[0].instance_id == wanted.q:  # an exact id: straight to its page
-            return RedirectResponse(f"{request.scope.get('root_path', '')}/instances/{quote(wanted.q)}", 303)
+    if not wanted.cursor and len(rows) == 1 and rows[0].instance_id == wanted.q:  # an exact id: its page
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/instances/{quote(wanted.q)}", 303)
     page = rows[: console.options.page_size]
     more = wanted.next_cursor(page[-1]) if len(rows) > len(page) else ""
     return console.render(
@@ -180,7 +179,9 @@ async def login(console: Console, request: Request) -> Response:
         return console.render(request, "error.html", 403, title="Refused", problem=detail.CSRF_PROBLEM)
     auth = console.options.auth
     if auth is None or not token or await auth.principal(token) is None:
-        return console.render(request, "login.html", 401, title="Sign in", next=target, problem="invalid token")
+        return console.render(
+            request, "login.html", 401, title="Sign in", next=target, problem="invalid token"
+        )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         AUTH_COOKIE, token, path=root or "/", httponly=True, samesite="strict",
@@ -205,4 +206,3 @@ def routes(console: Console, guard: Guard) -> list[BaseRoute]:
         page("/live", live),
         page("/login", login, ("GET", "POST"), public=True),
     ]
-

@@ -1,5 +1,7 @@
-"""Who may use the console: bearer tokens (a static token or the MCP server's token verifier), the
-loopback ``Host`` check, CSRF tokens for every POST, and the headers every response carries.
+"""Who may use the console, and how its forms are protected.
+
+Bearer tokens (a static token or the MCP server's token verifier), the loopback ``Host`` check, CSRF
+tokens for every POST, and the headers every response carries.
 
 Browsers cannot send an ``Authorization`` header when following a link, so a token is also accepted
 from an HttpOnly ``SameSite=Strict`` cookie set by the login form. CSRF protection is a double submit:
@@ -104,9 +106,8 @@ def csrf_token(request: Request) -> str:
 def csrf_ok(request: Request, submitted: object) -> bool:
     """Whether a POST carries this browser's CSRF token and no foreign ``Origin``."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            return False
+    if origin is not None and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return False
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not isinstance(submitted, str):
         return False

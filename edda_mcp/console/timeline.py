@@ -68,7 +68,7 @@ def _child_id(entry: HistoryEntry) -> str | None:
 def _step(entry: HistoryEntry, previous_end: datetime) -> Step:
     end = entry.recorded_at
     start = previous_end
-    attempts, errors = 1, ()
+    attempts, errors = 1, tuple[str, ...]()
     if entry.retry is not None:
         attempts = entry.retry.total_attempts
         errors = tuple(_error_text(e) for e in entry.retry.errors)
@@ -106,6 +106,8 @@ def timeline(record: InstanceRecord, history: list[HistoryEntry], attempts: list
             continue
         last = (_error_text(state.last_error),) if state.last_error is not None else ()
         steps.append(
-            Step(None, "activity", f"step #{state.position} (retrying)", None, None, None, state.attempts, last)
+            Step(
+                None, "activity", f"step #{state.position} (retrying)", None, None, None, state.attempts, last
+            )
         )
     return steps

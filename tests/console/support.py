@@ -24,6 +24,7 @@ from durable_core import (
     InstanceStatus,
     RetryPolicy,
     TerminalError,
+    Workflow,
     WorkflowContext,
     activity,
     compensation,
@@ -119,7 +120,7 @@ async def greet(ctx: WorkflowContext, name: str) -> str:
     return f"hello {name}"
 
 
-WORKFLOWS = [order, ship, approve, wait_go, drifting, greet]
+WORKFLOWS: list[Workflow[Any, Any]] = [order, ship, approve, wait_go, drifting, greet]
 
 
 class ServedConsole:
@@ -186,7 +187,9 @@ class ServedConsole:
         finally:
             await app.shutdown()
 
-    async def settle(self, instance_id: str, *statuses: InstanceStatus, timeout: float = 20) -> InstanceStatus:
+    async def settle(
+        self, instance_id: str, *statuses: InstanceStatus, timeout: float = 20
+    ) -> InstanceStatus:
         """Wait until the instance is in one of ``statuses``."""
         assert self.app is not None
         loop = asyncio.get_running_loop()

@@ -22,7 +22,7 @@ from durable_core import InstanceStatus
 from tests.console.support import DRIFT, TOKEN, ServedConsole, approve, drifting, greet, order, wait_go
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -161,7 +161,9 @@ def _all_pages(tab: Page, url: str) -> set[str]:
     seen: set[str] = set()
     tab.goto(url)
     while True:
-        seen |= set(tab.locator("table.list tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)"))
+        seen |= set(
+            tab.locator("table.list tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)")
+        )
         if tab.locator("#next-page").count() == 0:
             return seen
         tab.click("#next-page")

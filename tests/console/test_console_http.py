@@ -43,7 +43,7 @@ async def test_a_console_opened_by_url_shows_stored_instances_without_workflow_c
 async def test_a_wrong_database_path_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "typo.db"
     console = console_app(f"sqlite:///{missing}")
-    with pytest.raises(DatabaseNotFoundError, match="typo.db"):
+    with pytest.raises(DatabaseNotFoundError, match=r"typo\.db"):
         async with console.router.lifespan_context(console):
             pass
     assert not missing.exists()
