@@ -5,6 +5,7 @@
 #   make test    test suite (SQLite; PostgreSQL/MySQL too when EDDA_TEST_*_URL are set)
 #   make lint    ruff check, ruff format --check, mypy (strict)
 #   make bench   benchmarks
+#   make docs    the documentation site into site/ (strict: a warning or broken link fails)
 #   make clean   remove build artefacts and caches (distclean also removes .venv)
 
 PYTHON ?= python3
@@ -23,10 +24,10 @@ define check_python
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint bench clean distclean
+.PHONY: help install demo serve test lint bench docs clean distclean
 
 help:
-	@echo "targets: demo serve test lint bench clean distclean  (PYTHON=$(PYTHON))"
+	@echo "targets: demo serve test lint bench docs clean distclean  (PYTHON=$(PYTHON))"
 
 $(STAMP): pyproject.toml
 	$(call check_python,$(PYTHON),)
@@ -68,8 +69,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VPY) bench/run_all.py
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict
+
 clean:
-	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build dist site *.egg-info .mypy_cache .ruff_cache .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

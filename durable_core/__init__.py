@@ -92,19 +92,17 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
+from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.types import (
-    ArchivedRun,
     AttemptState,
     CancelOutcome,
     ErrorInfo,
     HistoryEntry,
-    InstanceCount,
     InstanceProgress,
     InstanceRecord,
     InstanceStatus,
-    OperatorAction,
     OutboxEvent,
     OutboxRecord,
     OutboxStatus,
@@ -114,7 +112,6 @@ from durable_core.types import (
     StepKind,
     StepOutcome,
     SubscriptionMode,
-    ThroughputPoint,
     WaitInfo,
 )
 

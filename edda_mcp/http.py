@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +12,7 @@ from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from edda_mcp.errors import HttpConfigError
@@ -99,10 +99,12 @@ def transport_security(options: HttpOptions) -> TransportSecuritySettings:
     )
 
 
-def build_asgi_app(mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | None = None) -> Starlette:
-    """A Starlette app serving ``mcp`` (stateless unless asked) and ``events`` at ``options.events_path``.
+def build_asgi_app(
+    mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | None = None, extra: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """A Starlette app serving ``mcp``, ``events`` at ``options.events_path`` and ``extra`` routes.
 
-    Its lifespan starts the engine in the server's own event loop.
+    ``mcp`` is stateless unless asked; the extra routes are the health probes. Its lifespan starts the engine in the server's own event loop.
     """
     security = transport_security(options)
 
@@ -129,6 +131,7 @@ def build_asgi_app(mcp: MCPServer[Any], options: HttpOptions, events: ASGIApp | 
         path = options.events_path.rstrip("/")
         app.router.routes.append(Route(path, endpoint=events, methods=["POST"]))  # no slash redirect
         app.router.routes.append(Mount(path, app=events))
+    app.router.routes.extend(extra)
     return app
 
 

@@ -15,14 +15,17 @@ from mcp.server.extension import Extension
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.apps import ProgressViewsMiddleware, register_view
 from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
+from edda_mcp.console.mount import console_routes
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
+from edda_mcp.health import health_routes
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
@@ -387,7 +390,7 @@ class EddaMCPServer:
         stateful_sessions: bool = False,
         console: bool = False,
     ) -> Starlette:
-        """A streamable-HTTP ASGI app (stateless, so replicas on one database can share the load).
+        """A streamable-HTTP ASGI app (stateless, so replicas can share the load) with ``/healthz``, ``/readyz``.
 
         The engine starts in the app's lifespan, i.e. inside the server's own event loop. When you
         mount it in another Starlette/FastAPI app, run its lifespan from yours (see docs/mcp-http.md).
@@ -410,8 +413,7 @@ class EddaMCPServer:
             public_url: the URL clients use for the MCP endpoint; its host and origin are allowed.
             stateful_sessions: keep a session per handshake-era client so it can be sent elicitation
                 requests during a tool call (over SSE); needs sticky routing across replicas.
-            console: also serve the operations console under ``/console`` (see docs/console.md), behind
-                this server's token verifier when it has one.
+            console: also serve the operations console under ``/console`` (docs/console.md).
         """
         options = HttpOptions(
             path=path,
@@ -425,21 +427,25 @@ class EddaMCPServer:
             public_url=public_url,
             stateful_sessions=stateful_sessions,
         )
-        authorize = None
-        if self._token_verifier is not None:
-            scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
-            authorize = bearer_authorizer(self._token_verifier, scopes)
+        authorize = self._authorizer()
         events = None
         if authorize is not None or allow_unauthenticated_events:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=max_request_body_size, authorize=authorize
             )
-        app = build_asgi_app(self.mcp, options, events)
-        if console:
-            from edda_mcp.console.app import mount_console
+        probes = health_routes(lambda: self.app)
+        return build_asgi_app(self.mcp, options, events, probes + self._console_routes(console))
 
-            mount_console(app, self.app, self.catalog, self._token_verifier, self._auth)
-        return app
+    def _authorizer(self) -> Any:
+        """The bearer check of the events endpoint (None without a token verifier)."""
+        if self._token_verifier is None:
+            return None
+        scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
+        return bearer_authorizer(self._token_verifier, scopes)
+
+    def _console_routes(self, wanted: bool) -> list[BaseRoute]:
+        """The console under ``/console`` for ``asgi_app(console=True)``, behind this server's verifier."""
+        return console_routes(self.app, self.catalog, self._token_verifier, self._auth) if wanted else []
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:

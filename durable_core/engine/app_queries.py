@@ -18,19 +18,16 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock
 from durable_core.engine.validation import existing_instance_id
 from durable_core.engine.waiters import ResultWaiters
+from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
 from durable_core.storage.base import Storage
 from durable_core.types import (
-    ArchivedRun,
     AttemptState,
-    InstanceCount,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
     JsonValue,
-    OperatorAction,
     OutboxRecord,
-    ThroughputPoint,
 )
 from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 from sqlalchemy import and_, case, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
 from durable_core.storage import records
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect
@@ -26,14 +27,10 @@ from durable_core.storage.outbox import outbox_record_from_row
 from durable_core.storage.queries import MAX_LIST_LIMIT, list_instances_select
 from durable_core.storage.schema import HISTORY_ARCHIVE, INSTANCES, OPERATOR_ACTIONS, OUTBOX, WAITS
 from durable_core.types import (
-    ArchivedRun,
-    InstanceCount,
     InstanceQuery,
     InstanceRecord,
     InstanceStatus,
-    OperatorAction,
     OutboxRecord,
-    ThroughputPoint,
 )
 
 __all__ = ["OperatorQueriesSource", "SqlOperatorQueries", "id_prefix_condition"]

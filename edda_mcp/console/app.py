@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import jinja2
 from mcp.server.auth.provider import TokenVerifier
-from mcp.server.auth.settings import AuthSettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -32,7 +31,7 @@ from edda_mcp.console.security import (
     secure_headers,
 )
 
-__all__ = ["Console", "ConsoleOptions", "console_app", "mount_console", "open_database"]
+__all__ = ["Console", "ConsoleOptions", "console_app", "open_database"]
 
 _HERE = Path(__file__).parent
 _COUNTS_TTL = 3.0
@@ -188,19 +187,6 @@ def guarded(console: Console, handler: Handler, *, public: bool = False) -> Call
         return secure_headers(request, await handler(console, request), root)
 
     return endpoint
-
-
-def mount_console(
-    host: Starlette,
-    app: EddaApp,
-    workflows: Iterable[Workflow[Any, Any]],
-    verifier: TokenVerifier | None,
-    settings: AuthSettings | None,
-) -> None:
-    """Mount a console for ``app`` under ``/console`` of ``host`` (the MCP server's HTTP app)."""
-    scopes = tuple(settings.required_scopes or ()) if settings is not None else ()
-    auth = ConsoleAuth(verifier=verifier, required_scopes=scopes) if verifier is not None else None
-    host.router.routes.append(Mount("/console", console_app(app, auth=auth, workflows=workflows)))
 
 
 def console_app(

@@ -14,6 +14,7 @@ point to files that exist (and, for ``page.md#anchor`` links, to a heading that 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-MARKDOWN_FILES = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
+MARKDOWN_FILES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "SECURITY.md", *DOCS.glob("*.md")])
+#: links to this repository's files on GitHub (README.md uses them so they work on PyPI too) are checked
+#: like relative links, against the working tree
+REPOSITORY_FILE = re.compile(
+    r"^https://github\.com/edda-mcp/edda-mcp/(?:blob|tree)/main/(?P<path>[^#]*)(?P<anchor>#.*)?$"
+)
 MARKER = re.compile(r"^<!--\s*example:\s*(?P<path>\S+)\s*-->\s*$")
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,}|~{3,})(?P<info>.*)$")
 PYTHON_INFOS = frozenset({"python", "py", "python3"})
@@ -142,6 +148,17 @@ def test_every_example_is_shown_or_linked_in_the_docs() -> None:
     assert missing == [], "show or link these examples in docs/"
 
 
+def test_readme_links_work_on_a_package_index_page() -> None:
+    """PyPI shows README.md without the repository around it: its links must be absolute."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    relative = [
+        match["target"]
+        for match in LINK.finditer(re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", match["target"].strip("<>"), re.IGNORECASE)
+    ]
+    assert relative == [], "use https://github.com/edda-mcp/edda-mcp/blob/main/... links in README.md"
+
+
 def test_readme_example_is_the_quickstart() -> None:
     readme = [f for f in parse(ROOT / "README.md")[0] if f.info in PYTHON_INFOS]
     assert [f.marker for f in readme] == ["examples/quickstart.py"]
@@ -157,6 +174,10 @@ def relative_links(path: Path) -> list[tuple[int, str]]:
     links = []
     for match in LINK.finditer(text):
         target = match["target"].strip("<>")
+        in_repository = REPOSITORY_FILE.match(target)
+        if in_repository is not None:
+            local = os.path.relpath(ROOT / in_repository["path"], path.parent)
+            target = local + (in_repository["anchor"] or "")
         if not re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
             links.append((text.count("\n", 0, match.start()) + 1, target))
     return links

@@ -52,6 +52,13 @@ EXPECTED: dict[str, list[str]] = {
         "exhausted after 3 attempts, last error builtins:OSError",
         "timed out: ActivityTimeoutError",
     ],
+    "worker_process.py": [
+        "from a client-only app",
+        "worker running; SIGTERM drains it",
+        ": parcel-ORD-7",
+        "SIGTERM received: draining",
+        "worker stopped",
+    ],
     "timeouts.py": ["3 chunks: 3", "50 chunks: WorkflowTimeoutError"],
     "at_most_once.py": [
         "charged 42.00 for ORD-1: ch_1",
