@@ -138,6 +138,10 @@ class Console:
             self._counts = (now, await self.app.count_instances())
         return self._counts[1]
 
+    def cached_counts(self) -> list[InstanceCount]:
+        """The counts last read, however old (empty before the first read)."""
+        return self._counts[1] if self._counts is not None else []
+
     def forget_counts(self) -> None:
         """Read the counts again next time (after an action)."""
         self._counts = None

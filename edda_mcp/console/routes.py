@@ -106,7 +106,8 @@ async def instances(console: Console, request: Request) -> Response:
 
 
 async def _workflow_names(console: Console) -> list[str]:
-    names = {c.workflow_name for c in await console.counts()}
+    """Names for the workflow filter: registered ones and those of the cached counts (never a scan)."""
+    names = {c.workflow_name for c in console.cached_counts()}
     return sorted(names | {wf.name for wf in console.workflows()})
 
 
