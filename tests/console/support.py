@@ -156,9 +156,11 @@ class ServedConsole:
     def _run(self) -> None:
         try:
             self._loop.run_until_complete(self._serve())
-            pending = asyncio.all_tasks(self._loop)
-            if pending:  # connections closing after cancelled streams
-                self._loop.run_until_complete(asyncio.wait(pending, timeout=5))
+            for _ in range(5):  # connections still closing after cancelled streams (they may start more)
+                pending = asyncio.all_tasks(self._loop)
+                if not pending:
+                    break
+                self._loop.run_until_complete(asyncio.wait(pending, timeout=2))
         finally:
             self._loop.close()
 
