@@ -15,7 +15,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_outbox import OutboxAPI
-from durable_core.engine.app_queries import OperatorAPI
+from durable_core.engine.app_queries import OperatorAPI, instance_query
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.handle import WorkflowHandle
@@ -58,7 +58,6 @@ from durable_core.types import (
     ClaimedInstance,
     HistoryEntry,
     InstanceProgress,
-    InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
@@ -511,17 +510,8 @@ class EddaApp(OutboxAPI, OperatorAPI):
         before: tuple[datetime, str] | None = None,
     ) -> list[InstanceRecord]:
         """Instances matching every given filter, newest first (keyset-paginated with ``before``)."""
-        statuses = None
-        if status is not None:
-            statuses = frozenset([status] if isinstance(status, InstanceStatus) else status)
-        query = InstanceQuery(
-            statuses=statuses,
-            workflow_name=workflow_name,
-            created_after=created_after,
-            created_before=created_before,
-            input_equals=tuple((input_equals or {}).items()),
-            limit=limit,
-            before=before,
+        query = instance_query(
+            status, workflow_name, created_after, created_before, input_equals, limit, before
         )
         return await self._storage.list_instances(query)
 

@@ -31,12 +31,36 @@ from durable_core.types import (
 )
 from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 
-__all__ = ["ChangeListener", "OperatorAPI"]
+__all__ = ["ChangeListener", "OperatorAPI", "instance_query"]
 
 logger = logging.getLogger("durable_core")
 
 #: Called with the id of an instance whose run in this process just ended or parked.
 ChangeListener = Callable[[str], None]
+
+
+def instance_query(
+    status: InstanceStatus | Iterable[InstanceStatus] | None,
+    workflow_name: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    input_equals: Mapping[str, JsonScalar] | None,
+    limit: int,
+    before: tuple[datetime, str] | None,
+) -> InstanceQuery:
+    """The :class:`InstanceQuery` of ``list_instances``' keyword filters."""
+    statuses = None
+    if status is not None:
+        statuses = frozenset([status] if isinstance(status, InstanceStatus) else status)
+    return InstanceQuery(
+        statuses=statuses,
+        workflow_name=workflow_name,
+        created_after=created_after,
+        created_before=created_before,
+        input_equals=tuple((input_equals or {}).items()),
+        limit=limit,
+        before=before,
+    )
 
 
 class OperatorAPI:
@@ -98,17 +122,8 @@ class OperatorAPI:
         before: tuple[datetime, str] | None = None,
     ) -> list[InstanceRecord]:
         """Like ``list_instances``, plus ``id_prefix``: only ids that start with it (newest first)."""
-        statuses = None
-        if status is not None:
-            statuses = frozenset([status] if isinstance(status, InstanceStatus) else status)
-        query = InstanceQuery(
-            statuses=statuses,
-            workflow_name=workflow_name,
-            created_after=created_after,
-            created_before=created_before,
-            input_equals=tuple((input_equals or {}).items()),
-            limit=limit,
-            before=before,
+        query = instance_query(
+            status, workflow_name, created_after, created_before, input_equals, limit, before
         )
         return await self._storage.operator_queries().search_instances(query, id_prefix)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any
 
 from durable_core import EddaApp
@@ -88,7 +88,7 @@ class ChangeHub:
 
 async def event_stream(
     hub: ChangeHub, fingerprint: Fingerprint, *, poll_interval: float, max_seconds: float = 300.0
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """SSE text: ``changed`` whenever ``fingerprint()`` differs, comments as keep-alives.
 
     The stream ends after ``max_seconds`` (the browser reconnects on its own), so no connection is held
