@@ -50,12 +50,14 @@ class Redactor:
             if hook is None:
                 return value, False
             if callable(hook):
-                return hook(workflow_name, value), True
-            if workflow_name in hook:
-                return hook[workflow_name](value), True
+                shown = hook(workflow_name, value)
+            elif workflow_name in hook:
+                shown = hook[workflow_name](value)
+            else:
+                return value, False
         except Exception:  # never show what a broken hook was meant to hide
             return "[redaction hook failed]", True
-        return value, False
+        return shown, shown is not value
 
 
 def payload_value(payload: Any) -> tuple[str, Any]:

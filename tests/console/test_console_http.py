@@ -15,6 +15,7 @@ from edda_mcp.cli import main
 from edda_mcp.console import console_app
 from edda_mcp.console.filters import FilterProblem, ListFilter
 from edda_mcp.console.forms import FormProblem, fields_of, read_answer
+from edda_mcp.console.payloads import Redactor, show
 from tests.console.support import Approval, greet
 
 
@@ -116,3 +117,23 @@ def test_the_list_filter_round_trips_through_the_url() -> None:
     for bad in ({"status": "nope"}, {"since": "yesterday"}, {"cursor": "x"}):
         with pytest.raises(FilterProblem):
             ListFilter.parse(bad)
+
+
+def test_payload_previews_pretty_print_summarize_bytes_truncate_and_redact() -> None:
+    from durable_core.types import Payload, PayloadEncoding
+
+    plain = Redactor(None)
+    assert show(Payload(PayloadEncoding.JSON, {"a": 1}), "wf", plain).text == '{\n  "a": 1\n}'
+    shown = show(Payload(PayloadEncoding.BYTES, blob=bytes(range(40))), "wf", plain)
+    assert shown.text.startswith("40 bytes: 00 01 02") and shown.text.endswith("…")
+    big = show(Payload(PayloadEncoding.JSON, "x" * 5000), "wf", plain)
+    assert big.truncated and len(big.text) < 4100
+    assert show(Payload(PayloadEncoding.CODEC_JSON, blob=b"123"), "wf", plain).kind == "encoded"
+
+    def broken(value: object) -> object:
+        raise RuntimeError("bug")
+
+    hidden = show(Payload(PayloadEncoding.JSON, {"card": "4111"}), "pay", Redactor({"pay": broken}))
+    assert hidden.kind == "redacted" and "4111" not in hidden.text
+    untouched = Redactor(lambda wf, value: value)
+    assert show(Payload(PayloadEncoding.JSON, [1]), "wf", untouched).kind == "json"
