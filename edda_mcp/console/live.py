@@ -86,6 +86,18 @@ class ChangeHub:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
 
+_FAILED = object()
+
+
+async def _safely(fingerprint: Fingerprint) -> Hashable:
+    """The fingerprint, or a marker when it cannot be read now (database briefly down, instance purged)."""
+    try:
+        return await fingerprint()
+    except Exception:
+        logger.warning("live update check failed", exc_info=True)
+        return _FAILED
+
+
 async def event_stream(
     hub: ChangeHub, fingerprint: Fingerprint, *, poll_interval: float, max_seconds: float = 300.0
 ) -> AsyncGenerator[str, None]:
@@ -96,7 +108,7 @@ async def event_stream(
     """
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + max_seconds
-    last = await fingerprint()
+    last = await _safely(fingerprint)
     yield "retry: 1000\n: connected\n\n"
     quiet = 0.0
     while not hub.is_closing() and loop.time() < ends_at:
@@ -104,10 +116,8 @@ async def event_stream(
         await hub.wait(poll_interval)
         if hub.is_closing():
             break
-        try:
-            now = await fingerprint()
-        except Exception:  # the database is briefly unavailable: keep the stream, try again later
-            logger.warning("live update check failed", exc_info=True)
+        now = await _safely(fingerprint)
+        if now is _FAILED:
             continue
         if now != last:
             last = now

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from durable_core import EddaError, InstanceStatus, Workflow
@@ -139,7 +139,10 @@ async def live(console: Console, request: Request) -> Response:
     if page == "instance":
         fingerprint = _instance_fingerprint(console, params.get("id", ""))
     elif page == "instances":
-        fingerprint = _list_fingerprint(console, ListFilter.parse(params))
+        try:
+            fingerprint = _list_fingerprint(console, ListFilter.parse(params))
+        except FilterProblem as exc:
+            return PlainTextResponse(str(exc), status_code=400)
     else:
 
         async def fingerprint() -> Hashable:
