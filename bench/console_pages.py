@@ -41,6 +41,7 @@ from edda_mcp.console import console_app
 
 STATUSES = ["completed"] * 80 + ["failed"] * 5 + ["waiting"] * 10 + ["cancelled"] * 3 + ["running"] * 2
 NOW = datetime.now(UTC).replace(microsecond=0)
+DETAIL = "detail-instance-with-history"
 
 
 def _row(i: int, rng: random.Random) -> dict[str, Any]:
@@ -84,7 +85,7 @@ async def populate(url: str, rows: int) -> str:
             await conn.execute(
                 insert(INSTANCES), [_row(i, rng) for i in range(first, min(rows, first + batch))]
             )
-    detail = "detail-instance-with-history"
+    detail = DETAIL
     values = _row(0, rng) | {
         "instance_id": detail,
         "status": "completed",
@@ -173,7 +174,12 @@ async def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--existing", metavar="URL", help="measure a database this script populated before")
     args = parser.parse_args()
+    if args.existing:
+        await plans(args.existing)
+        report(args.backend, args.rows, args.samples, await measure(args.existing, DETAIL, args.samples))
+        return
     with tempfile.TemporaryDirectory(prefix="edda_bench_") as tmp:
         dbname = None
         admin = os.environ.get("EDDA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -190,7 +196,12 @@ async def main() -> None:
         finally:
             if dbname:
                 await _pg_admin(admin, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    print(f"\n{args.backend}, {args.rows:,} instances, {args.samples} requests per page")
+    report(args.backend, args.rows, args.samples, results)
+
+
+def report(backend: str, rows: int, samples: int, results: dict[str, tuple[float, float]]) -> None:
+    """Print the p50/p99 table."""
+    print(f"\n{backend}, {rows:,} instances, {samples} requests per page")
     print(f"{'page':28} {'p50 ms':>8} {'p99 ms':>8}")
     for name, (p50, p99) in results.items():
         print(f"{name:28} {p50:8.1f} {p99:8.1f}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import and_, case, func, insert, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
@@ -25,7 +25,14 @@ from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.outbox import outbox_record_from_row
 from durable_core.storage.queries import MAX_LIST_LIMIT, list_instances_select
-from durable_core.storage.schema import HISTORY_ARCHIVE, INSTANCES, OPERATOR_ACTIONS, OUTBOX, WAITS
+from durable_core.storage.schema import (
+    HISTORY_ARCHIVE,
+    INSTANCES,
+    OPERATOR_ACTIONS,
+    OUTBOX,
+    PARENT_INDEX,
+    WAITS,
+)
 from durable_core.types import (
     InstanceQuery,
     InstanceRecord,
@@ -138,12 +145,24 @@ class SqlOperatorQueries:
     @guarded()
     async def children(self, instance_id: str, limit: int) -> list[InstanceRecord]:
         """Child instances started by ``instance_id``, oldest first."""
-        stmt = (
+        stmt: Any = (
             select(INSTANCES)
             .where(_I.parent_instance_id == instance_id)
             .order_by(_I.created_at, _I.instance_id)
             .limit(_limit(limit))
         )
+        if self._dialect.name == "sqlite":
+            # SQLite's statistics see one value (NULL) filling the parent index and would scan the
+            # creation-time index instead (seconds at 1,000,000 rows): name the index
+            columns = ", ".join(c.name for c in INSTANCES.c)
+            stmt = (
+                text(
+                    f"SELECT {columns} FROM edda_instances INDEXED BY {PARENT_INDEX} "
+                    "WHERE parent_instance_id = :parent ORDER BY created_at, instance_id LIMIT :limit"
+                )
+                .bindparams(parent=instance_id, limit=limit)
+                .columns(*INSTANCES.c)
+            )
         async with self._conns.read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [records.instance_from_row(row._mapping) for row in rows]
