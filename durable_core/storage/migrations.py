@@ -19,11 +19,12 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
+from sqlalchemy.schema import DDL, CreateIndex, CreateTable, DDLElement
 
 from durable_core.errors import DatabaseNotFoundError, MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import (
+    ID_PATTERN_INDEX_DDL,
     INSTANCES,
     OUTBOX,
     OUTBOX_INSTANCE_INDEX,
@@ -98,8 +99,13 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
 
 def _operator(dialect: Dialect) -> list[DDLElement]:
     mysql = dialect.name in ("mysql", "mariadb")
-    index = CreateIndex(OUTBOX_INSTANCE_INDEX, if_not_exists=not mysql)
-    return [*_create_tables(dialect, V12_TABLES), index]
+    statements = [
+        *_create_tables(dialect, V12_TABLES),
+        CreateIndex(OUTBOX_INSTANCE_INDEX, if_not_exists=not mysql),
+    ]
+    if dialect.name == "postgresql":  # id-prefix search whatever the collation (byte-wise elsewhere already)
+        statements.append(DDL(ID_PATTERN_INDEX_DDL))  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL untyped
+    return statements
 
 
 #: (version, description, DDL builder), ascending.

@@ -61,6 +61,9 @@ def id_prefix_condition(prefix: str, dialect: SqlDialect) -> ColumnElement[bool]
     """SQL condition: the instance id starts with ``prefix`` (matched literally, case-sensitively)."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = _I.instance_id.like(escaped + "%", escape="\\")
+    if dialect.name == "postgresql":  # byte-wise operators served by the varchar_pattern_ops index (v12)
+        column = _I.instance_id
+        return and_(column.op("~>=~")(prefix), column.op("~<~")(prefix + _TOP), like)
     if dialect.name not in _BYTEWISE:  # a linguistic collation may not order U+10FFFF last
         return like
     return and_(_I.instance_id >= prefix, _I.instance_id < prefix + _TOP, like)

@@ -40,6 +40,7 @@ __all__ = [
     "ATTEMPTS",
     "HISTORY",
     "HISTORY_ARCHIVE",
+    "ID_PATTERN_INDEX_DDL",
     "INSTANCES",
     "INSTANCE_CHILD_TABLES",
     "KEY_LOCKS",
@@ -364,6 +365,10 @@ OPERATOR_ACTIONS: Final = Table(
 OUTBOX_INSTANCE_INDEX: Final = Index(
     "ix_edda_outbox_instance", OUTBOX.c.instance_id, OUTBOX.c.created_at, OUTBOX.c.event_id
 )
+
+#: PostgreSQL only: instance ids compared byte-wise (``~>=~``, ``LIKE 'abc%'``) whatever the database's
+#: collation, for the console's id-prefix search (SQLite and MySQL's binary collation use the primary key).
+ID_PATTERN_INDEX_DDL: Final = "CREATE INDEX IF NOT EXISTS ix_edda_instances_id_pattern ON edda_instances (instance_id varchar_pattern_ops)"
 
 V12_TABLES: Final[tuple[Table, ...]] = (OPERATOR_ACTIONS,)
 INSTANCE_CHILD_TABLES.append(OPERATOR_ACTIONS)

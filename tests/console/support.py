@@ -135,6 +135,7 @@ class ServedConsole:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app: EddaApp | None = None
+        self._consoles: list[Starlette] = []
         self._server: uvicorn.Server | None = None
         self._started: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, name="console-server", daemon=True)
@@ -145,6 +146,8 @@ class ServedConsole:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for console in self._consoles:  # ends the open event streams, so the server stops at once
+            self.call(console.state.console.hub.stop())
         if self._server is not None:
             self._loop.call_soon_threadsafe(setattr, self._server, "should_exit", True)
         self._thread.join(timeout=30)
@@ -160,7 +163,7 @@ class ServedConsole:
                 pending = asyncio.all_tasks(self._loop)
                 if not pending:
                     break
-                self._loop.run_until_complete(asyncio.wait(pending, timeout=2))
+                self._loop.run_until_complete(asyncio.wait(pending, timeout=1))
         finally:
             self._loop.close()
 
@@ -169,13 +172,13 @@ class ServedConsole:
             app = EddaApp(self.db_url, workflows=WORKFLOWS, poll_interval=0.05)
             await app.initialize()
             self.app = app
-            root = Starlette(
-                routes=[
-                    Mount("/ro", console_app(app, read_only=True, poll_interval=0.1)),
-                    Mount("/auth", console_app(app, auth=TOKEN, poll_interval=0.1)),
-                    Mount("/", console_app(app, redact=self._redact, poll_interval=0.1, page_size=5)),
-                ]
-            )
+            self._consoles = [
+                console_app(app, read_only=True, poll_interval=0.1),
+                console_app(app, auth=TOKEN, poll_interval=0.1),
+                console_app(app, redact=self._redact, poll_interval=0.1, page_size=5),
+            ]
+            paths = ["/ro", "/auth", "/"]
+            root = Starlette(routes=[Mount(p, c) for p, c in zip(paths, self._consoles, strict=True)])
             config = uvicorn.Config(
                 root, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, ws="none"
             )
