@@ -92,7 +92,7 @@ from durable_core.errors import (
 )
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
-from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
+from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.types import (
@@ -156,7 +156,7 @@ __all__ = [
     "IngressOptions",
     "InputValidationError",
     "InstanceConflictError",
-    "InstanceCount",
+    "InstanceCounts",
     "InstanceNotFoundError",
     "InstanceProgress",
     "InstanceRecord",

@@ -74,7 +74,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "IngressOptions",
             "InputValidationError",
             "InstanceConflictError",
-            "InstanceCount",
+            "InstanceCounts",
             "InstanceNotFoundError",
             "InstanceProgress",
             "InstanceRecord",

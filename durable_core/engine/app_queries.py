@@ -18,7 +18,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock
 from durable_core.engine.validation import existing_instance_id
 from durable_core.engine.waiters import ResultWaiters
-from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
+from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
 from durable_core.storage.base import Storage
 from durable_core.types import (
     AttemptState,
@@ -127,8 +127,8 @@ class OperatorAPI:
         )
         return await self._storage.operator_queries().search_instances(query, id_prefix)
 
-    async def count_instances(self) -> list[InstanceCount]:
-        """How many instances each workflow has in each status (a full index scan: cache it)."""
+    async def count_instances(self) -> InstanceCounts:
+        """How many instances are in each status and of each workflow (index scans: cache the result)."""
         return await self._storage.operator_queries().count_instances()
 
     async def throughput(self, minutes: int = 60) -> list[ThroughputPoint]:

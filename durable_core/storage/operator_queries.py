@@ -19,7 +19,7 @@ from typing import Any, Final
 from sqlalchemy import and_, case, func, insert, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from durable_core.operator_types import ArchivedRun, InstanceCount, OperatorAction, ThroughputPoint
+from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
 from durable_core.storage import records
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import SqlDialect
@@ -102,16 +102,19 @@ class SqlOperatorQueries:
         return [records.instance_from_row(row._mapping) for row in rows]
 
     @guarded()
-    async def count_instances(self) -> list[InstanceCount]:
-        """How many instances each workflow has in each status (workflow, then status order)."""
-        stmt = (
-            select(_I.workflow_name, _I.status, func.count())
-            .group_by(_I.workflow_name, _I.status)
-            .order_by(_I.workflow_name, _I.status)
+    async def count_instances(self) -> InstanceCounts:
+        """Instances per status and per workflow: two scans of covering indexes."""
+        by_status = select(_I.status, func.count()).group_by(_I.status).order_by(_I.status)
+        by_workflow = (
+            select(_I.workflow_name, func.count()).group_by(_I.workflow_name).order_by(_I.workflow_name)
         )
         async with self._conns.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [InstanceCount(str(w), InstanceStatus(s), int(n)) for w, s, n in rows]
+            statuses = (await conn.execute(by_status)).all()
+            workflows = (await conn.execute(by_workflow)).all()
+        return InstanceCounts(
+            tuple((InstanceStatus(s), int(n)) for s, n in statuses),
+            tuple((str(w), int(n)) for w, n in workflows),
+        )
 
     @guarded()
     async def throughput(self, since: datetime, minutes: int) -> list[ThroughputPoint]:

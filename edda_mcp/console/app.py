@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from durable_core import EddaApp, InstanceCount, Workflow
+from durable_core import EddaApp, InstanceCounts, Workflow
 from edda_mcp.console.live import ChangeHub
 from edda_mcp.console.payloads import Redaction, Redactor
 from edda_mcp.console.security import (
@@ -34,7 +34,7 @@ from edda_mcp.console.security import (
 __all__ = ["Console", "ConsoleOptions", "console_app", "open_database"]
 
 _HERE = Path(__file__).parent
-_COUNTS_TTL = 3.0
+_COUNTS_TTL = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class Console:
         self.templates.filters["q"] = lambda v: quote(str(v), safe="")
         self._ready = False
         self._lock = asyncio.Lock()
-        self._counts: tuple[float, list[InstanceCount]] | None = None
+        self._counts: tuple[float, InstanceCounts] | None = None
 
     def workflows(self) -> list[Workflow[Any, Any]]:
         """Registered definitions shown on the workflows page (none when opened from a URL only)."""
@@ -131,16 +131,16 @@ class Console:
             await self.app.shutdown()
         self._ready = False
 
-    async def counts(self) -> list[InstanceCount]:
+    async def counts(self) -> InstanceCounts:
         """Counts by workflow and status, read at most every few seconds (a full index scan)."""
         now = asyncio.get_running_loop().time()
         if self._counts is None or now - self._counts[0] > _COUNTS_TTL:
             self._counts = (now, await self.app.count_instances())
         return self._counts[1]
 
-    def cached_counts(self) -> list[InstanceCount]:
+    def cached_counts(self) -> InstanceCounts:
         """The counts last read, however old (empty before the first read)."""
-        return self._counts[1] if self._counts is not None else []
+        return self._counts[1] if self._counts is not None else InstanceCounts((), ())
 
     def forget_counts(self) -> None:
         """Read the counts again next time (after an action)."""

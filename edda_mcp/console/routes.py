@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections import defaultdict
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -55,11 +54,6 @@ async def overview(console: Console, request: Request) -> Response:
     """Counts by status and workflow, throughput, failures, blocked and input-waiting instances."""
     app = console.app
     counts = await console.counts()
-    by_workflow: dict[str, dict[str, int]] = defaultdict(dict)
-    totals: dict[str, int] = defaultdict(int)
-    for c in counts:
-        by_workflow[c.workflow_name][c.status.value] = c.count
-        totals[c.status.value] += c.count
     points = await app.throughput(60)
     return console.render(
         request,
@@ -67,8 +61,9 @@ async def overview(console: Console, request: Request) -> Response:
         title="Overview",
         live="page=overview",
         statuses=STATUSES,
-        by_workflow=dict(sorted(by_workflow.items())),
-        totals=totals,
+        by_status={s.value: n for s, n in counts.by_status},
+        by_workflow=dict(counts.by_workflow),
+        total=counts.total,
         points=points,
         peak=max([1, *(max(p.started, p.finished) for p in points)]),
         failures=await app.list_instances(status=InstanceStatus.FAILED, limit=10),
@@ -107,15 +102,13 @@ async def instances(console: Console, request: Request) -> Response:
 
 async def _workflow_names(console: Console) -> list[str]:
     """Names for the workflow filter: registered ones and those of the cached counts (never a scan)."""
-    names = {c.workflow_name for c in console.cached_counts()}
+    names = {name for name, _ in console.cached_counts().by_workflow}
     return sorted(names | {wf.name for wf in console.workflows()})
 
 
 async def workflows(console: Console, request: Request) -> Response:
     """Each workflow: signature when registered, counts, recent runs."""
-    counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for c in await console.counts():
-        counts[c.workflow_name][c.status.value] = c.count
+    counts = dict((await console.counts()).by_workflow)
     registered = {wf.name: signature_of(wf) for wf in console.workflows()}
     names = sorted(set(counts) | set(registered))
     recent = {name: await console.app.list_instances(workflow_name=name, limit=5) for name in names}
@@ -146,7 +139,7 @@ async def live(console: Console, request: Request) -> Response:
     else:
 
         async def fingerprint() -> Hashable:
-            counts = tuple(await console.counts())
+            counts = await console.counts()
             waiting = tuple(r.instance_id for r in await console.app.instances_awaiting_input(20))
             return counts, waiting
 

@@ -28,10 +28,14 @@ async def test_operator_queries(db_url: str) -> None:
         await _settle(app, waiting, InstanceStatus.WAITING)
         await _settle(app, failed, InstanceStatus.FAILED)
 
-        counts = {(c.workflow_name, c.status): c.count for c in await app.count_instances()}
-        assert counts[("greet", InstanceStatus.COMPLETED)] == 3
-        assert counts[("approve", InstanceStatus.WAITING)] == 1
-        assert counts[("order", InstanceStatus.FAILED)] == 1
+        counts = await app.count_instances()
+        assert dict(counts.by_workflow) == {"greet": 3, "approve": 1, "order": 1, "ship": 1}
+        assert dict(counts.by_status) == {
+            InstanceStatus.COMPLETED: 4,  # three greet + the child
+            InstanceStatus.WAITING: 1,
+            InstanceStatus.FAILED: 1,
+        }
+        assert counts.total == 6
 
         points = await app.throughput(60)
         assert len(points) == 60 and points[0].minute < points[-1].minute
