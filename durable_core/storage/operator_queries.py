@@ -137,14 +137,19 @@ class SqlOperatorQueries:
     @guarded()
     async def awaiting_input(self, limit: int) -> list[InstanceRecord]:
         """WAITING instances that wait for typed input (an event with a schema), newest first."""
-        typed = select(WAITS.c.instance_id).where(WAITS.c.input_schema.is_not(None))
-        stmt = (
-            select(INSTANCES)
-            .where(_I.status == InstanceStatus.WAITING.value, _I.instance_id.in_(typed))
-            .order_by(_I.created_at.desc(), _I.instance_id.desc())
-            .limit(_limit(limit))
-        )
+        # from the (small) waits table to the instances by primary key: a subquery let the planner walk
+        # every WAITING instance instead (1.3 s at 100,000 of them)
+        typed = select(WAITS.c.instance_id).where(WAITS.c.input_schema.is_not(None)).distinct()
         async with self._conns.read() as conn:
+            ids = list((await conn.execute(typed.limit(MAX_LIST_LIMIT))).scalars())
+            if not ids:
+                return []
+            stmt = (
+                select(INSTANCES)
+                .where(_I.instance_id.in_(ids), _I.status == InstanceStatus.WAITING.value)
+                .order_by(_I.created_at.desc(), _I.instance_id.desc())
+                .limit(_limit(limit))
+            )
             rows = (await conn.execute(stmt)).all()
         return [records.instance_from_row(row._mapping) for row in rows]
 
