@@ -159,11 +159,12 @@ class ServedConsole:
     def _run(self) -> None:
         try:
             self._loop.run_until_complete(self._serve())
-            for _ in range(5):  # connections still closing after cancelled streams (they may start more)
-                pending = asyncio.all_tasks(self._loop)
-                if not pending:
-                    break
-                self._loop.run_until_complete(asyncio.wait(pending, timeout=1))
+            pending = asyncio.all_tasks(self._loop)
+            if pending:  # connections of cancelled streams still closing: give them a moment, then end them
+                self._loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
+                for task in pending:
+                    task.cancel()
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         finally:
             self._loop.close()
 
