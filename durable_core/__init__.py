@@ -112,6 +112,7 @@ from durable_core.observers import (
     ObserverBase,
     StepObservation,
 )
+from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.scheduling import (
@@ -124,6 +125,7 @@ from durable_core.scheduling import (
 )
 from durable_core.stream_types import ChunkKind, ChunkStatus, StreamChunk, StreamPage
 from durable_core.types import (
+    AttemptState,
     CancelOutcome,
     ErrorInfo,
     HistoryEntry,
@@ -154,6 +156,8 @@ __all__ = [
     "ApiMisuseError",
     "AppNotBoundError",
     "AppOptions",
+    "ArchivedRun",
+    "AttemptState",
     "Budget",
     "BudgetExceededError",
     "BudgetLedger",
@@ -190,6 +194,7 @@ __all__ = [
     "InputValidationError",
     "InstanceConflictError",
     "InstanceCount",
+    "InstanceCounts",
     "InstanceNotFoundError",
     "InstanceProgress",
     "InstanceRecord",
@@ -204,6 +209,7 @@ __all__ = [
     "NonDeterminismError",
     "ObserverBase",
     "OnConflict",
+    "OperatorAction",
     "OutboxEvent",
     "OutboxMode",
     "OutboxOptions",
@@ -246,6 +252,7 @@ __all__ = [
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",
+    "ThroughputPoint",
     "UnawaitedActivityError",
     "Unknown",
     "WaitInfo",

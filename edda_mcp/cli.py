@@ -22,6 +22,7 @@ from edda_mcp import __version__, admin, cli_evolution, cli_queues, cli_schedule
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.cli_instances import add_instances_parser, run_instances
 from edda_mcp.cli_support import add_db_argument, db_url
+from edda_mcp.console import cli as console_cli
 from edda_mcp.http import HttpOptions
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     add_db_argument(migrate)
     cli_queues.add_parser(sub)
+    console_cli.add_parser(sub)
     return parser
 
 
@@ -119,6 +121,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     if (code := cli_evolution.run(args, out)) is not None:  # replay, instances export
         return code
+    if args.command == "ui":
+        return console_cli.run(args, out)
     if args.command == "serve":
         return _serve(args)
     if args.command == "install":

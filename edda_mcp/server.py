@@ -15,10 +15,12 @@ from mcp.server.extension import Extension
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.apps import ProgressViewsMiddleware, register_view
 from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
+from edda_mcp.console.mount import console_routes
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -396,6 +398,7 @@ class EddaMCPServer:
         stateful_sessions: bool = False,
         metrics_path: str | None = "/metrics",
         allow_unauthenticated_metrics: bool = False,
+        console: bool = False,
     ) -> Starlette:
         """A streamable-HTTP ASGI app (stateless, so replicas can share the load) with ``/healthz``, ``/readyz``.
 
@@ -423,6 +426,7 @@ class EddaMCPServer:
             metrics_path: where Prometheus metrics are served (needs the ``metrics`` extra; None: not
                 served); with auth on a scrape needs a token, without it only on loopback (docs/metrics.md).
             allow_unauthenticated_metrics: serve ``metrics_path`` without auth on any interface.
+            console: also serve the operations console under ``/console`` (docs/console.md).
         """
         options = HttpOptions(
             path=path,
@@ -438,10 +442,10 @@ class EddaMCPServer:
             metrics_path=metrics_path,
             allow_unauthenticated_metrics=allow_unauthenticated_metrics,
         )
-        return self._assemble(options)
+        return self._assemble(options, console)
 
-    def _assemble(self, options: HttpOptions) -> Starlette:
-        """The app of :meth:`asgi_app`: MCP endpoint, ``/events`` and ``/metrics`` per the auth rules."""
+    def _assemble(self, options: HttpOptions, console: bool = False) -> Starlette:
+        """The app of :meth:`asgi_app`: MCP endpoint, ``/events``, ``/metrics`` and ``/console`` per the auth rules."""
         scopes = list(self._auth.required_scopes or []) if self._auth is not None else []
         authorize = None if self._token_verifier is None else bearer_authorizer(self._token_verifier, scopes)
         events = None
@@ -449,9 +453,14 @@ class EddaMCPServer:
             events = CloudEventsASGI(
                 EngineSink(self._engine), max_body_bytes=options.max_request_body_size, authorize=authorize
             )
-        app = build_asgi_app(self.mcp, options, events, health_routes(lambda: self.app))
+        probes = health_routes(lambda: self.app)
+        app = build_asgi_app(self.mcp, options, events, probes + self._console_routes(console))
         mount_metrics(app, self._engine, options, self._token_verifier, scopes)
         return app
+
+    def _console_routes(self, wanted: bool) -> list[BaseRoute]:
+        """The console under ``/console`` for ``asgi_app(console=True)``, behind this server's verifier."""
+        return console_routes(self.app, self.catalog, self._token_verifier, self._auth) if wanted else []
 
 
 def _tool_style(value: ToolStyle | str) -> ToolStyle:

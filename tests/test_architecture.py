@@ -55,6 +55,7 @@ LEAVES = frozenset(
         "observers",  # the engine observer port (metrics)
         "scheduling",
         "flow",
+        "operator_types",  # the operator read models (console, CLI)
     },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})

@@ -45,6 +45,7 @@ OPTIONAL_IMPORTS = {
     "pymysql": "mysql",
     "opentelemetry": "opentelemetry",
     "prometheus_client": "metrics",
+    "jinja2": "console",
 }
 #: modules that ship inside a declared distribution under another name
 PART_OF = {"pydantic_core": "pydantic", "pydantic_ai": "pydantic-ai-slim"}

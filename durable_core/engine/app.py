@@ -13,6 +13,7 @@ from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
 from durable_core.engine.app_mixins import AppQueries
+from durable_core.engine.app_queries import instance_query
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
 from durable_core.engine.flow import FlowControl
@@ -55,7 +56,6 @@ from durable_core.types import (
     CancelOutcome,
     HistoryEntry,
     InstanceProgress,
-    InstanceQuery,
     InstanceRecord,
     InstanceStatus,
     JsonScalar,
@@ -447,10 +447,6 @@ class EddaApp(AppQueries):
         wf = self._catalog.get(record.workflow_name) if record.workflow_name in self._catalog else None
         return result_or_raise(record, wf, self._services.serializer)
 
-    def _run_finished(self, instance_id: str, record: InstanceRecord | None) -> None:
-        self._waiters.notify(instance_id, record)
-        self._services.streams.notify((instance_id,))  # stream followers stop when the run has ended
-
     # -- queries -------------------------------------------------------------------------------
     async def get_instance(self, instance_id: str) -> InstanceRecord:
         """The stored instance (raises ``InstanceNotFoundError``)."""
@@ -490,18 +486,8 @@ class EddaApp(AppQueries):
 
         ``version``: only instances started by an app of this code version (``InstanceRecord.app_version``).
         """
-        statuses = None
-        if status is not None:
-            statuses = frozenset([status] if isinstance(status, InstanceStatus) else status)
-        query = InstanceQuery(
-            statuses=statuses,
-            workflow_name=workflow_name,
-            created_after=created_after,
-            created_before=created_before,
-            input_equals=tuple((input_equals or {}).items()),
-            limit=limit,
-            before=before,
-            app_version=version,
+        query = instance_query(
+            status, workflow_name, created_after, created_before, input_equals, limit, before, version
         )
         return await self._storage.list_instances(query)
 

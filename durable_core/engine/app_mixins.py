@@ -9,6 +9,7 @@ from __future__ import annotations
 from durable_core.engine.app_evolution import EvolutionAPI
 from durable_core.engine.app_flow import FlowAPI
 from durable_core.engine.app_operations import OperationsAPI
+from durable_core.engine.app_queries import OperatorAPI
 from durable_core.engine.app_schedules import SchedulesAPI
 from durable_core.engine.app_streams import StreamsAPI
 from durable_core.engine.app_usage import UsageAPI
@@ -16,9 +17,9 @@ from durable_core.engine.app_usage import UsageAPI
 __all__ = ["AppQueries"]
 
 
-class AppQueries(OperationsAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI, UsageAPI):
+class AppQueries(OperationsAPI, OperatorAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI, UsageAPI):
     """Every API area of ``EddaApp`` kept outside ``app.py``.
 
-    Outbox and operator queries and metrics, code versions and replay checks, output streams, schedules,
+    Outbox and metrics queries, the console's operator queries and action journal, code versions and replay checks, output streams, schedules,
     queues and rate limits, and LLM usage.
     """

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from durable_core.storage.flow import SqlFlow
+    from durable_core.storage.operator_queries import SqlOperatorQueries
     from durable_core.storage.schedules import SqlSchedules
     from durable_core.storage.streams import StreamStore
 
@@ -486,6 +487,10 @@ class Storage(abc.ABC):
     def flow(self) -> SqlFlow:
         """Queue claims, shared rate limits, debounce and singleton keys (see ``storage/flow.py``)."""
         raise NotImplementedError(f"{type(self).__name__} has no flow control")
+
+    def operator_queries(self) -> SqlOperatorQueries:
+        """Look-ups for operators (console, CLI) and the operator action journal."""
+        raise NotImplementedError(f"{type(self).__name__} has no operator queries")
 
     # -- events, channels, waits -------------------------------------------------------------------
     def evolution(self) -> EvolutionStore:

@@ -19,13 +19,16 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateIndex, CreateTable, DDLElement
+from sqlalchemy.schema import DDL, CreateIndex, CreateTable, DDLElement
 
 from durable_core.errors import DatabaseNotFoundError, MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import (
+    ID_PATTERN_INDEX_DDL,
     INSTANCES,
+    OPERATOR_TABLES,
     OUTBOX,
+    OUTBOX_INSTANCE_INDEX,
     PARENT_INDEX,
     QUEUE_INDEX,
     QUEUE_TABLES,
@@ -123,6 +126,17 @@ def _queues(dialect: Dialect) -> list[DDLElement]:
     return statements + _create_tables(dialect, QUEUE_TABLES)
 
 
+def _operator(dialect: Dialect) -> list[DDLElement]:
+    mysql = dialect.name in ("mysql", "mariadb")
+    statements = [
+        *_create_tables(dialect, OPERATOR_TABLES),
+        CreateIndex(OUTBOX_INSTANCE_INDEX, if_not_exists=not mysql),
+    ]
+    if dialect.name == "postgresql":  # id-prefix search whatever the collation (byte-wise elsewhere already)
+        statements.append(DDL(ID_PATTERN_INDEX_DDL))  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL untyped
+    return statements
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -133,6 +147,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (7, "durable output streams", _streams),
     (8, "schedules", _schedules),
     (9, "queues, rate limits, debounce and singleton keys", _queues),
+    (10, "operator action journal; outbox rows by instance", _operator),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -39,7 +39,12 @@ from durable_core.types import (
     PayloadEncoding,
 )
 
-__all__ = ["MAX_LIST_LIMIT", "OutboxOutcome", "SqlOutboxStorage"]  # OutboxOutcome: a value of types
+__all__ = [
+    "MAX_LIST_LIMIT",
+    "OutboxOutcome",
+    "SqlOutboxStorage",
+    "outbox_record_from_row",
+]  # OutboxOutcome: a value of types
 
 MAX_LIST_LIMIT: Final = 1000
 MAX_ERROR_CHARS: Final = 2000
@@ -103,6 +108,10 @@ def _record(row: Mapping[Any, Any]) -> OutboxRecord:
         last_status_code=row["last_status_code"],
         last_error=row["last_error"],
     )
+
+
+#: An outbox row as an :class:`OutboxRecord` (for the operator queries of the same table).
+outbox_record_from_row: Final = _record
 
 
 def _positive(name: str, value: int, upper: int | None = None) -> None:

@@ -41,12 +41,16 @@ __all__ = [
     "FLOW_KEYS",
     "HISTORY",
     "HISTORY_ARCHIVE",
+    "ID_PATTERN_INDEX_DDL",
     "INSTANCES",
     "INSTANCE_CHILD_TABLES",
     "KEY_LOCKS",
     "MESSAGES",
     "METADATA",
+    "OPERATOR_ACTIONS",
+    "OPERATOR_TABLES",
     "OUTBOX",
+    "OUTBOX_INSTANCE_INDEX",
     "QUEUES",
     "QUEUE_KEYS",
     "QUEUE_TABLES",
@@ -468,3 +472,31 @@ QUEUE_KEYS: Final = Table(
 )
 
 QUEUE_TABLES: Final[tuple[Table, ...]] = (QUEUES, RATE_LIMITS, FLOW_KEYS, QUEUE_KEYS)
+
+# -- operator journal and console look-ups (migration v10) ----------------------------------------------
+#: Operator actions (console, CLI): who did what to an instance and why. Deleted with the instance.
+OPERATOR_ACTIONS: Final = Table(
+    "edda_operator_actions",
+    METADATA,
+    Column("action_id", _SEQ, primary_key=True, autoincrement=True),
+    _id("instance_id", nullable=False),
+    Column("action", String(64), nullable=False),
+    _id("actor", nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", _json(), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_edda_operator_actions_instance", "instance_id", "action_id"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+#: The outbox rows an instance produced (the console's instance page), oldest first.
+OUTBOX_INSTANCE_INDEX: Final = Index(
+    "ix_edda_outbox_instance", OUTBOX.c.instance_id, OUTBOX.c.created_at, OUTBOX.c.event_id
+)
+
+#: PostgreSQL only: instance ids compared byte-wise (``~>=~``, ``LIKE 'abc%'``) whatever the database's
+#: collation, for the console's id-prefix search (SQLite and MySQL's binary collation use the primary key).
+ID_PATTERN_INDEX_DDL: Final = "CREATE INDEX IF NOT EXISTS ix_edda_instances_id_pattern ON edda_instances (instance_id varchar_pattern_ops)"
+
+OPERATOR_TABLES: Final[tuple[Table, ...]] = (OPERATOR_ACTIONS,)
+INSTANCE_CHILD_TABLES.append(OPERATOR_ACTIONS)

@@ -29,6 +29,7 @@ from durable_core.storage.evolution import SqlEvolution
 from durable_core.storage.flow import SqlFlow
 from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
+from durable_core.storage.operator_queries import OperatorQueriesSource
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
 from durable_core.storage.schedules import SqlSchedules
@@ -81,7 +82,7 @@ def _positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-class SqlStorage(SqlLifecycle, Storage):
+class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
     """Storage on SQLAlchemy Core: SQLite (file or ``:memory:``), PostgreSQL, MySQL/MariaDB.
 
     Args:

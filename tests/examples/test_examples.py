@@ -136,6 +136,7 @@ EXPECTED: dict[str, list[str]] = {
         "geocode:0 attempt 1 failed (geocoder busy)",
         "workflow deliver completed: 'van 7 to 59.91,10.75'",
     ],
+    "console_mount.py": ["waiting for input: True", "answer form field: True", "card number shown: False"],
     "timers.py": ["after start: waiting", "reminder 2 sent to ada", "result: ['reminder-1', 'reminder-2']"],
     "queues.py": ["summary of contract for initech", "7 summaries, never more than 2 at once: True"],
     "debounce_singleton.py": [

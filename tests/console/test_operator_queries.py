@@ -1,0 +1,86 @@
+"""The engine's operator queries on SQLite, PostgreSQL and MySQL: counts, throughput, id prefix, children,
+outbox rows of an instance, input-waiting instances and the operator action journal."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from durable_core import EddaApp, FakeClock, InputValidationError, InstanceStatus
+from tests.console.support import approve, greet, order, ship, wait_go
+
+
+async def _settle(app: EddaApp, iid: str, *statuses: InstanceStatus) -> None:
+    async with asyncio.timeout(20):
+        while (await app.get_instance(iid)).status not in statuses:  # noqa: ASYNC110 - another task runs it
+            await asyncio.sleep(0.02)
+
+
+async def test_operator_queries(db_url: str) -> None:
+    async with EddaApp(db_url, workflows=[order, ship, approve, wait_go, greet], poll_interval=0.05) as app:
+        done = [await app.start(greet, {"name": f"n{i}"}, instance_id=f"greet-{i:02d}") for i in range(3)]
+        waiting = await app.start(approve, {"request": "r"})
+        failed = await app.start(order, {"item": "x", "amount": 1})
+        for iid in done:
+            await _settle(app, iid, InstanceStatus.COMPLETED)
+        await _settle(app, waiting, InstanceStatus.WAITING)
+        await _settle(app, failed, InstanceStatus.FAILED)
+
+        counts = await app.instance_totals()
+        assert dict(counts.by_workflow) == {"greet": 3, "approve": 1, "order": 1, "ship": 1}
+        assert dict(counts.by_status) == {
+            InstanceStatus.COMPLETED: 4,  # three greet + the child
+            InstanceStatus.WAITING: 1,
+            InstanceStatus.FAILED: 1,
+        }
+        assert counts.total == 6
+
+        points = await app.throughput(60)
+        assert len(points) == 60 and points[0].minute < points[-1].minute
+        assert sum(p.started for p in points) == 6  # 5 started here + the child
+        assert sum(p.finished for p in points) == 5  # all but the waiting one
+
+        assert [r.instance_id for r in await app.search_instances(id_prefix="greet-0")] == done[::-1]
+        assert await app.search_instances(id_prefix="greet_") == []  # '_' is literal, not a wildcard
+        assert await app.search_instances(id_prefix="GREET") == []  # case-sensitive
+        by_input = await app.search_instances(input_equals={"name": "n1"}, workflow_name="greet")
+        assert [r.instance_id for r in by_input] == ["greet-01"]
+
+        assert [r.instance_id for r in await app.instances_awaiting_input()] == [waiting]
+        children = await app.list_children(failed)
+        assert [c.workflow_name for c in children] == ["ship"]
+        assert children[0].parent_instance_id == failed
+        assert await app.list_outbox_of(failed) == []
+        assert await app.get_archived_runs(failed) == []
+        assert [a.position for a in await app.get_attempts(failed)] in ([], [0])  # reserve_stock retried
+
+        action = await app.record_operator_action(
+            waiting, "send-event", actor="ops@example", reason="unstick", detail={"event_type": "go"}
+        )
+        journal = await app.list_operator_actions(waiting)
+        assert journal == [action]
+        assert journal[0].detail == {"event_type": "go"}
+        with pytest.raises(InputValidationError):
+            await app.record_operator_action(waiting, "", actor="x", reason="y")
+
+        await app.cancel(waiting, "done", cancelled_by="ops@example")
+        await _settle(app, waiting, InstanceStatus.CANCELLED)
+        assert await app.purge(timedelta(0)) >= 1
+        assert (await app.storage.operator_queries().actions_of(waiting, 10)) == []  # purged with it
+
+
+def _broken(instance_id: str) -> None:
+    raise RuntimeError(f"listener bug ({instance_id})")
+
+
+async def test_change_listeners_hear_local_runs_end(tmp_path: object) -> None:
+    seen: list[str] = []
+    async with EddaApp("sqlite:///:memory:", workflows=[greet], clock=FakeClock()) as app:
+        app.add_change_listener(seen.append)
+        app.add_change_listener(_broken)  # a broken listener does not break the run
+        iid = await app.start(greet, {"name": "x"})
+        assert await app.wait_result(iid, timeout=10) == "hello x"
+        app.remove_change_listener(seen.append)
+    assert iid in seen
