@@ -78,6 +78,7 @@ from durable_core.errors import (
     RecordedError,
     ResultTimeoutError,
     RetryExhaustedError,
+    RunControlError,
     StorageBusyError,
     StorageRefusedError,
     StorageUnavailableError,
@@ -87,12 +88,14 @@ from durable_core.errors import (
     WorkflowCancelledError,
     WorkflowFailedError,
     WorkflowNotFoundError,
+    WorkflowTerminatedError,
     WorkflowTimeoutError,
 )
 from durable_core.hooks import HooksBase, WorkflowHooks
 from durable_core.ingress import CloudEventsASGI, EventSink, RequestInfo, create_wsgi_app
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
+from durable_core.run_control import ControlAction, ControlEntry, ControlOutcome
 from durable_core.types import (
     CancelOutcome,
     ErrorInfo,
@@ -134,6 +137,9 @@ __all__ = [
     "Compensation",
     "ConfigurationError",
     "ContextArgumentError",
+    "ControlAction",
+    "ControlEntry",
+    "ControlOutcome",
     "DidNotHappen",
     "DriverNotInstalledError",
     "EddaApp",
@@ -178,6 +184,7 @@ __all__ = [
     "RetryExhaustedError",
     "RetryInfo",
     "RetryPolicy",
+    "RunControlError",
     "SqliteSynchronous",
     "StepKind",
     "StepOutcome",
@@ -200,6 +207,7 @@ __all__ = [
     "WorkflowHandle",
     "WorkflowHooks",
     "WorkflowNotFoundError",
+    "WorkflowTerminatedError",
     "WorkflowTimeoutError",
     "activity",
     "compensation",

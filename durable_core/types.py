@@ -28,6 +28,7 @@ class InstanceStatus(enum.StrEnum):
     BLOCKED = "blocked"  # replay hit non-determinism; resumable after a code fix
     # an at-most-once activity's attempt was interrupted and nobody knows if it happened: waits for an answer
     OUTCOME_UNKNOWN = "outcome_unknown"
+    PAUSED = "paused"  # an operator paused it (``app.pause``): runs nothing until unpaused; holds no worker
 
     @property
     def is_finished(self) -> bool:
@@ -185,6 +186,9 @@ class InstanceRecord:
     service_name: str = ""
     crash_count: int = 0
     parent_instance_id: str | None = None
+    paused: bool = False  # ``app.pause`` was asked and not undone (status PAUSED once no worker holds it)
+    forked_from: str | None = None  # ``app.fork``: the instance this one's history was copied from
+    forked_at: int | None = None  # ... and the first position it did not copy (where the fork re-runs)
 
 
 @dataclass(frozen=True, slots=True)

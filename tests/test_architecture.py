@@ -37,7 +37,19 @@ FIRST_PARTY = frozenset({CORE, MCP}) | INTEGRATIONS
 # Layers inside durable_core. Leaves are single modules (a leaf may later become a package: its
 # submodules are leaves too); the other layers are packages.
 LEAVES = frozenset(
-    {"errors", "types", "clock", "serialization", "retry", "signals", "hooks", "codec", "otel", "validation"},
+    {
+        "errors",
+        "types",
+        "clock",
+        "serialization",
+        "retry",
+        "signals",
+        "hooks",
+        "codec",
+        "otel",
+        "validation",
+        "run_control",
+    },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})
 ROOT_LAYER = "public __init__"

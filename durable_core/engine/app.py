@@ -14,6 +14,7 @@ from durable_core.authoring.catalog import DEFAULT_CATALOG, Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock, SystemClock
 from durable_core.codec import PayloadCodec
+from durable_core.engine.app_control import RunControlAPI
 from durable_core.engine.app_outbox import OutboxAPI
 from durable_core.engine.at_most_once import answer_unknown
 from durable_core.engine.dispatcher import Dispatcher
@@ -73,7 +74,7 @@ from durable_core.validation import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_text
 logger = logging.getLogger("durable_core")
 
 
-class EddaApp(OutboxAPI):
+class EddaApp(OutboxAPI, RunControlAPI):
     """A durable-execution engine inside your process.
 
     Args:

@@ -51,6 +51,8 @@ from durable_core.types import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from durable_core.storage.run_control import SqlRunControl
+
 
 @dataclass(frozen=True, slots=True)
 class LeaseRenewal:
@@ -59,10 +61,12 @@ class LeaseRenewal:
     Attributes:
         held: ids whose lease this owner still holds (now extended).
         cancel_requested: subset of ``held`` whose cancellation was requested meanwhile.
+        paused: subset of ``held`` that an operator paused (``app.pause``): stop at the next step.
     """
 
     held: frozenset[str]
     cancel_requested: frozenset[str]
+    paused: frozenset[str] = frozenset()
 
 
 class WakeListener(Protocol):
@@ -447,6 +451,10 @@ class Storage(abc.ABC):
     def messaging(self) -> Messaging:
         """Mailboxes, channel queues, waits, subscriptions, child links and recur archives."""
         raise NotImplementedError(f"{type(self).__name__} has no messaging")
+
+    def run_control(self) -> SqlRunControl:
+        """Retry, fork, pause/unpause, terminate and their journal (:mod:`durable_core.storage.run_control`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no run control")
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Builds a heartbeat store on its own connection (call it in the loop that will use it).

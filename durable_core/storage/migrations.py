@@ -31,6 +31,8 @@ from durable_core.storage.schema import (
     V1_TABLES,
     V3_TABLES,
     V5_TABLES,
+    V7_TABLES,
+    run_control_columns,
 )
 from durable_core.types import MigrationStep
 
@@ -93,12 +95,18 @@ def _liveness(dialect: Dialect) -> list[DDLElement]:
     return _create_tables(dialect, V5_TABLES)
 
 
+def _run_control(dialect: Dialect) -> list[DDLElement]:
+    columns: list[DDLElement] = [_AddColumn(INSTANCES, c.name) for c in run_control_columns()]
+    return columns + _create_tables(dialect, V7_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
     (2, "transactional outbox", _outbox),
     (3, "events, channels, waits, child workflows, recur archive", _messaging),
     (5, "worker liveness heartbeats", _liveness),
+    (7, "run control: pause flag, fork origin, control journal", _run_control),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

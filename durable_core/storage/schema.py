@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
@@ -38,6 +39,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "ATTEMPTS",
+    "CONTROL_LOG",
     "HISTORY",
     "HISTORY_ARCHIVE",
     "INSTANCES",
@@ -51,9 +53,11 @@ __all__ = [
     "V1_TABLES",
     "V3_TABLES",
     "V5_TABLES",
+    "V7_TABLES",
     "WAITS",
     "WORKERS",
     "UTCDateTime",
+    "run_control_columns",
 ]
 
 ID_LENGTH: Final = 255
@@ -140,11 +144,23 @@ SCHEMA_VERSION: Final = Table(
 PARENT_INDEX: Final = "ix_edda_instances_parent"
 
 
+def run_control_columns() -> list[Column[Any]]:
+    """The ``edda_instances`` columns added by migration v7 (run control), in order."""
+    return [
+        # app.pause: an operator's request; never written by a worker, so no stale run can undo it
+        Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+        _id("forked_from", nullable=True),  # app.fork: the source instance ...
+        Column("forked_at", Integer, nullable=True),  # ... and the first position not copied
+    ]
+
+
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
     """``edda_instances`` as of schema ``version`` (v1 is frozen; later columns come from migrations)."""
     later: list[Any] = []
     if version >= 3:  # child workflows (migration v3)
         later += [_id("parent_instance_id", nullable=True), Index(PARENT_INDEX, "parent_instance_id")]
+    if version >= 7:  # run control (migration v7)
+        later += [*run_control_columns()]
     return Table(
         "edda_instances",
         metadata,
@@ -184,7 +200,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=3)
+INSTANCES: Final = _instances_table(METADATA, version=7)
 
 HISTORY: Final = Table(
     "edda_history",
@@ -340,3 +356,22 @@ WORKERS: Final = Table(
 )
 
 V5_TABLES: Final[tuple[Table, ...]] = (WORKERS,)
+
+# -- run control (migration v7) -------------------------------------------------------------------------
+#: The journal of run-control actions (retry, fork, pause, unpause, terminate): who, why, when, what.
+CONTROL_LOG: Final = Table(
+    "edda_control_log",
+    METADATA,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    _id("instance_id", nullable=False),
+    Column("action", String(16), nullable=False),
+    _id("actor", nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("detail", _json(), nullable=True),
+    Index("ix_edda_control_log_instance", "instance_id", "seq"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+V7_TABLES: Final[tuple[Table, ...]] = (CONTROL_LOG,)
+INSTANCE_CHILD_TABLES.append(CONTROL_LOG)

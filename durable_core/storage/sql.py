@@ -27,6 +27,7 @@ from durable_core.storage.liveness import SqlLiveness
 from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
+from durable_core.storage.run_control import SqlRunControl
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCE_CHILD_TABLES, INSTANCES, MESSAGES
 from durable_core.storage.urls import (
     backend_of,
@@ -35,9 +36,7 @@ from durable_core.storage.urls import (
     normalize_url,
     resolve_sqlite_synchronous,
 )
-from durable_core.storage.writer import (
-    DuplicateKey,
-)
+from durable_core.storage.writer import DuplicateKey
 from durable_core.types import (
     FINISHED_STATUSES,
     USER_STEP_KINDS,
@@ -331,18 +330,19 @@ class SqlStorage(Storage):
         self, owner: str, instance_ids: Sequence[str], now: datetime, lease_ttl: timedelta
     ) -> LeaseRenewal:
         """Extend every listed lease ``owner`` still holds (one UPDATE per 500 ids) and report cancels."""
-        held: set[str] = set()
-        cancel: set[str] = set()
+        held, cancel, paused = set[str](), set[str](), set[str]()
         if not instance_ids:
             return LeaseRenewal(held=frozenset(), cancel_requested=frozenset())
         async with self._conns.write() as conn:
             for chunk in _chunks(instance_ids):
                 mine = (_I.lease_owner == owner, _I.instance_id.in_(chunk))
                 await conn.execute(update(INSTANCES).where(*mine).values(lease_expires_at=now + lease_ttl))
-                rows = (await conn.execute(select(_I.instance_id, _I.cancel_requested).where(*mine))).all()
+                columns = (_I.instance_id, _I.cancel_requested, _I.paused)
+                rows = (await conn.execute(select(*columns).where(*mine))).all()
                 held.update(row[0] for row in rows)
                 cancel.update(row[0] for row in rows if row[1])
-        return LeaseRenewal(held=frozenset(held), cancel_requested=frozenset(cancel))
+                paused.update(row[0] for row in rows if row[2])
+        return LeaseRenewal(frozenset(held), frozenset(cancel), frozenset(paused))
 
     @guarded()
     async def release_lease(self, lease: Lease) -> bool:
@@ -450,6 +450,7 @@ class SqlStorage(Storage):
             .where(
                 _I.status == InstanceStatus.WAITING.value,
                 _I.wake_at.is_not(None),
+                _I.paused.is_(False),  # a paused instance's timers fire on unpause
                 _I.workflow_name.in_(sorted(workflow_names)),
             )
             .order_by(_I.wake_at)
@@ -572,6 +573,10 @@ class SqlStorage(Storage):
     def outbox(self) -> SqlOutboxStorage:
         """The outbox rows of this database (see :mod:`durable_core.storage.outbox`)."""
         return SqlOutboxStorage(self._conns, self._dialect)
+
+    def run_control(self) -> SqlRunControl:
+        """Retry, fork, pause/unpause, terminate and their journal (:mod:`durable_core.storage.run_control`)."""
+        return SqlRunControl(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.
