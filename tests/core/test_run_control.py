@@ -49,13 +49,19 @@ async def _until(app: EddaApp, iid: str, check: Callable[[InstanceRecord], bool]
             await asyncio.sleep(0.01)  # re-read; bounded by the timeout above
 
 
+async def _not_running(app: EddaApp, iid: str) -> bool:
+    return iid not in app._dispatcher.running
+
+
 def _released(record: InstanceRecord) -> bool:
     return record.lease_owner is None
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
     async with asyncio.timeout(15):
-        while not await check():
+        while True:
+            if await check():
+                return
             await asyncio.sleep(0.01)  # bounded by the timeout above
 
 
@@ -415,7 +421,7 @@ async def test_terminate_fences_out_the_worker_running_the_instance(make_app, ca
     await asyncio.wait_for(started.wait(), 15)
     assert await app.terminate(iid, "stuck", by="ops") is ControlOutcome.APPLIED
     release.set()  # the activity in flight ends; its result must not be recorded
-    await _eventually(lambda: asyncio.sleep(0, iid not in app._dispatcher.running))
+    await _eventually(lambda: _not_running(app, iid))
     record = await app.get_instance(iid)
     assert record.status is InstanceStatus.FAILED and record.error is not None
     assert "stuck" in record.error.message
