@@ -139,54 +139,56 @@ class SqlRunControl:
                 ):
                     return ControlOutcome.ALREADY_APPLIED, None
                 raise RunControlError(_not_retryable(instance_id, status), instance_id, "retry", status.value)
-            stmt = select(_H.position, _H.kind, _H.outcome, _H.error).where(_H.instance_id == instance_id)
-            entries = [
-                (int(r[0]), str(r[1]), str(r[2]), records.error_from_json(r[3]))
-                for r in (await conn.execute(stmt.order_by(_H.position))).all()
-            ]
-            if any(kind == StepKind.COMPENSATION.value for _, kind, _, _ in entries):
-                raise RunControlError(
-                    f"instance {instance_id!r} failed and ran its compensations: it was rolled back and "
-                    "cannot be retried; start it again (or fork it before the failed step)",
-                    instance_id,
-                    "retry",
-                    status.value,
-                )
-            position = failed_position(entries, records.error_from_json(row["error"]))
-            first_fresh = position if position is not None else (entries[-1][0] + 1 if entries else 0)
-            removed = [
-                p
-                for p, kind, outcome, _ in entries
-                if p >= first_fresh and outcome == StepOutcome.ERROR.value and kind == StepKind.ACTIVITY.value
-            ]
-            if removed:
-                await conn.execute(
-                    delete(HISTORY).where(_H.instance_id == instance_id, _H.position.in_(removed))
-                )
-            stale_attempts = or_(ATTEMPTS.c.position >= first_fresh, ATTEMPTS.c.position < 0)
-            await conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.instance_id == instance_id, stale_attempts))
-            await conn.execute(
-                update(INSTANCES)
-                .where(_I.instance_id == instance_id)
-                .values(
-                    status=InstanceStatus.RUNNING.value,
-                    **records.payload_values("output", NO_PAYLOAD),
-                    error=None,
-                    finished_at=None,
-                    blocked_reason=None,
-                    wake_at=None,
-                    deadline_at=spec.deadline_at,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    lease_epoch=_I.lease_epoch + 1,
-                    updated_at=spec.now,
-                )
-            )
+            position, removed = await self._rewind(conn, instance_id, row, spec)
             detail: dict[str, JsonValue] = {"position": position, "removed": list(removed)}
             await self._journal(
                 conn, instance_id, ControlAction.RETRY, spec.by, spec.reason, spec.now, detail
             )
         return ControlOutcome.APPLIED, position
+
+    async def _rewind(
+        self, conn: AsyncConnection, instance_id: str, row: Any, spec: RetrySpec
+    ) -> tuple[int | None, list[int]]:
+        """Drop the failed step(s) and the attempt counters from there on; make the instance runnable."""
+        stmt = select(_H.position, _H.kind, _H.outcome, _H.error).where(_H.instance_id == instance_id)
+        entries = [
+            (int(r[0]), str(r[1]), str(r[2]), records.error_from_json(r[3]))
+            for r in (await conn.execute(stmt.order_by(_H.position))).all()
+        ]
+        if any(kind == StepKind.COMPENSATION.value for _, kind, _, _ in entries):
+            raise RunControlError(
+                f"instance {instance_id!r} failed and ran its compensations: it was rolled back and "
+                "cannot be retried; start it again (or fork it before the failed step)",
+                instance_id,
+                "retry",
+                InstanceStatus.FAILED.value,
+            )
+        position = failed_position(entries, records.error_from_json(row["error"]))
+        first_fresh = position if position is not None else (entries[-1][0] + 1 if entries else 0)
+        failed = (StepKind.ACTIVITY.value, StepOutcome.ERROR.value)
+        removed = [p for p, kind, outcome, _ in entries if p >= first_fresh and (kind, outcome) == failed]
+        if removed:
+            await conn.execute(delete(HISTORY).where(_H.instance_id == instance_id, _H.position.in_(removed)))
+        stale_attempts = or_(ATTEMPTS.c.position >= first_fresh, ATTEMPTS.c.position < 0)
+        await conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.instance_id == instance_id, stale_attempts))
+        await conn.execute(
+            update(INSTANCES)
+            .where(_I.instance_id == instance_id)
+            .values(
+                status=InstanceStatus.RUNNING.value,
+                **records.payload_values("output", NO_PAYLOAD),
+                error=None,
+                finished_at=None,
+                blocked_reason=None,
+                wake_at=None,
+                deadline_at=spec.deadline_at,
+                lease_owner=None,
+                lease_expires_at=None,
+                lease_epoch=_I.lease_epoch + 1,  # fences out any run of the failed attempt
+                updated_at=spec.now,
+            )
+        )
+        return position, removed
 
     # -- pause / unpause -------------------------------------------------------------------------------
     @guarded()
