@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError, InstanceStatus, OutcomeAnswer
-from edda_mcp import admin
+from edda_mcp import admin, cli_control
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.loader import load_server
 from edda_mcp.remote import RemoteConfigError, RemoteOptions, auth_for
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--reason", default="cancelled from the command line")
         if action == "resolve":
             _add_resolve_arguments(p)
+    cli_control.add_control_commands(isub)  # retry, fork, pause, unpause, terminate, control-log
 
     replay = sub.add_parser("replay", help="replay stored histories against module:server's current code")
     replay.add_argument("target")
@@ -205,6 +206,8 @@ def _remote_options(args: argparse.Namespace) -> RemoteOptions:
 
 
 def _instances(args: argparse.Namespace, out: TextIO) -> int:
+    if getattr(args, "control", None) is not None:
+        return int(args.control(args, out))
     if args.action == "list":
         asyncio.run(
             admin.list_instances(args.db, out, status=args.status, workflow=args.workflow, limit=args.limit)

@@ -25,6 +25,7 @@ from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
+from edda_mcp.control_tools import register_control_tools
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
@@ -78,6 +79,8 @@ class EddaMCPServer:
             ``<name>_cancel`` (and ``<name>_respond``) per durable tool. ``"compact"``: one start tool
             per durable tool plus shared ``runs_status``, ``runs_result``, ``runs_cancel``, ``runs_list``
             (and ``runs_respond``), for hosts where many tools crowd the model's context.
+        admin_tools: add the operator tools ``runs_retry``, ``runs_fork``, ``runs_pause``,
+            ``runs_unpause`` and ``runs_terminate`` (off by default; see :meth:`add_run_control_tools`).
         **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
             ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
@@ -102,6 +105,7 @@ class EddaMCPServer:
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
         tool_style: ToolStyle | str = ToolStyle.FULL,
+        admin_tools: bool = False,
         **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
@@ -141,6 +145,8 @@ class EddaMCPServer:
         self._add_middleware(apps=apps, tasks=tasks)
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
+        if admin_tools:
+            self.add_run_control_tools()
 
     def _engine_for(self, app: EddaApp | None) -> EddaApp:
         """The app given (from now on also serving this server's workflows), or a new one of its own."""
@@ -298,6 +304,13 @@ class EddaMCPServer:
         outside effects (a payment, an e-mail) counts as done or runs again.
         """
         register_resolve_tool(self.mcp, self._engine, name)
+
+    def add_run_control_tools(self, prefix: str = "runs") -> None:
+        """Opt in to the run-control admin tools ``<prefix>_retry/_fork/_pause/_unpause/_terminate``.
+
+        Add them only where the server's clients are operators (see docs/run-control.md).
+        """
+        register_control_tools(self.mcp, self._engine, prefix)
 
     def tool(
         self, name: str | None = None, *, description: str | None = None, **options: Any
