@@ -19,13 +19,13 @@ from starlette.applications import Starlette
 from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.apps import ProgressViewsMiddleware, register_view
 from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
+from edda_mcp.control_tools import register_control_tools
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
 from edda_mcp.feed import ChangeFeed
 from edda_mcp.http import HttpOptions, build_asgi_app
 from edda_mcp.mcp_events import RunEvents
-from edda_mcp.control_tools import register_control_tools
 from edda_mcp.outcome_tool import DEFAULT_RESOLVE_TOOL, register_resolve_tool
 from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
