@@ -167,13 +167,13 @@ def register_control_tools(mcp: MCPServer[Any], engine: Callable[[], EddaApp], p
             ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
         ),
     ]
-    for action, params, body, description, annotations in tools:
+    for action, params, body, description, hints in tools:
         name = f"{prefix}_{action}"
         mcp.add_tool(
             make_tool(name, params, ControlOut, body),
             name=name,
             description=description,
-            annotations=annotations,
+            annotations=hints,
         )
 
 

@@ -34,11 +34,11 @@ async def _waiting_instance(db_url: str) -> str:
     async with EddaApp(db_url, workflows=list(CATALOG), poll_interval=0.05) as app:
         iid = await cli_rc_flow.start()
         async with asyncio.timeout(15):
-            while (record := await app.get_instance(iid)).status is not InstanceStatus.WAITING or (
-                record.lease_owner is not None
-            ):
+            while True:
+                record = await app.get_instance(iid)
+                if record.status is InstanceStatus.WAITING and record.lease_owner is None:
+                    return iid
                 await asyncio.sleep(0.01)  # bounded by the timeout above
-        return iid
 
 
 async def _finish(db_url: str, iid: str) -> int:
