@@ -1,6 +1,6 @@
 """Opt-in run-control admin tools: ``runs_retry``, ``_fork``, ``_pause``, ``_unpause``, ``_terminate``.
 
-Added by ``server.add_run_control_tools()`` or ``EddaMCPServer(..., admin_tools=True)``. Not registered by default: they change runs (a terminate ends one for good, a retry runs a failed step
+Added by ``server.add_run_control_tools()``. Not registered by default: they change runs (a terminate ends one for good, a retry runs a failed step
 again), so a server adds them only where its clients are operators. Each reaches only the instances
 the caller's principal may access, like every other tool, and journals the principal (or ``"mcp"``)
 as ``by``. They call the engine's public run-control API; see docs/run-control.md.
@@ -87,11 +87,14 @@ async def _guarded(
     return ok(out, f"{action} {acted_on}: {outcome}; status {record.status.value}.")
 
 
-def register_control_tools(mcp: MCPServer[Any], engine: Callable[[], EddaApp], prefix: str = "runs") -> None:
-    """Add ``<prefix>_retry``, ``_fork``, ``_pause``, ``_unpause`` and ``_terminate`` to ``mcp``."""
+class _Bodies:
+    """The tool bodies over a server's engine (looked up at call time)."""
 
-    async def retry(ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
-        app = engine()
+    def __init__(self, engine: Callable[[], EddaApp]) -> None:
+        self._engine = engine
+
+    async def retry(self, ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
+        app = self._engine()
 
         async def call() -> tuple[str, str]:
             return instance_id, (await app.retry(instance_id, by=_by(), reason=reason)).value
@@ -99,9 +102,14 @@ def register_control_tools(mcp: MCPServer[Any], engine: Callable[[], EddaApp], p
         return await _guarded(app, "retry", instance_id, call)
 
     async def fork(
-        ctx: Context, instance_id: str, at: int | str, new_instance_id: str | None = None, reason: str = ""
+        self,
+        ctx: Context,
+        instance_id: str,
+        at: int | str,
+        new_instance_id: str | None = None,
+        reason: str = "",
     ) -> CallToolResult:
-        app = engine()
+        app = self._engine()
         principal = access.current_principal()
         if new_instance_id is not None and principal is not None:
             new_instance_id = f"{access.owner_tag(principal)}-{new_instance_id}"  # the caller owns the fork
@@ -114,66 +122,69 @@ def register_control_tools(mcp: MCPServer[Any], engine: Callable[[], EddaApp], p
 
         return await _guarded(app, "fork", instance_id, call)
 
-    def simple(action: str) -> Callable[..., Awaitable[CallToolResult]]:
-        async def body(ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
-            app = engine()
-            method = {"pause": app.pause, "unpause": app.unpause}.get(action)
+    async def pause(self, ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
+        app = self._engine()
 
-            async def call() -> tuple[str, str]:
-                if method is None:
-                    outcome = await app.terminate(instance_id, reason, by=_by())
-                else:
-                    outcome = await method(instance_id, by=_by(), reason=reason)
-                return instance_id, outcome.value
+        async def call() -> tuple[str, str]:
+            return instance_id, (await app.pause(instance_id, by=_by(), reason=reason)).value
 
-            return await _guarded(app, action, instance_id, call)
+        return await _guarded(app, "pause", instance_id, call)
 
-        return body
+    async def unpause(self, ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
+        app = self._engine()
 
+        async def call() -> tuple[str, str]:
+            return instance_id, (await app.unpause(instance_id, by=_by(), reason=reason)).value
+
+        return await _guarded(app, "unpause", instance_id, call)
+
+    async def terminate(self, ctx: Context, instance_id: str, reason: str = "") -> CallToolResult:
+        app = self._engine()
+
+        async def call() -> tuple[str, str]:
+            return instance_id, (await app.terminate(instance_id, reason, by=_by())).value
+
+        return await _guarded(app, "terminate", instance_id, call)
+
+
+_CHANGES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True)
+#: action -> (description, annotations)
+_TOOLS: dict[str, tuple[str, ToolAnnotations]] = {
+    "retry": (
+        "Operator tool: run a FAILED run again from its failed step with a fresh retry budget, keeping every "
+        "completed step. Refused for cancelled or compensated runs.",
+        _CHANGES,
+    ),
+    "fork": (
+        "Operator tool: start a new run whose history is a copy of this run's before `at` (a position or "
+        "step name); it runs again from there with the current code. The original is untouched.",
+        ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
+    ),
+    "pause": (
+        "Operator tool: pause a run at its next step boundary (a step in flight finishes first). It keeps "
+        "receiving events and messages; its timers wait until it is unpaused.",
+        _CHANGES,
+    ),
+    "unpause": ("Operator tool: let a paused run continue.", _CHANGES),
+    "terminate": (
+        "Operator tool: end a running, waiting, blocked or paused run as failed at once, without "
+        "compensations (for wedged runs).",
+        ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
+    ),
+}
+
+
+def register_control_tools(mcp: MCPServer[Any], engine: Callable[[], EddaApp], prefix: str = "runs") -> None:
+    """Add ``<prefix>_retry``, ``_fork``, ``_pause``, ``_unpause`` and ``_terminate`` to ``mcp``."""
+    bodies = _Bodies(engine)
     iid, why = param("instance_id", _InstanceArg), param("reason", _ReasonArg, "")
-    changes = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True)
-    tools: list[tuple[str, list[Any], Callable[..., Awaitable[CallToolResult]], str, ToolAnnotations]] = [
-        (
-            "retry",
-            [iid, why],
-            retry,
-            "Operator tool: run a FAILED run again from its failed step with a fresh retry budget, "
-            "keeping every completed step. Refused for cancelled or compensated runs.",
-            changes,
-        ),
-        (
-            "fork",
-            [iid, param("at", _AtArg), param("new_instance_id", _NewIdArg, None), why],
-            fork,
-            "Operator tool: start a new run whose history is a copy of this run's before `at` (a position "
-            "or step name); it runs again from there with the current code. The original is untouched.",
-            ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
-        ),
-        (
-            "pause",
-            [iid, why],
-            simple("pause"),
-            "Operator tool: pause a run at its next step boundary (a step in flight finishes first). It "
-            "keeps receiving events and messages; its timers wait until it is unpaused.",
-            changes,
-        ),
-        ("unpause", [iid, why], simple("unpause"), "Operator tool: let a paused run continue.", changes),
-        (
-            "terminate",
-            [iid, why],
-            simple("terminate"),
-            "Operator tool: end a running, waiting, blocked or paused run as failed at once, without "
-            "compensations (for wedged runs). Cannot be undone except by retry.",
-            ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
-        ),
-    ]
-    for action, params, body, description, hints in tools:
+    fork_params = [iid, param("at", _AtArg), param("new_instance_id", _NewIdArg, None), why]
+    for action, (description, hints) in _TOOLS.items():
         name = f"{prefix}_{action}"
+        params = fork_params if action == "fork" else [iid, why]
+        body = getattr(bodies, action)
         mcp.add_tool(
-            make_tool(name, params, ControlOut, body),
-            name=name,
-            description=description,
-            annotations=hints,
+            make_tool(name, params, ControlOut, body), name=name, description=description, annotations=hints
         )
 
 

@@ -79,8 +79,6 @@ class EddaMCPServer:
             ``<name>_cancel`` (and ``<name>_respond``) per durable tool. ``"compact"``: one start tool
             per durable tool plus shared ``runs_status``, ``runs_result``, ``runs_cancel``, ``runs_list``
             (and ``runs_respond``), for hosts where many tools crowd the model's context.
-        admin_tools: add the operator tools ``runs_retry``, ``runs_fork``, ``runs_pause``,
-            ``runs_unpause`` and ``runs_terminate`` (off by default; see :meth:`add_run_control_tools`).
         **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
             ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
@@ -105,7 +103,6 @@ class EddaMCPServer:
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
         tool_style: ToolStyle | str = ToolStyle.FULL,
-        admin_tools: bool = False,
         **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
@@ -145,8 +142,6 @@ class EddaMCPServer:
         self._add_middleware(apps=apps, tasks=tasks)
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
-        if admin_tools:
-            self.add_run_control_tools()
 
     def _engine_for(self, app: EddaApp | None) -> EddaApp:
         """The app given (from now on also serving this server's workflows), or a new one of its own."""

@@ -1,4 +1,4 @@
-"""The opt-in run-control admin tools (``admin_tools=True``) over the in-memory SDK client."""
+"""The opt-in run-control admin tools (``server.add_run_control_tools()``) over the in-memory SDK client."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ async def test_admin_tools_are_off_by_default(server_on: Callable[..., EddaMCPSe
 
 
 async def test_terminate_fork_and_refusals(server_on: Callable[..., EddaMCPServer]) -> None:
-    server = server_on(admin_tools=True)
+    server = server_on()
+    server.add_run_control_tools()
     async with Client(server.mcp) as client:
         assert set(CONTROL_TOOL_NAMES) <= {tool.name for tool in (await client.list_tools()).tools}
         iid = data(await client.call_tool("gated_order", {"order_id": "T1", "gate": "t1"}))["instance_id"]
