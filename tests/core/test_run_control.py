@@ -65,6 +65,21 @@ async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
             await asyncio.sleep(0.01)  # bounded by the timeout above
 
 
+def _gated_activity(
+    calls: Counter[str], started: asyncio.Event, release: asyncio.Event, result: str
+) -> Callable[[WorkflowContext], Awaitable[str]]:
+    """An activity ``slow`` that counts its runs, says it started, and returns once ``release`` is set."""
+
+    @activity(name="slow")
+    async def slow(ctx: WorkflowContext) -> str:
+        calls["slow"] += 1
+        started.set()
+        await release.wait()
+        return result
+
+    return slow
+
+
 # -- retry ---------------------------------------------------------------------------------------------
 async def test_retry_reruns_the_failed_step_with_a_fresh_budget_and_keeps_completed_ones(
     make_app, catalog: Catalog
@@ -262,13 +277,7 @@ async def test_pause_during_an_activity_stops_at_the_next_step_and_keeps_events_
 ) -> None:
     calls: Counter[str] = Counter()
     started, release = asyncio.Event(), asyncio.Event()
-
-    @activity
-    async def slow(ctx: WorkflowContext) -> str:
-        calls["slow"] += 1
-        started.set()
-        await release.wait()
-        return "slow done"
+    slow = _gated_activity(calls, started, release, "slow done")
 
     @activity
     async def after(ctx: WorkflowContext, value: str) -> str:
@@ -398,13 +407,7 @@ async def test_terminate_ends_waiting_and_blocked_instances_as_failed_without_co
 async def test_terminate_fences_out_the_worker_running_the_instance(make_app, catalog: Catalog) -> None:
     calls: Counter[str] = Counter()
     started, release = asyncio.Event(), asyncio.Event()
-
-    @activity
-    async def slow(ctx: WorkflowContext) -> str:
-        calls["slow"] += 1
-        started.set()
-        await release.wait()
-        return "finished anyway"
+    slow = _gated_activity(calls, started, release, "finished anyway")
 
     @activity
     async def after(ctx: WorkflowContext) -> str:
