@@ -35,6 +35,30 @@ async def test_admin_tools_are_off_by_default(server_on: Callable[..., EddaMCPSe
     assert names.isdisjoint(CONTROL_TOOL_NAMES)
 
 
+async def test_pause_then_unpause_a_running_run(server_on: Callable[..., EddaMCPServer]) -> None:
+    server = server_on()
+    server.add_run_control_tools()
+    async with Client(server.mcp) as client:
+        iid = data(await client.call_tool("gated_order", {"order_id": "P1", "gate": "p1"}))["instance_id"]
+        await _until(lambda: wfs.CALLS["gated:p1"] > 0)
+        out = data(await client.call_tool("runs_pause", {"instance_id": iid, "reason": "look first"}))
+        assert (out["action"], out["outcome"], out["status"]) == ("pause", "applied", "paused")
+        wfs.GATES.get("p1").set()  # the step in flight finishes; the run stops before the next one
+        await _until(lambda: iid not in server.app._dispatcher.running)
+        status = data(await client.call_tool("gated_order_status", {"instance_id": iid}))
+        assert (status["status"], status["steps_completed"], wfs.CALLS["P1:ship"]) == ("paused", 2, 0)
+        again = data(await client.call_tool("runs_pause", {"instance_id": iid}))
+        assert again["outcome"] == "already-applied"
+        assert data(await client.call_tool("runs_unpause", {"instance_id": iid}))["outcome"] == "applied"
+        done = data(await client.call_tool("gated_order_result", {"instance_id": iid, "wait_seconds": 30}))
+        assert done["result"]["third"] == "P1:ship-done" and wfs.CALLS["P1:ship"] == 1
+        log = await server.app.control_log(iid)  # inside: the server's engine stops with its last client
+        assert [(e.action.value, e.by, e.reason) for e in log] == [
+            ("pause", "mcp", "look first"),
+            ("unpause", "mcp", ""),
+        ]
+
+
 async def test_terminate_fork_and_refusals(server_on: Callable[..., EddaMCPServer]) -> None:
     server = server_on()
     server.add_run_control_tools()
@@ -62,3 +86,17 @@ async def test_terminate_fork_and_refusals(server_on: Callable[..., EddaMCPServe
         )
         assert again["outcome"] == "already-applied"
         assert code_of(await client.call_tool("runs_fork", {"instance_id": iid, "at": 9})) == "conflict"
+
+
+async def test_retry_keeps_the_completed_step(server_on: Callable[..., EddaMCPServer]) -> None:
+    server = server_on()
+    server.add_run_control_tools()
+    async with Client(server.mcp) as client:
+        failed = data(await client.call_tool("failing", {"reason": "x"}))["instance_id"]
+        await client.call_tool("failing_result", {"instance_id": failed, "wait_seconds": 30})
+        out = data(await client.call_tool("runs_retry", {"instance_id": failed, "reason": "fixed?"}))
+        assert (out["action"], out["outcome"]) == ("retry", "applied")
+        again = await client.call_tool("failing_result", {"instance_id": failed, "wait_seconds": 30})
+        assert code_of(again) == "failed"  # the code still raises after its step
+        assert wfs.CALLS["before-failure"] == 1  # the completed step was replayed, not re-run
+        assert [e.action.value for e in await server.app.control_log(failed)] == ["retry"]
