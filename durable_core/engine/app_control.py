@@ -178,7 +178,8 @@ class RunControlAPI:
             input_hash=digest,
             service_name=self.service_name,
             now=now,
-            deadline_at=self._deadline(source.workflow_name, now),
+            deadline_at=self._deadline(source.workflow_name, now)
+            or (now + (source.deadline_at - source.created_at) if source.deadline_at else None),
         )
         outcome = await self._storage.run_control().fork(new, instance_id, position, by, reason)
         if outcome is ControlOutcome.APPLIED:

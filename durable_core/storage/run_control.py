@@ -181,7 +181,7 @@ class SqlRunControl:
                 finished_at=None,
                 blocked_reason=None,
                 wake_at=None,
-                deadline_at=spec.deadline_at,
+                deadline_at=_deadline_again(spec, row),
                 lease_owner=None,
                 lease_expires_at=None,
                 lease_epoch=_I.lease_epoch + 1,  # fences out any run of the failed attempt
@@ -372,6 +372,14 @@ class SqlRunControl:
             )
             for r in rows
         ]
+
+
+def _deadline_again(spec: RetrySpec, row: Any) -> datetime | None:
+    """The retried run's deadline: the engine's (from the workflow's timeout), else the same timeout again."""
+    if spec.deadline_at is not None or row["deadline_at"] is None:
+        return spec.deadline_at
+    timeout = records.utc(row["deadline_at"]) - records.utc(row["created_at"])
+    return spec.now + timeout
 
 
 def _not_retryable(instance_id: str, status: InstanceStatus) -> str:
