@@ -430,3 +430,28 @@ async def test_terminate_fences_out_the_worker_running_the_instance(make_app, ca
     assert "stuck" in record.error.message
     assert await app.get_history(iid) == []
     assert calls == Counter(slow=1)
+
+
+async def test_retry_of_a_timed_out_run_gives_it_its_timeout_again(make_app, catalog: Catalog) -> None:
+    clock = FakeClock()
+
+    @activity
+    async def finish(ctx: WorkflowContext) -> str:
+        return "finished"
+
+    @workflow(catalog=catalog, timeout=60)
+    async def slowpoke(ctx: WorkflowContext) -> str:
+        await sleep(ctx, 90)  # longer than the workflow's timeout
+        return await finish(ctx)
+
+    app = await make_app(clock=clock)
+    iid = await slowpoke.start()
+    await _until(app, iid, lambda r: r.status is InstanceStatus.WAITING and _released(r))
+    clock.advance(61)
+    with pytest.raises(WorkflowFailedError, match="deadline"):
+        await app.wait_result(iid, timeout=15)
+    clock.advance(30)  # the sleep's due time has passed meanwhile
+    assert await app.retry(iid) is ControlOutcome.APPLIED
+    record = await app.get_instance(iid)
+    assert record.deadline_at == clock.now() + timedelta(seconds=60)
+    assert await app.wait_result(iid, timeout=15) == "finished"
