@@ -91,6 +91,7 @@ from durable_core.errors import (
     RecordedError,
     ResultTimeoutError,
     RetryExhaustedError,
+    RunControlError,
     StorageBusyError,
     StorageRefusedError,
     StorageUnavailableError,
@@ -100,6 +101,7 @@ from durable_core.errors import (
     WorkflowCancelledError,
     WorkflowFailedError,
     WorkflowNotFoundError,
+    WorkflowTerminatedError,
     WorkflowTimeoutError,
 )
 from durable_core.flow import OnConflict, Queue, QueueKeyStats, QueueStats, RateLimit
@@ -115,6 +117,7 @@ from durable_core.observers import (
 from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
+from durable_core.run_control import ControlAction, ControlEntry, ControlOutcome
 from durable_core.scheduling import (
     CatchUp,
     Overlap,
@@ -174,6 +177,9 @@ __all__ = [
     "Compensation",
     "ConfigurationError",
     "ContextArgumentError",
+    "ControlAction",
+    "ControlEntry",
+    "ControlOutcome",
     "DatabaseNotFoundError",
     "DidNotHappen",
     "DispatcherLoad",
@@ -235,6 +241,7 @@ __all__ = [
     "RetryExhaustedError",
     "RetryInfo",
     "RetryPolicy",
+    "RunControlError",
     "Schedule",
     "ScheduleExistsError",
     "ScheduleInfo",
@@ -266,6 +273,7 @@ __all__ = [
     "WorkflowHandle",
     "WorkflowHooks",
     "WorkflowNotFoundError",
+    "WorkflowTerminatedError",
     "WorkflowTimeoutError",
     "activity",
     "compensation",

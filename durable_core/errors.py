@@ -222,3 +222,26 @@ class ChildWorkflowError(EddaError):
         self.child_id = child_id
         self.status = status
         self.type_name = type_name
+
+
+class RunControlError(EddaError):
+    """A run-control action (retry, fork, pause, unpause, terminate) does not apply to the instance as it is.
+
+    Nothing was changed. Examples: retrying a compensated, cancelled or running instance; pausing a
+    finished one; forking at a position its history does not have.
+
+    Attributes:
+        instance_id: the instance the action was for.
+        action: ``"retry"``, ``"fork"``, ``"pause"``, ``"unpause"`` or ``"terminate"``.
+        status: the instance's status when it was refused (its value, e.g. ``"cancelled"``).
+    """
+
+    def __init__(self, message: str, instance_id: str, action: str, status: str = "") -> None:
+        super().__init__(message)
+        self.instance_id = instance_id
+        self.action = action
+        self.status = status
+
+
+class WorkflowTerminatedError(EddaError):
+    """The error recorded on an instance that ``app.terminate`` ended (its message says who and why)."""

@@ -25,6 +25,10 @@ class LeaseLostSignal(EddaSignal):
     """Another worker owns the instance now: stop at once, write nothing, retry nothing."""
 
 
+class PauseSignal(EddaSignal):
+    """An operator paused the instance (``app.pause``): stop before the next step and free the worker."""
+
+
 class DeadlineSignal(EddaSignal):
     """The workflow ran past its deadline: unwind and fail it with ``WorkflowTimeoutError``."""
 

@@ -27,6 +27,7 @@ class InstanceStatus(enum.StrEnum):
     BLOCKED = "blocked"  # replay hit non-determinism; resumable after a code fix
     # an at-most-once activity's attempt was interrupted and nobody knows if it happened: waits for an answer
     OUTCOME_UNKNOWN = "outcome_unknown"
+    PAUSED = "paused"  # an operator paused it (``app.pause``): runs nothing until unpaused; holds no worker
 
     @property
     def is_finished(self) -> bool:
@@ -189,6 +190,9 @@ class InstanceRecord:
     last_run_version: str | None = None  # the version of the worker that ran it last
     replay_frontier: int | None = None  # positions its code had taken when it last parked (ctx.patched)
     queue_name: str | None = None  # the queue it runs in (claimed through that queue's limits)
+    paused: bool = False  # ``app.pause`` was asked and not undone (status PAUSED once no worker holds it)
+    forked_from: str | None = None  # ``app.fork``: the instance this one's history was copied from
+    forked_at: int | None = None  # ... and the first position it did not copy (where the fork re-runs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from durable_core import EddaError
-from edda_mcp import __version__, admin, cli_evolution, cli_queues, cli_schedules
+from edda_mcp import __version__, admin, cli_control, cli_evolution, cli_queues, cli_schedules
 from edda_mcp.claude_desktop import default_config_path, install
 from edda_mcp.cli_instances import add_instances_parser, run_instances
 from edda_mcp.cli_support import add_db_argument, db_url
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     instances = add_instances_parser(sub)
     cli_evolution.add_export_command(_subcommands(instances))
+    cli_control.add_control_commands(
+        _subcommands(instances)
+    )  # retry, fork, pause, unpause, terminate, control-log
 
     cli_evolution.add_replay_command(sub)
 
@@ -138,6 +141,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         out.write("restart Claude Desktop to pick it up\n")
         return 0
     if args.command == "instances":
+        if getattr(args, "control", None) is not None:  # retry, fork, pause, unpause, terminate, control-log
+            return int(args.control(args, out))
         return run_instances(args, out)
     if args.command == "schedules":
         return cli_schedules.run(args, out)

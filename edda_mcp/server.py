@@ -21,6 +21,7 @@ from durable_core import AppOptions, Catalog, CloudEventsASGI, EddaApp, Workflow
 from edda_mcp.apps import ProgressViewsMiddleware, register_view
 from edda_mcp.compact import SharedRunTools, register_shared_respond, register_shared_tools
 from edda_mcp.console.mount import console_routes
+from edda_mcp.control_tools import register_control_tools
 from edda_mcp.durable_tool import DurableTool, DurableToolSpec
 from edda_mcp.errors import ToolDefinitionError
 from edda_mcp.events_http import EngineSink, bearer_authorizer
@@ -309,6 +310,13 @@ class EddaMCPServer:
         outside effects (a payment, an e-mail) counts as done or runs again.
         """
         register_resolve_tool(self.mcp, self._engine, name)
+
+    def add_run_control_tools(self, prefix: str = "runs") -> None:
+        """Opt in to the run-control admin tools ``<prefix>_retry/_fork/_pause/_unpause/_terminate``.
+
+        Add them only where the server's clients are operators (see docs/run-control.md).
+        """
+        register_control_tools(self.mcp, self._engine, prefix)
 
     def tool(
         self, name: str | None = None, *, description: str | None = None, **options: Any

@@ -79,7 +79,7 @@ def poll_interval(record: InstanceRecord, waiting: WaitOut | None, now: datetime
     """Seconds a client should wait before polling again (0 when the instance is finished)."""
     if record.status.is_finished:
         return 0.0
-    if record.status in (InstanceStatus.BLOCKED, InstanceStatus.OUTCOME_UNKNOWN):
+    if record.status in (InstanceStatus.BLOCKED, InstanceStatus.OUTCOME_UNKNOWN, InstanceStatus.PAUSED):
         return MAX_POLL_SECONDS  # only a person can move it on
     if waiting is None:
         return RUNNING_POLL_SECONDS

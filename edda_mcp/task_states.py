@@ -39,6 +39,7 @@ _STATUS: Mapping[InstanceStatus, TaskStatus] = {
     InstanceStatus.WAITING: "working",
     InstanceStatus.COMPENSATING: "working",
     InstanceStatus.BLOCKED: "working",
+    InstanceStatus.PAUSED: "working",  # an operator paused it; it continues once unpaused
     InstanceStatus.COMPLETED: "completed",
     InstanceStatus.FAILED: "failed",
     InstanceStatus.CANCELLED: "cancelled",

@@ -34,6 +34,7 @@ _STATUS: Mapping[InstanceStatus, TaskStatus] = {
     InstanceStatus.WAITING: "working",
     InstanceStatus.COMPENSATING: "working",
     InstanceStatus.BLOCKED: "working",
+    InstanceStatus.PAUSED: "working",  # an operator paused it; it continues once unpaused
     InstanceStatus.OUTCOME_UNKNOWN: "working",  # an operator answers through the API, CLI or admin tool
     InstanceStatus.COMPLETED: "completed",
     InstanceStatus.FAILED: "completed",  # a failed workflow is a tool error (isError), not a JSON-RPC error

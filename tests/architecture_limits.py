@@ -184,6 +184,11 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "wait_event",
             "wait_first",
             "workflow",
+            "RunControlError",
+            "WorkflowTerminatedError",
+            "ControlAction",
+            "ControlEntry",
+            "ControlOutcome",
         }
     ),
     "edda_mcp": frozenset(

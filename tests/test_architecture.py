@@ -56,6 +56,7 @@ LEAVES = frozenset(
         "scheduling",
         "flow",
         "operator_types",  # the operator read models (console, CLI)
+        "run_control",
     },
 )
 LAYER_PACKAGES = frozenset({"authoring", "storage", "replay", "ingress", "engine"})

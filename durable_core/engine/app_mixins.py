@@ -6,6 +6,7 @@ one class: adding an area is one line here, none in ``app.py``.
 
 from __future__ import annotations
 
+from durable_core.engine.app_control import RunControlAPI
 from durable_core.engine.app_evolution import EvolutionAPI
 from durable_core.engine.app_flow import FlowAPI
 from durable_core.engine.app_operations import OperationsAPI
@@ -17,9 +18,11 @@ from durable_core.engine.app_usage import UsageAPI
 __all__ = ["AppQueries"]
 
 
-class AppQueries(OperationsAPI, OperatorAPI, EvolutionAPI, StreamsAPI, SchedulesAPI, FlowAPI, UsageAPI):
+class AppQueries(
+    OperationsAPI, OperatorAPI, EvolutionAPI, RunControlAPI, StreamsAPI, SchedulesAPI, FlowAPI, UsageAPI
+):
     """Every API area of ``EddaApp`` kept outside ``app.py``.
 
-    Outbox and metrics queries, the console's operator queries and action journal, code versions and replay checks, output streams, schedules,
+    Outbox and metrics queries, the console's operator queries and action journal, run control, code versions and replay checks, output streams, schedules,
     queues and rate limits, and LLM usage.
     """

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal
+from durable_core.signals import CancelSignal, DeadlineSignal, LeaseLostSignal, PauseSignal
 
 
 def _always() -> bool:
@@ -24,6 +24,7 @@ class RunControl:
 
     deadline: datetime | None = None
     cancel_requested: bool = False
+    pause_requested: bool = False  # app.pause: stop before the next live step (a cancel goes first)
     lease_lost: bool = False
     alive: Callable[[], bool] = _always
     #: the activities / compensations running now, in the order they started (several under gather)
@@ -45,6 +46,8 @@ class RunControl:
             raise CancelSignal()
         if self.deadline is not None and now >= self.deadline:
             raise DeadlineSignal()
+        if self.pause_requested:
+            raise PauseSignal()
 
     def check_lease(self) -> None:
         """Raise ``LeaseLostSignal`` if the lease is gone (checked after retry back-off sleeps)."""

@@ -153,6 +153,20 @@ class Dispatcher:
         run[1].cancel_requested = True
         return True
 
+    def request_pause(self, instance_id: str, paused: bool) -> bool:
+        """Tell a locally running instance it was paused (or unpaused); False if it is not running here."""
+        run = self._runs.get(instance_id)
+        if run is not None:
+            run[1].pause_requested = paused
+        return run is not None
+
+    def stop_run(self, instance_id: str) -> None:
+        """Its lease was taken away (terminate): the local run, if any, stops before writing anything."""
+        run = self._runs.get(instance_id)
+        if run is not None:
+            run[1].lease_lost = True
+        self._backlog.pop(instance_id, None)
+
     def lapse(self) -> None:
         """This process lapsed (liveness): stop every run at its next step and drop the backlog.
 
@@ -311,8 +325,9 @@ class Dispatcher:
     async def _check_cancelled(self, instance_id: str) -> None:
         record = await self._s.storage.get_instance(instance_id)
         run = self._runs.get(instance_id)
-        if record is not None and record.cancel_requested and run is not None:
-            run[1].cancel_requested = True
+        if record is not None and run is not None:
+            run[1].cancel_requested = run[1].cancel_requested or record.cancel_requested
+            run[1].pause_requested = record.paused  # paused / unpaused by another process
 
     async def _claim_polled(self) -> None:
         names = self._s.catalog.names()
@@ -508,8 +523,11 @@ class Dispatcher:
                     continue
                 if instance_id not in renewal.held:
                     run[1].lease_lost = True
-                elif instance_id in renewal.cancel_requested:
-                    run[1].cancel_requested = True
+                else:
+                    run[1].cancel_requested = (
+                        run[1].cancel_requested or instance_id in renewal.cancel_requested
+                    )
+                    run[1].pause_requested = instance_id in renewal.paused
 
     @property
     def poll_interval(self) -> float:

@@ -34,6 +34,7 @@ from durable_core.signals import (
     DeadlineSignal,
     LeaseLostSignal,
     OutcomeUnknownSignal,
+    PauseSignal,
     RecurSignal,
     ReplayEndSignal,
     SuspendSignal,
@@ -246,6 +247,8 @@ class InstanceRunner:
             return await self._unwind(session, InstanceStatus.FAILED, self._timeout_error(wf))
         except SuspendSignal as suspend:
             return await self._park(session, suspend)
+        except PauseSignal:
+            return await self._pause(session)
         except RecurSignal as recur:
             return await self._recur(wf, session, recur)
         except OutcomeUnknownSignal as unknown:
@@ -364,6 +367,18 @@ class InstanceRunner:
         self.parked_history = session.recorded_entries()
         if suspend.position is not None and isinstance(suspend.spec, WaitSpec):
             self.parked_wait = (suspend.position, suspend.spec)
+        return RunEnd.PARKED
+
+    async def _pause(self, session: ReplaySession) -> RunEnd:
+        """Paused by an operator: keep what was recorded, give the lease up; unpausing makes it runnable.
+
+        The stored status stays as it is (shown as PAUSED while the ``paused`` flag is set), so nothing
+        here can race with an unpause: if the flag was cleared meanwhile, any worker claims it again.
+        """
+        await session.flush()
+        if not await self._s.storage.release_lease(self._lease):
+            raise LeaseLostSignal()
+        logger.info("instance %s is paused", self._instance.instance_id)
         return RunEnd.PARKED
 
     async def _recur(self, wf: Workflow[Any, Any], session: ReplaySession, recur: RecurSignal) -> RunEnd:

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
     from durable_core.storage.flow import SqlFlow
     from durable_core.storage.operator_queries import SqlOperatorQueries
+    from durable_core.storage.run_control import SqlRunControl
     from durable_core.storage.schedules import SqlSchedules
     from durable_core.storage.streams import StreamStore
 
@@ -65,10 +66,12 @@ class LeaseRenewal:
     Attributes:
         held: ids whose lease this owner still holds (now extended).
         cancel_requested: subset of ``held`` whose cancellation was requested meanwhile.
+        paused: subset of ``held`` that an operator paused (``app.pause``): stop at the next step.
     """
 
     held: frozenset[str]
     cancel_requested: frozenset[str]
+    paused: frozenset[str] = frozenset()
 
 
 class WakeListener(Protocol):
@@ -508,6 +511,10 @@ class Storage(abc.ABC):
     def schedules(self) -> SqlSchedules:
         """Schedules and the firing of their ticks (see :mod:`durable_core.storage.schedules`)."""
         raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    def run_control(self) -> SqlRunControl:
+        """Retry, fork, pause/unpause, terminate and their journal (:mod:`durable_core.storage.run_control`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no run control")
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Builds a heartbeat store on its own connection (call it in the loop that will use it).

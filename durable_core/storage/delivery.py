@@ -137,6 +137,8 @@ class Delivery:
         if InstanceStatus(status).is_finished:
             return DeliveryResult(stored=0)
         waits_for_it = exists().where(_W.instance_id == target, _W.wait_key == message.key.token)
+        if row._mapping["paused"]:  # app.pause: it only collects mail until unpaused, nobody runs it
+            claim_for = handoff = None
         if status == _WAITING and claim_for is not None and handoff is not None:
             done = await self._hand_off(conn, row, message, now, claim_for, handoff, waits_for_it)
             if done is not None:

@@ -53,10 +53,16 @@ def lease_free(now: datetime) -> ColumnElement[bool]:
 
 
 def runnable(now: datetime) -> ColumnElement[bool]:
-    """Runnable per :meth:`Storage.claim_instance` (lease state not included)."""
-    return or_(
-        _I.status.in_([_P, _R, _C]),
-        and_(_I.status == _W, or_(_I.wake_at <= now, _I.cancel_requested.is_(True))),
+    """Runnable per :meth:`Storage.claim_instance` (lease state not included).
+
+    A paused instance (``app.pause``) is not, unless it was cancelled meanwhile: a cancel goes ahead.
+    """
+    return and_(
+        or_(
+            _I.status.in_([_P, _R, _C]),
+            and_(_I.status == _W, or_(_I.wake_at <= now, _I.cancel_requested.is_(True))),
+        ),
+        or_(_I.paused.is_(False), _I.cancel_requested.is_(True)),
     )
 
 

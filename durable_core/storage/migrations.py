@@ -24,6 +24,7 @@ from sqlalchemy.schema import DDL, CreateIndex, CreateTable, DDLElement
 from durable_core.errors import DatabaseNotFoundError, MigrationError
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import (
+    CONTROL_TABLES,
     ID_PATTERN_INDEX_DDL,
     INSTANCES,
     OPERATOR_TABLES,
@@ -39,6 +40,7 @@ from durable_core.storage.schema import (
     V3_TABLES,
     V5_TABLES,
     VERSION_INDEX,
+    run_control_columns,
 )
 from durable_core.types import MigrationStep
 
@@ -137,6 +139,11 @@ def _operator(dialect: Dialect) -> list[DDLElement]:
     return statements
 
 
+def _run_control(dialect: Dialect) -> list[DDLElement]:
+    columns: list[DDLElement] = [_AddColumn(INSTANCES, c.name) for c in run_control_columns()]
+    return columns + _create_tables(dialect, CONTROL_TABLES)
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -148,6 +155,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (8, "schedules", _schedules),
     (9, "queues, rate limits, debounce and singleton keys", _queues),
     (10, "operator action journal; outbox rows by instance", _operator),
+    (11, "run control: pause flag, fork origin, control journal", _run_control),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
+from durable_core.run_control import PAUSABLE_STATUSES
 from durable_core.storage.dialects import SqlDialect
 from durable_core.storage.schema import INSTANCES
-from durable_core.types import InstanceQuery, PayloadEncoding
+from durable_core.types import InstanceQuery, InstanceStatus, PayloadEncoding
 
-__all__ = ["MAX_LIST_LIMIT", "list_instances_select"]
+__all__ = ["MAX_LIST_LIMIT", "list_instances_select", "status_condition"]
 
 MAX_LIST_LIMIT: Final = 1000
 _I = INSTANCES.c
@@ -23,6 +24,16 @@ def _validate(query: InstanceQuery) -> None:
         raise ValueError(f"InstanceQuery.limit must be an int, got {query.limit!r}")
     if not 1 <= query.limit <= MAX_LIST_LIMIT:
         raise ValueError(f"InstanceQuery.limit must be between 1 and {MAX_LIST_LIMIT}, got {query.limit}")
+
+
+def status_condition(statuses: frozenset[InstanceStatus]) -> ColumnElement[bool]:
+    """Rows whose *shown* status (see :func:`records.shown_status`) is one of ``statuses``."""
+    shown_paused = and_(_I.paused.is_(True), _I.status.in_(sorted(s.value for s in PAUSABLE_STATUSES)))
+    stored = sorted(s.value for s in statuses if s is not InstanceStatus.PAUSED)
+    parts: list[ColumnElement[bool]] = [and_(_I.status.in_(stored), not_(shown_paused))] if stored else []
+    if InstanceStatus.PAUSED in statuses:
+        parts.append(shown_paused)
+    return or_(*parts) if parts else _I.instance_id.is_(None)
 
 
 def list_instances_select(query: InstanceQuery, dialect: SqlDialect) -> Select[Any]:
@@ -36,7 +47,7 @@ def list_instances_select(query: InstanceQuery, dialect: SqlDialect) -> Select[A
     if query.statuses is not None:
         if not query.statuses:
             conditions.append(_I.instance_id.is_(None))  # empty set: nothing matches
-        conditions.append(_I.status.in_(sorted(s.value for s in query.statuses)))
+        conditions.append(status_condition(query.statuses))
     if query.workflow_name is not None:
         conditions.append(_I.workflow_name == query.workflow_name)
     if query.app_version is not None:

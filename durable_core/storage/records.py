@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from durable_core.run_control import PAUSABLE_STATUSES
 from durable_core.types import (
     NO_PAYLOAD,
     AttemptState,
@@ -39,6 +40,7 @@ __all__ = [
     "payload_values",
     "retry_from_json",
     "retry_to_json",
+    "shown_status",
     "utc",
 ]
 
@@ -160,6 +162,9 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "last_run_version": new.app_version,
         "replay_frontier": None,
         **queue_values(new.queue),
+        "paused": False,
+        "forked_from": None,
+        "forked_at": None,
     }
 
 
@@ -192,12 +197,21 @@ def new_instance_record(new: NewInstance) -> InstanceRecord:
     )
 
 
+def shown_status(stored: InstanceStatus, paused: bool) -> InstanceStatus:
+    """The status users see: PAUSED for a paused instance that is not finished, blocked or unknown.
+
+    The stored ``status`` column keeps what the run left (RUNNING, WAITING...), so unpausing simply clears
+    the flag; a worker never writes the flag, so no stale run can undo a pause.
+    """
+    return InstanceStatus.PAUSED if paused and stored in PAUSABLE_STATUSES else stored
+
+
 def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
     """Build an :class:`InstanceRecord` from a full ``edda_instances`` row."""
     return InstanceRecord(
         instance_id=row["instance_id"],
         workflow_name=row["workflow_name"],
-        status=InstanceStatus(row["status"]),
+        status=shown_status(InstanceStatus(row["status"]), bool(row.get("paused", False))),
         input=payload_from_row(row, "input"),
         input_hash=row["input_hash"],
         created_at=row["created_at"],
@@ -221,6 +235,9 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         last_run_version=row.get("last_run_version"),
         replay_frontier=row.get("replay_frontier"),
         queue_name=row.get("queue_name"),
+        paused=bool(row.get("paused", False)),
+        forked_from=row.get("forked_from"),
+        forked_at=row.get("forked_at"),
     )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
@@ -38,6 +39,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "ATTEMPTS",
+    "CONTROL_LOG",
+    "CONTROL_TABLES",
     "FLOW_KEYS",
     "HISTORY",
     "HISTORY_ARCHIVE",
@@ -67,6 +70,7 @@ __all__ = [
     "WAITS",
     "WORKERS",
     "UTCDateTime",
+    "run_control_columns",
 ]
 
 ID_LENGTH: Final = 255
@@ -166,6 +170,16 @@ def queue_columns() -> list[Any]:
     ]
 
 
+def run_control_columns() -> list[Column[Any]]:
+    """The ``edda_instances`` columns added by migration v11 (run control), in order."""
+    return [
+        # app.pause: an operator's request; never written by a worker, so no stale run can undo it
+        Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+        _id("forked_from", nullable=True),  # app.fork: the source instance ...
+        Column("forked_at", Integer, nullable=True),  # ... and the first position not copied
+    ]
+
+
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
     """``edda_instances`` as of schema ``version`` (v1 is frozen; later columns come from migrations)."""
     later: list[Any] = []
@@ -177,6 +191,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
         later += [Index(VERSION_INDEX, "app_version", "created_at")]
     if version >= 9:  # queues (migration v9)
         later += queue_columns()
+    if version >= 11:  # run control (migration v11)
+        later += [*run_control_columns()]
     return Table(
         "edda_instances",
         metadata,
@@ -216,7 +232,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=9)
+INSTANCES: Final = _instances_table(METADATA, version=11)
 
 HISTORY: Final = Table(
     "edda_history",
@@ -500,3 +516,22 @@ ID_PATTERN_INDEX_DDL: Final = "CREATE INDEX IF NOT EXISTS ix_edda_instances_id_p
 
 OPERATOR_TABLES: Final[tuple[Table, ...]] = (OPERATOR_ACTIONS,)
 INSTANCE_CHILD_TABLES.append(OPERATOR_ACTIONS)
+
+# -- run control (migration v11) -------------------------------------------------------------------------
+#: The journal of run-control actions (retry, fork, pause, unpause, terminate): who, why, when, what.
+CONTROL_LOG: Final = Table(
+    "edda_control_log",
+    METADATA,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    _id("instance_id", nullable=False),
+    Column("action", String(16), nullable=False),
+    _id("actor", nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("detail", _json(), nullable=True),
+    Index("ix_edda_control_log_instance", "instance_id", "seq"),
+    **_MYSQL_TABLE_ARGS,
+)
+
+CONTROL_TABLES: Final[tuple[Table, ...]] = (CONTROL_LOG,)
+INSTANCE_CHILD_TABLES.append(CONTROL_LOG)

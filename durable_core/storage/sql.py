@@ -32,6 +32,7 @@ from durable_core.storage.messaging import SqlMessaging
 from durable_core.storage.operator_queries import OperatorQueriesSource
 from durable_core.storage.outbox import SqlOutboxStorage
 from durable_core.storage.queries import list_instances_select
+from durable_core.storage.run_control import SqlRunControl
 from durable_core.storage.schedules import SqlSchedules
 from durable_core.storage.schema import ATTEMPTS, HISTORY, INSTANCES
 from durable_core.storage.sql_lifecycle import SqlLifecycle
@@ -281,18 +282,19 @@ class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
         self, owner: str, instance_ids: Sequence[str], now: datetime, lease_ttl: timedelta
     ) -> LeaseRenewal:
         """Extend every listed lease ``owner`` still holds (one UPDATE per 500 ids) and report cancels."""
-        held: set[str] = set()
-        cancel: set[str] = set()
+        held, cancel, paused = set[str](), set[str](), set[str]()
         if not instance_ids:
             return LeaseRenewal(held=frozenset(), cancel_requested=frozenset())
         async with self._conns.write() as conn:
             for chunk in _chunks(instance_ids):
                 mine = (_I.lease_owner == owner, _I.instance_id.in_(chunk))
                 await conn.execute(update(INSTANCES).where(*mine).values(lease_expires_at=now + lease_ttl))
-                rows = (await conn.execute(select(_I.instance_id, _I.cancel_requested).where(*mine))).all()
+                columns = (_I.instance_id, _I.cancel_requested, _I.paused)
+                rows = (await conn.execute(select(*columns).where(*mine))).all()
                 held.update(row[0] for row in rows)
                 cancel.update(row[0] for row in rows if row[1])
-        return LeaseRenewal(held=frozenset(held), cancel_requested=frozenset(cancel))
+                paused.update(row[0] for row in rows if row[2])
+        return LeaseRenewal(frozenset(held), frozenset(cancel), frozenset(paused))
 
     @guarded()
     async def release_lease(self, lease: Lease) -> bool:
@@ -401,6 +403,7 @@ class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
             .where(
                 _I.status == InstanceStatus.WAITING.value,
                 _I.wake_at.is_not(None),
+                _I.paused.is_(False),  # a paused instance's timers fire on unpause
                 _I.workflow_name.in_(sorted(workflow_names)),
             )
             .order_by(_I.wake_at)
@@ -507,6 +510,10 @@ class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
     def schedules(self) -> SqlSchedules:
         """Schedules of this database (see :mod:`durable_core.storage.schedules`)."""
         return SqlSchedules(self._conns, self._dialect)
+
+    def run_control(self) -> SqlRunControl:
+        """Retry, fork, pause/unpause, terminate and their journal (:mod:`durable_core.storage.run_control`)."""
+        return SqlRunControl(self._conns, self._dialect)
 
     def liveness_factory(self) -> Callable[[], LivenessStore] | None:
         """Heartbeat rows on a connection of their own; None for SQLite.

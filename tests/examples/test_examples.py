@@ -137,6 +137,17 @@ EXPECTED: dict[str, list[str]] = {
         "workflow deliver completed: 'van 7 to 59.91,10.75'",
     ],
     "console_mount.py": ["waiting for input: True", "answer form field: True", "card number shown: False"],
+    "run_control.py": [
+        "failed: instance",
+        "retry: applied",
+        "result: ['reserved ORD-7', 'shipped ORD-7']",
+        "reserve ran 1 time(s); ship ran 3 time(s)",
+        "at position 1; reserve ran 1",
+        "while paused: paused",
+        "after unpause: ORD-8 approved by carol",
+        "terminated: durable_core.errors:WorkflowTerminatedError",
+        "journal: retry by ops@example.com (carrier is back) {'position': 1, 'removed': [1]}",
+    ],
     "timers.py": ["after start: waiting", "reminder 2 sent to ada", "result: ['reminder-1', 'reminder-2']"],
     "queues.py": ["summary of contract for initech", "7 summaries, never more than 2 at once: True"],
     "debounce_singleton.py": [

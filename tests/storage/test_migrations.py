@@ -123,8 +123,8 @@ async def test_migration_sql_needs_no_connection(dialect_url: str) -> None:
         await storage.close()
     # the version table, v1's three, the outbox (v2), v3's five messaging tables, v5's worker heartbeats,
     # v7's stream chunks, v8's schedules, v9's queues, rate limits, flow keys and queue keys, v10's operator
-    # action journal
-    assert ddl.count("CREATE TABLE") == 18
+    # action journal, v11's run-control journal
+    assert ddl.count("CREATE TABLE") == 19
     steps = migrations.migration_steps(storage._conns.engine.dialect)
     assert steps[0].version == 1 and all(s.startswith("CREATE") for s in steps[0].statements)
     v1_instances = next(s for s in steps[0].statements if "CREATE TABLE" in s and "edda_instances" in s)
