@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from durable_core import EddaApp, InstanceRecord, InstanceStatus
+from durable_core import ControlOutcome, EddaApp, InstanceRecord, InstanceStatus, RunControlError
 from edda_mcp import human
 from edda_mcp.console.forms import FormProblem, read_answer
 
@@ -114,6 +114,47 @@ async def _send_event(req: ActionRequest) -> tuple[str, Any]:
     return f"event {event_type!r} sent", {"event_type": event_type, "event_id": event_id}
 
 
+async def _control(req: ActionRequest, outcome: ControlOutcome, done: str) -> tuple[str, Any]:
+    if outcome is ControlOutcome.ALREADY_APPLIED:
+        return f"already {done}: nothing changed", {"outcome": outcome.value}
+    return done, {"outcome": outcome.value}
+
+
+async def _retry(req: ActionRequest) -> tuple[str, Any]:
+    try:
+        outcome = await req.app.retry(req.record.instance_id, by=req.actor, reason=req.reason)
+    except RunControlError as exc:
+        raise ActionProblem(str(exc)) from None
+    return await _control(req, outcome, "retried from the failed step")
+
+
+async def _pause(req: ActionRequest) -> tuple[str, Any]:
+    outcome = await req.app.pause(req.record.instance_id, by=req.actor, reason=req.reason)
+    return await _control(req, outcome, "paused at the next step boundary")
+
+
+async def _unpause(req: ActionRequest) -> tuple[str, Any]:
+    outcome = await req.app.unpause(req.record.instance_id, by=req.actor, reason=req.reason)
+    return await _control(req, outcome, "unpaused")
+
+
+async def _terminate(req: ActionRequest) -> tuple[str, Any]:
+    outcome = await req.app.terminate(req.record.instance_id, req.reason, by=req.actor)
+    return await _control(req, outcome, "terminated (no compensations)")
+
+
+async def _fork(req: ActionRequest) -> tuple[str, Any]:
+    at_text = str(req.form.get("at") or "").strip()
+    if not at_text:
+        raise ActionProblem("fork at: a history position or a step name is required")
+    at: int | str = int(at_text) if at_text.isdigit() else at_text
+    try:
+        fork_id = await req.app.fork(req.record.instance_id, at, by=req.actor, reason=req.reason)
+    except (RunControlError, ValueError) as exc:
+        raise ActionProblem(str(exc)) from None
+    return f"forked at {at!r} into {fork_id}", {"at": at, "fork": fork_id}
+
+
 def _waiting_for_input(record: InstanceRecord) -> bool:
     return record.status is InstanceStatus.WAITING
 
@@ -123,7 +164,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("resume", "Resume", lambda r: r.status is InstanceStatus.BLOCKED, _resume),
     Action("answer", "Send answer", _waiting_for_input, _answer),
     Action("send-event", "Send event", lambda r: not r.status.is_finished, _send_event),
-    # run-control actions (retry, fork, pause, terminate) are added here when the engine offers them
+    Action("retry", "Retry", lambda r: r.status is InstanceStatus.FAILED, _retry),
+    Action("pause", "Pause", lambda r: not r.status.is_finished and not r.paused, _pause),
+    Action("unpause", "Unpause", lambda r: r.paused, _unpause),
+    Action("terminate", "Terminate", lambda r: not r.status.is_finished, _terminate),
+    Action("fork", "Fork", lambda r: True, _fork),
 )
 
 

@@ -329,3 +329,37 @@ def test_redacted_payloads_are_not_shown(served: ServedConsole, page: tuple[Page
     assert "secret-name" not in tab.content()
     download = tab.request.get(served.url + f"/instances/{iid}/payload/input")
     assert "secret-name" not in download.text()
+
+
+def test_run_control_buttons_pause_unpause_terminate_and_fork(
+    served: ServedConsole, page: tuple[Page, Watch]
+) -> None:
+    tab, _ = page
+    assert served.app is not None
+    iid = start(served, wait_go, {"label": "run-control"}, InstanceStatus.WAITING)
+    tab.goto(served.url + f"/instances/{iid}")
+    tab.fill("#pause-form input[name='reason']", "maintenance window")
+    tab.click("#pause-form button")
+    expect(tab.locator("#done")).to_contain_text("paused")
+    assert served.call(served.app.get_instance(iid)).status is InstanceStatus.PAUSED
+    tab.goto(served.url + f"/instances/{iid}")
+    expect(tab.locator("#pause-form")).to_have_count(0)  # offered only while it applies
+    tab.fill("#unpause-form input[name='reason']", "window over")
+    tab.click("#unpause-form button")
+    expect(tab.locator("#done")).to_contain_text("unpaused")
+    tab.goto(served.url + f"/instances/{iid}")
+    tab.fill("#terminate-form input[name='reason']", "wedged")
+    tab.click("#terminate-form button")
+    expect(tab.locator("#done")).to_contain_text("terminated")
+    terminated = served.call(served.app.get_instance(iid))
+    assert terminated.status is InstanceStatus.FAILED and terminated.error is not None
+    tab.goto(served.url + f"/instances/{iid}")
+    tab.fill("#fork-form input[name='at']", "0")
+    tab.fill("#fork-form input[name='reason']", "try again from the start")
+    tab.click("#fork-form button")
+    expect(tab.locator("#done")).to_contain_text("forked at 0 into")
+    log = served.call(served.app.control_log(iid))
+    assert [entry.action.value for entry in log] == ["pause", "unpause", "terminate", "fork"]
+    tab.goto(served.url + f"/instances/{iid}")
+    expect(tab.locator("#journal")).to_contain_text("maintenance window")
+    shot(tab, "run-control.png")
