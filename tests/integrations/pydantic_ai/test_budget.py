@@ -84,3 +84,26 @@ def test_budget_validation() -> None:
         Budget(cost=1.0)
     with pytest.raises(ConfigurationError, match="> 0"):
         Budget(tokens=0)
+
+
+async def test_the_console_shows_usage_against_the_budget(make_app: Any) -> None:
+    import httpx
+
+    from edda_mcp.console import console_app
+
+    app: EddaApp = await make_app()
+    iid = await agents.spend.with_options(app=app, budget=Budget(tokens=400, name="tokens-400")).start(
+        pause=False
+    )
+    with pytest.raises(WorkflowFailedError):
+        await app.wait_result(iid, timeout=10)
+    console = console_app(app, read_only=True)
+    transport = httpx.ASGITransport(app=console)
+    async with (
+        console.router.lifespan_context(console),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
+    ):
+        page = await client.get(f"/instances/{iid}")
+    assert page.status_code == 200
+    assert "3 model request(s)" in page.text and "Budget tokens-400" in page.text
+    assert "400 tokens (0 left)" in page.text
