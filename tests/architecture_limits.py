@@ -225,6 +225,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "INSTALL_HINT",
             "MIRASCOPE_VERSION",
             "MirascopeNotInstalledError",
+            "ModelOverrideError",
             "ModelRequestError",
             "ModelRequestRejectedError",
             "RecordedResponseError",

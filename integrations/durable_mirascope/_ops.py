@@ -19,6 +19,7 @@ from mirascope.llm.tools import AsyncToolkit, BaseToolkit, ProviderTool
 
 from durable_core import Activity, OutputStream, RetryPolicy, WorkflowContext, current_budget
 from durable_mirascope.errors import (
+    ModelOverrideError,
     ModelRequestError,
     ModelRequestRejectedError,
     UnsupportedToolError,
@@ -209,10 +210,28 @@ async def budgeted_request(
     return recorded
 
 
+def refuse_model_override(spec: CallSpec) -> None:
+    """Raise when ``with llm.model(...)`` overrides the model of a durable call with another one.
+
+    Raises:
+        ModelOverrideError: the context model's id or parameters differ from the call's.
+    """
+    override = llm.model_from_context()
+    if override is None:
+        return
+    if override.model_id != spec.model_id or dict(override.params or {}) != dict(spec.params or {}):
+        raise ModelOverrideError(
+            f"durable call {spec.label!r} uses {spec.model_id!r}, but a `with llm.model({override.model_id!r}, "
+            "...)` override is active around it; durable calls do not take context overrides (the model is "
+            "part of their recorded configuration): pass the model to durable_call(...) instead"
+        )
+
+
 def request_activity(
     spec: CallSpec, operation: str, streaming: Streaming | None = None
 ) -> Activity[Any, Any]:
     """Activity that sends a recorded-in-arguments conversation to the model (streamed with ``streaming``)."""
+    refuse_model_override(spec)
 
     async def model_request(ctx: WorkflowContext, request: dict[str, Any]) -> dict[str, Any]:
         messages = decode_messages(request["messages"])
@@ -232,6 +251,7 @@ def prompt_activity(
     streaming: Streaming | None = None,
 ) -> Activity[Any, Any]:
     """Activity that renders the prompt function with the call's arguments, then calls the model."""
+    refuse_model_override(spec)
 
     async def model_call(ctx: WorkflowContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
         messages = await render(*args, **kwargs)

@@ -23,6 +23,15 @@ class RecordedResponseError(TerminalError):
     """A model response or tool output cannot be recorded, or rebuilt into mirascope objects (not retried)."""
 
 
+class ModelOverrideError(TerminalError):
+    """A ``with llm.model(...)`` override is active around a durable call that names another model.
+
+    The model of a durable call is part of its code-side configuration, so a context override would be
+    applied to some requests (live) and not reflected in what a replay or another process does; it is
+    refused at once rather than silently ignored. Pass the model to ``durable_call(model, ...)`` instead.
+    """
+
+
 class UnsupportedToolError(TerminalError):
     """A tool or prompt shape this integration cannot run durably (e.g. mirascope context tools; terminal)."""
 

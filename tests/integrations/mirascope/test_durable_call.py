@@ -346,3 +346,33 @@ async def test_durable_wraps_an_existing_llm_call_and_rejects_context_calls(scri
         durable_call(model_id, tools=[needs_ctx])(lambda: "x")
     with pytest.raises(TypeError, match="not both"):
         durable_call(llm.Model(model_id), temperature=0.1)(lambda: "x")
+
+
+async def test_a_with_llm_model_override_is_refused_at_once_not_ignored(
+    make_app, catalog: Catalog, scripted
+) -> None:
+    _provider, model_id = scripted([reply("hello")])
+
+    @durable_call(model_id)
+    def greet(name: str) -> str:
+        return f"Greet {name}."
+
+    @workflow(catalog=catalog)
+    async def overridden(ctx: WorkflowContext) -> str:
+        with llm.model("anthropic/claude-sonnet-4-5"):
+            response = await greet(ctx, "ada")
+        return str(response.text())
+
+    @workflow(catalog=catalog)
+    async def same_model(ctx: WorkflowContext) -> str:
+        with llm.model(model_id):  # the call's own model: nothing is overridden
+            response = await greet(ctx, "bob")
+        return str(response.text())
+
+    app = await make_app()
+    iid = await overridden.start()
+    with pytest.raises(Exception, match=r"ModelOverrideError.*override is active"):
+        await app.wait_result(iid, timeout=10)
+    record = await app.get_instance(iid)
+    assert record.status is InstanceStatus.FAILED and await app.get_history(iid) == []  # nothing was sent
+    assert await app.wait_result(await same_model.start(), timeout=10) == "hello"
