@@ -29,7 +29,7 @@ class AgentResult:
 
 
 async def run_agent(
-    response: DurableResponse, *, max_steps: int = DEFAULT_MAX_STEPS, parallel_tools: bool = False
+    response: DurableResponse, *, max_steps: int = DEFAULT_MAX_STEPS, parallel_tools: bool = True
 ) -> AgentResult:
     """Drive a conversation to its end: while the model asks for tools, run them and resume.
 
@@ -39,7 +39,8 @@ async def run_agent(
     Args:
         response: the first response (e.g. from a :class:`~durable_mirascope.DurableCall`).
         max_steps: most model requests the loop may make in total (the first one included).
-        parallel_tools: run the tool calls of one response concurrently.
+        parallel_tools: run the tool calls of one response concurrently (default, as mirascope does;
+            False runs them one after another).
 
     Raises:
         AgentStepLimitError: the model still asked for tools after ``max_steps`` requests.

@@ -119,7 +119,7 @@ class DurableCall(Generic[P]):
         ctx: WorkflowContext,
         *args: Any,
         max_steps: int = DEFAULT_MAX_STEPS,
-        parallel_tools: bool = False,
+        parallel_tools: bool = True,
         stream_name: str | None = None,
         **kwargs: Any,
     ) -> AgentResult:

@@ -107,7 +107,7 @@ class DurableResponse(llm.AsyncResponse):  # type: ignore[misc]  # mirascope shi
         """Partial structured outputs ending with the full one, as ``structured_stream()``."""
         return cast(AsyncIterator[Any], replayed_stream(self).structured_stream())
 
-    async def execute_tools(self, *, parallel: bool = False) -> list[llm.ToolOutput[Any]]:
+    async def execute_tools(self, *, parallel: bool = True) -> list[llm.ToolOutput[Any]]:
         """Run this response's tool calls, one activity per call (see :func:`execute_tools`)."""
         return await execute_tools(
             self._ctx,

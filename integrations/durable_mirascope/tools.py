@@ -20,7 +20,7 @@ async def execute_tools(
     tools: Sequence[Any] | BaseToolkit[Any],
     *,
     retry_policy: RetryPolicy | None = None,
-    parallel: bool = False,
+    parallel: bool = True,
 ) -> list[llm.ToolOutput[Any]]:
     """Run each tool call as an activity named ``mirascope.tool:<tool name>``; outputs in call order.
 
@@ -34,7 +34,8 @@ async def execute_tools(
         tools: the tools that may be called (plain ``@llm.tool`` functions, sync or async, or a toolkit).
         retry_policy: retries of a tool activity that fails for reasons outside the tool (default: the
             app's policy).
-        parallel: run the calls concurrently (history positions are still taken in call order).
+        parallel: run the calls concurrently, as mirascope's own ``execute_tools()`` does (default);
+            history positions are still taken in call order, so replay is deterministic either way.
 
     Returns:
         One ``llm.ToolOutput`` per call, ready for ``response.resume(outputs)``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -376,3 +377,37 @@ async def test_a_with_llm_model_override_is_refused_at_once_not_ignored(
     record = await app.get_instance(iid)
     assert record.status is InstanceStatus.FAILED and await app.get_history(iid) == []  # nothing was sent
     assert await app.wait_result(await same_model.start(), timeout=10) == "hello"
+
+
+async def test_the_tool_calls_of_one_turn_run_concurrently_by_default(
+    make_app, catalog: Catalog, scripted
+) -> None:
+    """Two calls of a tool that waits for its sibling: only concurrent execution lets both finish."""
+    _provider, model_id = scripted(
+        [
+            reply("Meeting.", tool_calls=[tool_call("meet", who="a"), tool_call("meet", who="b")]),
+            reply("both met"),
+        ]
+    )
+    both = asyncio.Barrier(2)
+    met: list[str] = []
+
+    @llm.tool
+    async def meet(who: str) -> str:
+        """Wait until the other caller arrives."""
+        await asyncio.wait_for(both.wait(), timeout=5)  # one after the other: times out
+        met.append(who)
+        return f"{who} met"
+
+    @durable_call(model_id, tools=[meet])
+    def gather_people() -> str:
+        return "Meet everyone."
+
+    @workflow(catalog=catalog)
+    async def meeting(ctx: WorkflowContext) -> str:
+        result = await gather_people.agent(ctx)
+        return str(result.response.text())
+
+    app = await make_app()
+    assert await app.wait_result(await meeting.start(), timeout=30) == "both met"
+    assert sorted(met) == ["a", "b"]
