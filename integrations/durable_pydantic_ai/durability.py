@@ -9,7 +9,7 @@ workflow the capability is transparent: the agent runs as a plain, non-durable a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -98,6 +98,7 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
         tool_activity: ActivityConfig | None = None,
         mcp_activity: ActivityConfig | None = None,
         before_model_request: BeforeModelRequest | None = None,
+        stream_name: str | None = None,
     ) -> None:
         """Create the capability; the agent's model, name and toolsets are found when it is attached.
 
@@ -113,12 +114,16 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
             mcp_activity: retry policy / timeout of MCP ``list_tools``/``call_tool`` activities.
             before_model_request: async hook called in the workflow body before each model request
                 activity (LLM budgets use it); it may raise to refuse the request.
+            stream_name: also write the text tokens of streamed model requests (``run_stream``,
+                ``iter``) to this durable output stream of the instance (``ctx.stream(name)``), where
+                ``app.read_stream``/``follow_stream`` readers and MCP progress see them live.
         """
         super().__init__(models=models, event_stream_handler=event_stream_handler, name=name)
         self._model_activity: ActivityConfig = dict(model_activity or {})  # type: ignore[assignment]
         self._tool_activity: ActivityConfig = dict(tool_activity or {})  # type: ignore[assignment]
         self._mcp_activity: ActivityConfig = dict(mcp_activity or {})  # type: ignore[assignment]
         self._before_model_request = before_model_request
+        self._stream_name = stream_name
 
     @property
     def in_durable_context(self) -> bool:
@@ -172,11 +177,14 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
 
         This is the single place where ``run_stream`` / ``iter`` tokens leave the activity while the
         model is still streaming (the workflow body itself only gets the recorded final response).
-        DURABLE-STREAMS HOOK: once ``ctx.stream(name).write(chunk)`` exists (durable output streams),
-        wrap the handler here so every ``PartDeltaEvent`` is also written to the instance's
-        ``"tokens"`` stream from inside the activity (``current_context()`` is the activity's context).
+        With ``stream_name`` the text deltas are also written to that durable output stream from inside
+        the activity (``current_context()`` is the activity's context), so every attempt's chunks are
+        stored and marked with its attempt (see docs/streams.md).
         """
-        return super()._model_stream_event_handler()
+        inner = super()._model_stream_event_handler()
+        if self._stream_name is None:
+            return inner
+        return _tee_text_to_stream(self._stream_name, inner)
 
     def _toolset_base_config(self, kind: ToolsetKind) -> Any:
         return self._mcp_activity if kind == "mcp" else self._tool_activity
@@ -189,3 +197,28 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
             raise AgentMisuseError("EddaDurability needs a named agent")
         with external_event_scope(EddaEventWaiter(self.name)):
             return await super().wrap_run(ctx, handler=handler)
+
+
+def _tee_text_to_stream(name: str, inner: EventStreamHandler[Any] | None) -> EventStreamHandler[Any]:
+    """An event stream handler that writes text deltas to ``ctx.stream(name)``, then hands events on."""
+
+    async def handler(run_ctx: RunContext[Any], events: AsyncIterable[Any]) -> None:
+        ctx = current_context()
+        writer = ctx.stream(name) if ctx is not None and ctx.in_activity else None
+
+        async def tee() -> AsyncIterator[Any]:
+            async for event in events:
+                delta = getattr(getattr(event, "delta", None), "content_delta", None)
+                if writer is not None and isinstance(delta, str) and delta:
+                    writer.write(delta)
+                yield event
+
+        if inner is not None:
+            await inner(run_ctx, tee())
+        else:
+            async for _ in tee():
+                pass
+        if writer is not None:
+            await writer.flush()
+
+    return handler

@@ -91,6 +91,20 @@ async def stream_then_wait(ctx: WorkflowContext) -> dict[str, Any]:
     return {"text": text, "nodes": nodes}
 
 
+token_agent = Agent(
+    TestModel(custom_output_text="tokens for every reader"),
+    name="token_streamer",
+    capabilities=[EddaDurability(stream_name="tokens")],
+)
+
+
+@workflow(catalog=CATALOG)
+async def stream_to_readers(ctx: WorkflowContext) -> str:
+    """``run_stream`` whose tokens also go to the instance's durable ``tokens`` stream."""
+    async with token_agent.run_stream("talk") as result:
+        return str(await result.get_output())
+
+
 deleted: list[str] = []
 approval_agent = Agent(
     TestModel(), name="janitor", capabilities=[EddaDurability(), approvals(name="approve_delete")]

@@ -56,6 +56,16 @@ async def test_run_stream_and_iter_stream_live_and_replay(make_app: Any) -> None
     assert await activities(app, iid) == ["streamer__model.request_stream"] * 2
 
 
+async def test_run_stream_tokens_go_to_the_durable_output_stream(make_app: Any) -> None:
+    app: EddaApp = await make_app()
+    iid = await app.start("stream_to_readers", {})
+    assert await app.wait_result(iid, timeout=10) == "tokens for every reader"
+    page = await app.read_stream(iid, "tokens")
+    texts = [chunk.data for chunk in page.chunks]
+    assert "".join(texts) == "tokens for every reader" and len(texts) > 2  # token by token
+    assert {chunk.status.value for chunk in page.chunks} == {"committed"}
+
+
 async def test_approval_waits_durably_and_resumes_the_run(make_app: Any) -> None:
     app: EddaApp = await make_app()
     iid = await app.start("cleanup", {})
