@@ -132,6 +132,9 @@ class RetryInfo:
     total_duration_ms: int
     exhausted: bool = False
     errors: tuple[ErrorInfo, ...] = ()
+    #: the back-off before each retry made by the process that finished the step, in ms (attempts
+    #: before a crash are counted in ``total_attempts`` but their delays are not known here)
+    delays_ms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

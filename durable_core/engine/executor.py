@@ -254,7 +254,9 @@ class StepExecutor(LiveExecutor):
             why = f"the result it was given cannot be stored ({exc}); waiting for an operator's answer"
             raise unknown_signal(iid, step.position, mark, why) from None
         kind, ok = StepKind.ACTIVITY, StepOutcome.OK
-        entry = self._entry(iid, step.position, kind, act.name, step.args_hash, ok, monotonic(), attempts, [])
+        entry = self._entry(
+            iid, step.position, kind, act.name, step.args_hash, ok, monotonic(), attempts, ([], [])
+        )
         recorded = await self._record(_with_result(entry, payload), None)
         await self._s.hooks.activity_complete(iid, step.activity_id, act.name, value, False)
         return recorded
@@ -309,6 +311,7 @@ class StepExecutor(LiveExecutor):
         attempt = await self._prior_attempts(position)
         started = monotonic()
         errors: list[ErrorInfo] = []
+        delays: list[int] = []  # the back-off before each retry, in ms (shown by the console, CLI)
         iid = session.instance_id
         while True:
             attempt += 1
@@ -330,6 +333,7 @@ class StepExecutor(LiveExecutor):
                 if retryable and policy.allows_another(attempt, monotonic() - started, delay):
                     await self._s.hooks.activity_retry(iid, activity_id, name, exc, attempt, delay)
                     await self._count_attempt(position, attempt, errors[-1])
+                    delays.append(round(delay * 1000))
                     await self._s.clock.sleep(delay)
                     self._control.check_lease()
                     continue
@@ -342,14 +346,14 @@ class StepExecutor(LiveExecutor):
                     activity_id,
                     started,
                     attempt,
-                    errors,
+                    (errors, delays),
                     exc,
                     retryable,
                 )
             # The activity succeeded: recording its result is outside the retry loop. A storage failure
             # here is an engine error (a signal), never a failed attempt that would run it again.
             entry = self._entry(
-                iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, errors
+                iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, (errors, delays)
             )
             try:
                 recorded = await self._record(_with_result(entry, payload), tx if tx.used else None)
@@ -411,7 +415,7 @@ class StepExecutor(LiveExecutor):
         activity_id: str,
         started: float,
         attempt: int,
-        errors: list[ErrorInfo],
+        tries: tuple[list[ErrorInfo], list[int]],
         exc: Exception,
         retryable: bool,
     ) -> HistoryEntry:
@@ -428,7 +432,7 @@ class StepExecutor(LiveExecutor):
         step = StepObservation(session.workflow_name, name, kind, monotonic() - started, attempt, False)
         self._s.observers.step_finished(step)
         await self._s.hooks.activity_failed(iid, activity_id, name, final)
-        entry = self._entry(iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, errors)
+        entry = self._entry(iid, position, kind, name, args_hash, StepOutcome.ERROR, started, attempt, tries)
         entry = _with_error(entry, error_to_info(final), exhausted=retryable)
         return await self._record(entry, None)
 
@@ -473,11 +477,14 @@ class StepExecutor(LiveExecutor):
         outcome: StepOutcome,
         started: float,
         attempt: int,
-        errors: list[ErrorInfo],
+        tries: tuple[list[ErrorInfo], list[int]],
     ) -> HistoryEntry:
+        """The history entry of a finished step; ``tries``: the errors and back-off delays of its attempts."""
+        errors, delays = tries
         retry = None
         if attempt > 1 or errors:
-            retry = RetryInfo(attempt, int((monotonic() - started) * 1000), False, tuple(errors))
+            duration = int((monotonic() - started) * 1000)
+            retry = RetryInfo(attempt, duration, False, tuple(errors), tuple(delays))
         return HistoryEntry(
             instance_id=instance_id,
             position=position,

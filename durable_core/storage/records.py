@@ -115,6 +115,7 @@ def retry_to_json(retry: RetryInfo | None) -> dict[str, JsonValue] | None:
         "total_duration_ms": retry.total_duration_ms,
         "exhausted": retry.exhausted,
         "errors": [error_to_json(e) for e in retry.errors],
+        "delays_ms": list(retry.delays_ms),
     }
 
 
@@ -128,6 +129,7 @@ def retry_from_json(data: Any) -> RetryInfo | None:
         total_duration_ms=int(data["total_duration_ms"]),
         exhausted=bool(data.get("exhausted", False)),
         errors=errors,
+        delays_ms=tuple(int(d) for d in data.get("delays_ms") or ()),
     )
 
 

@@ -29,6 +29,7 @@ class Step:
         start / end: when it started and ended (end None while it runs).
         attempts: attempts made (1 without retries).
         errors: the error of each failed attempt (``Type: message``).
+        delays: the back-off before each retry, in seconds (the attempts of the process that finished it).
         error: the final error, if it raised.
         child_id: the child instance a ``child`` step started.
         duration: ``end - start`` in seconds, when both are known.
@@ -42,6 +43,7 @@ class Step:
     end: datetime | None
     attempts: int = 1
     errors: tuple[str, ...] = ()
+    delays: tuple[float, ...] = ()
     error: str | None = None
     child_id: str | None = None
 
@@ -68,10 +70,11 @@ def _child_id(entry: HistoryEntry) -> str | None:
 def _step(entry: HistoryEntry, previous_end: datetime) -> Step:
     end = entry.recorded_at
     start = previous_end
-    attempts, errors = 1, tuple[str, ...]()
+    attempts, errors, delays = 1, tuple[str, ...](), tuple[float, ...]()
     if entry.retry is not None:
         attempts = entry.retry.total_attempts
         errors = tuple(_error_text(e) for e in entry.retry.errors)
+        delays = tuple(ms / 1000 for ms in entry.retry.delays_ms)
         if end is not None:
             start = end - timedelta(milliseconds=entry.retry.total_duration_ms)
     return Step(
@@ -83,6 +86,7 @@ def _step(entry: HistoryEntry, previous_end: datetime) -> Step:
         end=end,
         attempts=attempts,
         errors=errors,
+        delays=delays,
         error=_error_text(entry.error) if entry.error is not None else None,
         child_id=_child_id(entry),
     )

@@ -181,6 +181,8 @@ def test_detail_timeline_shows_retries_timer_child_and_compensation(
     reserve = tab.locator("#timeline tr.step").first
     expect(reserve.locator("td.attempts")).to_contain_text("3")
     expect(reserve.locator(".attempt-errors li")).to_have_count(2)
+    delays = reserve.locator(".retry-delay").all_inner_texts()  # QUICK: 0.01 s, then 0.02 s, no jitter
+    assert delays == ["then waited 0.01 s", "then waited 0.02 s"]
     expect(tab.locator("#error")).to_contain_text("card declined for 99")
     expect(tab.locator("details pre.traceback")).to_contain_text("Traceback")
     expect(tab.locator("#lease")).to_contain_text("epoch")

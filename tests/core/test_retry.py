@@ -52,6 +52,7 @@ async def test_backoff_waits_on_the_clock_then_succeeds(make_app, catalog: Catal
     history = await app.get_history(iid)
     assert history[0].retry is not None and history[0].retry.total_attempts == 3
     assert [e.type_name for e in history[0].retry.errors] == ["builtins:ConnectionError"] * 2
+    assert history[0].retry.delays_ms == (2000, 4000)  # the back-off before each retry, stored with it
 
 
 async def test_terminal_error_is_not_retried_and_keeps_its_type_on_replay(make_app, catalog: Catalog) -> None:
