@@ -106,11 +106,15 @@ async def instance_page(console: Console, request: Request, **extra: Any) -> Res
 
 
 async def payload(console: Console, request: Request) -> Response:
-    """The full value of ``input``, ``output`` or ``history-<position>`` (redacted like the page)."""
+    """The full value of ``input``, ``output``, ``history-<position>`` or ``outbox-<event id>``.
+
+    Redacted like the page.
+    """
     record = await _record(console, request)
     if isinstance(record, Response):
         return record
     which = request.path_params["which"]
+    stored: Any
     if which in ("input", "output"):
         stored = record.input if which == "input" else record.output
     elif which.startswith("history-") and which[8:].isdigit():
@@ -119,6 +123,14 @@ async def payload(console: Console, request: Request) -> Response:
         if entry is None:
             return console.render(request, "error.html", 404, title="Not found", problem="no such entry")
         stored = entry.result
+    elif which.startswith("outbox-"):
+        rows = {row.event.event_id: row for row in await console.app.list_outbox_of(record.instance_id)}
+        row = rows.get(which[7:])
+        if row is None:
+            return console.render(
+                request, "error.html", 404, title="Not found", problem="no such outbox event"
+            )
+        stored = _outbox_payload(row)
     else:
         return console.render(request, "error.html", 404, title="Not found", problem="no such payload")
     body, media_type = download(stored, record.workflow_name, console.redactor)

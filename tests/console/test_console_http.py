@@ -9,7 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from durable_core import DatabaseNotFoundError, EddaApp, InstanceStatus
+from durable_core import (
+    Catalog,
+    DatabaseNotFoundError,
+    EddaApp,
+    InstanceStatus,
+    WorkflowContext,
+    activity,
+    send_event_transactional,
+    workflow,
+)
 from edda_mcp import EddaMCPServer
 from edda_mcp.cli import main
 from edda_mcp.console import console_app
@@ -157,3 +166,31 @@ async def test_the_console_serves_the_stored_gauges_as_prometheus_metrics(tmp_pa
         for s in family.samples
     }
     assert samples[("edda_instances", (("status", "completed"), ("workflow", "greet")))] == 2
+
+
+@activity
+async def publish_report(ctx: WorkflowContext) -> str:
+    await send_event_transactional(ctx, "report.ready", "console-test", {"text": "line\n" * 400})
+    return "published"
+
+
+@workflow(catalog=Catalog())
+async def reporter(ctx: WorkflowContext) -> str:
+    return await publish_report(ctx)
+
+
+async def test_a_truncated_outbox_preview_links_to_the_whole_event_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    async with EddaApp(url, workflows=[reporter]) as app:
+        iid = await app.start(reporter, {})
+        await app.wait_result(iid, timeout=10)
+        [row] = await app.list_outbox_of(iid)
+    console = console_app(url, read_only=True)
+    async with console.router.lifespan_context(console), _client(console) as client:
+        page = await client.get(f"/instances/{iid}")
+        link = f"/instances/{iid}/payload/outbox-{row.event.event_id}"
+        whole = await client.get(link)
+        missing = await client.get(f"/instances/{iid}/payload/outbox-nope")
+    assert link in page.text  # the preview of 2,000 characters is truncated, the link gives it all
+    assert whole.status_code == 200 and whole.json() == {"text": "line\n" * 400}
+    assert missing.status_code == 404
