@@ -161,3 +161,18 @@ async def make_app(db_url: str, catalog: Catalog) -> AsyncIterator[Callable[...,
     yield factory
     for app in reversed(apps):
         await app.shutdown()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for tests that need PostgreSQL itself (NOTIFY, several replicas)."""
+    if server_url("postgresql") is None:
+        message = missing_backend_message("postgresql")
+        if backends_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    url = await create_database("postgresql")
+    try:
+        yield url
+    finally:
+        await drop_database(url)

@@ -7,7 +7,6 @@ follower has seen its first chunk: the chunk must arrive while the activity stil
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -25,13 +24,6 @@ from durable_core import (
     activity,
     wait_event,
     workflow,
-)
-from tests.backends import (
-    backends_required,
-    create_database,
-    drop_database,
-    missing_backend_message,
-    server_url,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=0, max_duration=None)
@@ -184,20 +176,6 @@ async def test_misuse_is_refused_with_clear_errors(make_app, catalog: Catalog) -
         await app.read_stream("no-such-instance", "tokens")
     with pytest.raises(InputValidationError, match="after"):
         await app.read_stream("x", "tokens", after=-1)
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if server_url("postgresql") is None:
-        message = missing_backend_message("postgresql")
-        if backends_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    url = await create_database("postgresql")
-    try:
-        yield url
-    finally:
-        await drop_database(url)
 
 
 async def test_other_processes_writes_are_pushed_on_postgresql(postgres_url: str, catalog: Catalog) -> None:

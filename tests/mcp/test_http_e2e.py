@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client
 
-from tests.backends import (
-    backends_required,
-    create_database,
-    drop_database,
-    missing_backend_message,
-    server_url,
-)
 from tests.mcp.support import cli_http_argv, code_of, http_server, steps_log, wait_until
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if server_url("postgresql") is None:
-        message = missing_backend_message("postgresql")
-        if backends_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    url = await create_database("postgresql")
-    try:
-        yield url
-    finally:
-        await drop_database(url)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])

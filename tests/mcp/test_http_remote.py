@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,6 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequest, ElicitRequestParams, ElicitResult, InputRequiredResult
 
-from tests.backends import (
-    backends_required,
-    create_database,
-    drop_database,
-    missing_backend_message,
-    server_url,
-)
 from tests.mcp.support import http_server, server_env
 
 PROGRAM = "tests.mcp.programs.remote_server:server"
@@ -119,20 +111,6 @@ async def test_a_2026_client_is_asked_for_input_over_http(tmp_path: Path) -> Non
     assert started.structured_content["status"] == "completed"
     assert started.structured_content["result"] == "12.00 approved by ida"
     assert len(asked) == 1 and "needs input" in asked[0]
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if server_url("postgresql") is None:
-        message = missing_backend_message("postgresql")
-        if backends_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    url = await create_database("postgresql")
-    try:
-        yield url
-    finally:
-        await drop_database(url)
 
 
 async def test_an_input_round_started_on_one_replica_is_answered_on_another(
