@@ -98,7 +98,12 @@ async def test_without_reconcile_the_cli_answer_runs_it_again(
         await _crash_mid_charge(app, workers, effects, "none")
         await _status_is(app, InstanceStatus.OUTCOME_UNKNOWN, workers)
         shown = io.StringIO()
-        assert await asyncio.to_thread(cli_main, ["instances", "show", IID, "--db", db_url], shown) == 0
+        assert (
+            await asyncio.to_thread(
+                cli_main, ["instances", "show", IID, "--db", db_url, "--json", "--full"], shown
+            )
+            == 0
+        )
         assert '"status": "outcome_unknown"' in shown.getvalue()
         assert "charge_unreconciled" in shown.getvalue()
         out = io.StringIO()
