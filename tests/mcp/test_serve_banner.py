@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ def test_serve_prints_the_banner_and_the_exposure_warning(
         served.update(options)
 
     monkeypatch.setattr("uvicorn.run", fake_uvicorn_run)
+    # the program builds its server at import: another test in this worker may have imported it already
+    monkeypatch.delitem(sys.modules, PROGRAM.partition(":")[0], raising=False)
     db = f"sqlite:///{tmp_path / 'serve.db'}"
     monkeypatch.setenv("EDDA_MCP_TEST_DB", db)
     monkeypatch.setenv("EDDA_MCP_DB_URL", db)  # serve --db sets it for the server: restored after the test
