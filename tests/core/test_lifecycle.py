@@ -158,7 +158,7 @@ async def test_workflow_timeout_interrupts_a_running_activity(make_app, catalog:
         register_compensation(ctx, undo)
         await hangs(ctx)
 
-    app = await make_app(clock=clock)
+    app = await make_app(clock=clock, lease_ttl=3600.0)  # advancing the fake clock must not expire the lease
     iid = await bounded.start()
     await asyncio.wait_for(reached.wait(), 10)
     await clock.wait_for_sleepers(1)  # the deadline watchdog
