@@ -37,10 +37,14 @@ class ActivityConfig(TypedDict, total=False):
     Attributes:
         retry_policy: the activity's retry policy (default: the app's).
         timeout: seconds one attempt may take.
+        rate_limit: name of a ``RateLimit`` in ``EddaApp(rate_limits={...})``: every live call takes a
+            grant of it first, waiting durably (the workflow parks) while the limit is used up. Shared by
+            every process on the database, so one limit can stand for a provider's requests per minute.
     """
 
     retry_policy: RetryPolicy
     timeout: float
+    rate_limit: str
 
 
 EddaOperationConfig = RoleBasedOperationConfig[ActivityConfig]
@@ -112,7 +116,11 @@ class EddaOperationBackend(CallableOperationBackend[ActivityConfig]):
                 raise translated from exc
 
         act: Activity[[], Any] = Activity(
-            run, name=name, retry_policy=config.get("retry_policy"), timeout=config.get("timeout")
+            run,
+            name=name,
+            retry_policy=config.get("retry_policy"),
+            timeout=config.get("timeout"),
+            rate_limit=config.get("rate_limit"),
         )
         result = await act(ctx)
         if ledger is not None:

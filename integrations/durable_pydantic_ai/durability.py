@@ -99,6 +99,7 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
         mcp_activity: ActivityConfig | None = None,
         before_model_request: BeforeModelRequest | None = None,
         stream_name: str | None = None,
+        rate_limit: str | None = None,
     ) -> None:
         """Create the capability; the agent's model, name and toolsets are found when it is attached.
 
@@ -117,9 +118,15 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
             stream_name: also write the text tokens of streamed model requests (``run_stream``,
                 ``iter``) to this durable output stream of the instance (``ctx.stream(name)``), where
                 ``app.read_stream``/``follow_stream`` readers and MCP progress see them live.
+            rate_limit: name of a ``RateLimit`` in ``EddaApp(rate_limits={...})`` that every model
+                request takes a grant of before it is sent (waiting durably while the limit is used up);
+                shorthand for ``model_activity={"rate_limit": ...}``. Tools take grants only when
+                ``tool_activity`` (or a tool's ``metadata={'edda': {...}}``) names a limit.
         """
         super().__init__(models=models, event_stream_handler=event_stream_handler, name=name)
         self._model_activity: ActivityConfig = dict(model_activity or {})  # type: ignore[assignment]
+        if rate_limit is not None:
+            self._model_activity["rate_limit"] = rate_limit
         self._tool_activity: ActivityConfig = dict(tool_activity or {})  # type: ignore[assignment]
         self._mcp_activity: ActivityConfig = dict(mcp_activity or {})  # type: ignore[assignment]
         self._before_model_request = before_model_request

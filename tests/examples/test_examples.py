@@ -244,6 +244,11 @@ EXPECTED: dict[str, list[str]] = {
         "3: forecaster__model.request",
         "usage: 2 requests, 300 tokens",
     ],
+    "pydantic_ai_rate_limit.py": [
+        "result: ['answer 1', 'answer 2', 'answer 3']",
+        "model requests sent: 3",
+        "the third request waited for a grant: yes",
+    ],
     "llm_budgets.py": [
         "failed: research-budget exceeded by a model request (cost 0.0135 of 0.01)",
         "model requests sent: 3",

@@ -197,3 +197,30 @@ def one_answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 
 
 one_request_agent = Agent(FunctionModel(one_answer), name="once", capabilities=[EddaDurability()])
+
+
+def two_turns(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Turn 1 calls ``ping``; turn 2 answers: two model requests per run."""
+    CALLS["limited_model"] += 1
+    if len(messages) == 1:
+        return ModelResponse(parts=[ToolCallPart("ping", {}, tool_call_id="p1")])
+    return ModelResponse(parts=[TextPart("pong received")])
+
+
+limited_agent = Agent(
+    FunctionModel(two_turns), name="limited", capabilities=[EddaDurability(rate_limit="llm")]
+)
+
+
+@limited_agent.tool_plain
+def ping() -> str:
+    """Answer pong."""
+    CALLS["ping"] += 1
+    return "pong"
+
+
+@workflow(catalog=CATALOG)
+async def rate_limited(ctx: WorkflowContext) -> str:
+    """One agent run whose two model requests share a rate limit of the app."""
+    result = await limited_agent.run("ping please")
+    return result.output
