@@ -96,9 +96,7 @@ async def test_queued_starts_run_one_after_another_in_order(make_app, catalog: C
     await _until_waiting(app, again)
 
 
-async def test_failure_cancel_and_terminate_of_the_holder_hand_the_key_on(
-    make_app, catalog: Catalog
-) -> None:
+async def test_failure_cancel_and_terminate_of_the_holder_hand_the_key_on(make_app, catalog: Catalog) -> None:
     log: list[tuple[int, str]] = []
     gated = _gated(catalog, log)
     app: EddaApp = await make_app(poll_interval=0.05)
