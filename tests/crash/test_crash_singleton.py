@@ -8,6 +8,8 @@ so the second and then the third run, each exactly once and never two at once.
 
 from __future__ import annotations
 
+import itertools
+
 from durable_core import InstanceStatus
 from tests.crash.programs.workflows import pipeline
 from tests.crash.support import (
@@ -51,7 +53,7 @@ async def test_sigkill_of_the_holder_then_restart_runs_the_line_once_each(
             assert [counts["done", iid, s] for s in ("s1", "s2", "s3")] == [1, 1, 1]
         # one run of the key at a time: each run's first step starts after the previous run's last one
         order = [(e.event, e.instance_id, e.label) for e in effects.read()]
-        for before, after in zip(ids, ids[1:], strict=False):
+        for before, after in itertools.pairwise(ids):
             assert order.index(("done", before, "s3")) < order.index(("start", after, "s1"))
         await second.stop()
         second.assert_no_engine_errors()

@@ -146,7 +146,7 @@ async def test_singleton_queue_under_concurrent_starts_from_two_processes(
             assert len(set(ids)) == 2 * KEYED_STARTS  # queued, not merged
             async with asyncio.timeout(120):
                 results = await asyncio.gather(*(client.wait_result(i) for i in ids))
-        runs = Path(f"{log}.runs").read_text().splitlines()
+        runs = (await asyncio.to_thread(Path(f"{log}.runs").read_text)).splitlines()
         assert sorted(runs) == sorted(results)  # every start ran exactly once
         assert len(set(runs)) == 2 * KEYED_STARTS
         assert _peak_overlap(log) == 1  # never two runs of the key at once, across both processes
