@@ -18,6 +18,7 @@ from durable_core import (
     EddaApp,
     InstanceStatus,
     Queue,
+    RunControlError,
     TerminalError,
     WorkflowCancelledError,
     WorkflowContext,
@@ -191,3 +192,25 @@ async def test_concurrent_starts_in_one_process_run_one_at_a_time(make_app, cata
         active += 1 if what == "start" else -1
         peak = max(peak, active)
     assert peak == 1
+
+
+async def test_retrying_a_failed_holder_waits_until_its_key_is_free(make_app, catalog: Catalog) -> None:
+    log: list[tuple[int, str]] = []
+    gated = _gated(catalog, log)
+    app: EddaApp = await make_app(poll_interval=0.05)
+    bound = gated.with_options(singleton_key="k", on_conflict="queue")  # type: ignore[attr-defined]
+    first, second = [await bound.start(n=n) for n in range(2)]
+    await _until_waiting(app, first)
+    await app.send_event("go", "test", {"fail": True}, instance_id=first)
+    with pytest.raises(WorkflowFailedError):
+        await app.wait_result(first, timeout=30)
+    await _until_waiting(app, second)  # it holds the key now
+    with pytest.raises(RunControlError, match=f"gave its singleton key 'k' to '{second}'"):
+        await app.retry(first, by="ops")
+    await app.send_event("go", "test", {}, instance_id=second)
+    assert await app.wait_result(second, timeout=30) == 1
+    await app.retry(first, by="ops")  # the key is free: the retried run takes it back
+    assert await app.storage.flow().singleton_line().holder("gated", "k") == first
+    with pytest.raises(WorkflowFailedError):  # its replay takes the recorded "fail" event again
+        await app.wait_result(first, timeout=30)
+    assert [n for n, what in log if what == "start"] == [0, 1]  # the retry replayed, ran nothing twice
