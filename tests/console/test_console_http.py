@@ -59,7 +59,7 @@ async def test_the_instance_page_of_a_queued_singleton_start(tmp_path: Path) -> 
     async def sync_once(ctx: WorkflowContext) -> None:
         await wait_event(ctx, "never", timeout_seconds=600)
 
-    async with EddaApp(url, workflows=list(catalog)) as app:
+    async with EddaApp(url, workflows=list(catalog)):
         bound = sync_once.with_options(singleton_key="acct-3", on_conflict="queue")
         holder, queued = await bound.start(), await bound.start()
     console = console_app(url, read_only=True)
