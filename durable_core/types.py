@@ -28,6 +28,8 @@ class InstanceStatus(enum.StrEnum):
     # an at-most-once activity's attempt was interrupted and nobody knows if it happened: waits for an answer
     OUTCOME_UNKNOWN = "outcome_unknown"
     PAUSED = "paused"  # an operator paused it (``app.pause``): runs nothing until unpaused; holds no worker
+    # started with singleton_key + on_conflict="queue" while the key was held: runs once it is handed the key
+    QUEUED = "queued"
 
     @property
     def is_finished(self) -> bool:
@@ -196,6 +198,7 @@ class InstanceRecord:
     paused: bool = False  # ``app.pause`` was asked and not undone (status PAUSED once no worker holds it)
     forked_from: str | None = None  # ``app.fork``: the instance this one's history was copied from
     forked_at: int | None = None  # ... and the first position it did not copy (where the fork re-runs)
+    singleton_key: str | None = None  # ``with_options(singleton_key=...)``: the key it holds or is QUEUED for
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,7 @@ async def instance_details(
         "updated_at": record.updated_at,
         "finished_at": record.finished_at,
         "parent_instance_id": record.parent_instance_id,
+        "singleton_key": record.singleton_key,
         "app_version": record.app_version,
         "last_run_version": record.last_run_version,
         "input": payload_value(record.input, full=full),
@@ -315,6 +316,7 @@ def _write_details(out: TextIO, data: dict[str, Any]) -> None:
     for key in ("instance_id", "workflow", "status", "created_at", "updated_at", "finished_at"):
         line(key.replace("_", " "), data[key])
     line("parent", data["parent_instance_id"])
+    line("singleton key", data["singleton_key"])
     line("version", data["app_version"])
     line("last run by", data["last_run_version"])
     line("input", _compact(data["input"]))

@@ -49,7 +49,7 @@ class StatusOut(_Out):
     workflow: str
     status: str = Field(
         description="pending|running|waiting|compensating|completed|failed|cancelled|blocked|outcome_unknown"
-        "|paused"
+        "|paused|queued"
     )
     finished: bool
     steps_completed: int = Field(

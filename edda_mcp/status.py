@@ -96,7 +96,8 @@ def describe(status: StatusOut) -> str:
     if status.last_completed_step:
         parts.append(f"last completed: {status.last_completed_step}")
     if status.current_step and status.waiting_for is None:
-        parts.append(f"now running: {status.current_step}")
+        queued = status.status == InstanceStatus.QUEUED.value  # the step says what it waits for
+        parts.append(status.current_step if queued else f"now running: {status.current_step}")
     wait = status.waiting_for
     if wait is not None:
         if wait.event_types:

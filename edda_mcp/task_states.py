@@ -40,6 +40,7 @@ _STATUS: Mapping[InstanceStatus, TaskStatus] = {
     InstanceStatus.COMPENSATING: "working",
     InstanceStatus.BLOCKED: "working",
     InstanceStatus.PAUSED: "working",  # an operator paused it; it continues once unpaused
+    InstanceStatus.QUEUED: "working",  # behind a singleton key's holder; it runs once handed the key
     InstanceStatus.COMPLETED: "completed",
     InstanceStatus.FAILED: "failed",
     InstanceStatus.CANCELLED: "cancelled",

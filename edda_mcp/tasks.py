@@ -35,6 +35,7 @@ _STATUS: Mapping[InstanceStatus, TaskStatus] = {
     InstanceStatus.COMPENSATING: "working",
     InstanceStatus.BLOCKED: "working",
     InstanceStatus.PAUSED: "working",  # an operator paused it; it continues once unpaused
+    InstanceStatus.QUEUED: "working",  # behind a singleton key's holder; it runs once handed the key
     InstanceStatus.OUTCOME_UNKNOWN: "working",  # an operator answers through the API, CLI or admin tool
     InstanceStatus.COMPLETED: "completed",
     InstanceStatus.FAILED: "completed",  # a failed workflow is a tool error (isError), not a JSON-RPC error

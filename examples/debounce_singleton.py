@@ -38,6 +38,14 @@ async def main() -> None:
             await app.send_event("sync-done", "example", {}, instance_id=first)
             print(await app.wait_result(first, timeout=30))
 
+            # on_conflict="queue": later starts get their own instances and run one after the other.
+            line = sync_account.with_options(singleton_key="acct-7", on_conflict="queue")
+            holder, queued = await line.start(account="acct-7"), await line.start(account="acct-7")
+            print("queued start:", (await app.handle(queued).status()).value)
+            for iid in (holder, queued):  # the queued one finds its event in its mailbox when it runs
+                await app.send_event("sync-done", "example", {}, instance_id=iid)
+            print("then:", await app.handle(queued).result(timeout=30))  # after the holder's end
+
 
 if __name__ == "__main__":
     asyncio.run(main())

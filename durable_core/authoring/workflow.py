@@ -204,9 +204,13 @@ class Workflow(Generic[P, R]):
                 only the last one's input runs, once, ``debounce`` after the last start; every caller
                 gets the id of that one instance.
             debounce: the debounce window (a ``timedelta``; given together with ``debounce_key``).
-            singleton_key: at most one unfinished instance of this workflow per key; another start
-                returns the active instance's id (``on_conflict="return"``).
-            on_conflict: what a start does while the singleton key is held (only ``"return"`` today).
+            singleton_key: at most one unfinished instance of this workflow per key (see
+                ``docs/queues.md``); what another start does while the key is held is ``on_conflict``.
+            on_conflict: ``"return"`` (default): store nothing and return the holder's id.
+                ``"queue"``: store a new instance (its own id and input, status QUEUED) and return its
+                id; it runs once the holder ended (completed, failed, cancelled or terminated) and the
+                queued starts before it ran, one at a time, oldest first. Cancelling a queued start
+                takes it out of the line.
             budget: an LLM :class:`Budget` (tokens and/or cost) stored with the instance and enforced by
                 the LLM integrations (see ``docs/budgets.md``).
         """

@@ -53,13 +53,20 @@ class FlowAPI:
         started = await self._flow.keyed_start(new, options)
         if started is None:
             return None
-        if started.created or (options is not None and options.debounce is not None):
-            if self._run_workers and options is not None and options.debounce is not None:
+        if options is not None and options.debounce is not None:
+            if self._run_workers:
                 self._dispatcher.note_timer(new.now + options.debounce)  # it starts when the window ends
-            elif self._run_workers:
-                self._dispatcher.hint(started.instance_id)
             else:
                 await self._storage.messaging().announce((started.instance_id,))
+            return started.instance_id
+        runnable = [started.handed_to] if started.handed_to is not None else []
+        if started.created and not started.queued:  # a QUEUED start runs once it is handed the key
+            runnable.append(started.instance_id)
+        if runnable and self._run_workers:
+            for iid in runnable:
+                self._dispatcher.hint(iid)
+        elif runnable:
+            await self._storage.messaging().announce(tuple(runnable))
         return started.instance_id
 
     async def _create(

@@ -118,9 +118,8 @@ class FlowControl:
         if options.debounce_key is not None and options.debounce is not None:
             return await flow.debounce(new, options.debounce_key, new.now + options.debounce)
         if options.singleton_key is not None:
-            if options.on_conflict is OnConflict.QUEUE:
-                raise ConfigurationError("singleton on_conflict='queue' is not supported yet; use 'return'")
-            return await flow.singleton(new, options.singleton_key)
+            queue = options.on_conflict is OnConflict.QUEUE
+            return await flow.singleton(new, options.singleton_key, queue=queue)
         return None
 
     # -- claiming ------------------------------------------------------------------------------

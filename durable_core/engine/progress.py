@@ -14,7 +14,8 @@ async def read_progress(storage: Storage, instance_id: str, running: Sequence[st
     """Recorded steps plus the current one.
 
     The current step is ``running`` (the activities this process runs for the instance now), else what
-    the instance waits for when it is WAITING, or the at-most-once step whose outcome is unknown.
+    the instance waits for when it is WAITING, the at-most-once step whose outcome is unknown, or the
+    singleton key a QUEUED instance waits for (behind which holder, its place in line).
 
     Raises:
         InstanceNotFoundError: no such instance.
@@ -29,8 +30,10 @@ async def read_progress(storage: Storage, instance_id: str, running: Sequence[st
 
 
 async def _unknown_step(storage: Storage, instance_id: str) -> str | None:
-    """``charge (outcome unknown)`` for an OUTCOME_UNKNOWN instance, else None."""
+    """``charge (outcome unknown)`` for an OUTCOME_UNKNOWN instance, the key's line for a QUEUED one."""
     record = await storage.get_instance(instance_id)
+    if record is not None and record.status is InstanceStatus.QUEUED and record.singleton_key is not None:
+        return await describe_queued(storage, record.workflow_name, record.singleton_key, instance_id)
     if record is None or record.status is not InstanceStatus.OUTCOME_UNKNOWN:
         return None
     for state in (await storage.load_attempts(instance_id)).values():
@@ -38,6 +41,16 @@ async def _unknown_step(storage: Storage, instance_id: str) -> str | None:
         if isinstance(mark, AttemptStarted) and mark.asked:
             return f"{mark.activity} (outcome unknown)"
     return None  # pragma: no cover - an OUTCOME_UNKNOWN instance always holds a started mark
+
+
+async def describe_queued(storage: Storage, workflow: str, key: str, instance_id: str) -> str:
+    """``queued for singleton key 'k' behind <holder> (2nd in line)``."""
+    line = storage.flow().singleton_line()
+    holder = await line.holder(workflow, key)
+    waiting = await line.line(workflow, key)
+    place = waiting.index(instance_id) + 1 if instance_id in waiting else len(waiting) + 1
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(place if place < 20 else place % 10, "th")
+    return f"queued for singleton key {key!r} behind {holder} ({place}{suffix} in line)"
 
 
 def describe_wait(wait: WaitInfo) -> str:

@@ -442,6 +442,13 @@ class InstanceRunner:
             if not finished:
                 raise LeaseLostSignal()
             self._s.local.wake(woken)
+        elif (key := self._instance.singleton_key) is not None:  # hand the key on in the same transaction
+            line = self._s.storage.flow().singleton_line()
+            finished, handed = await line.finish(self._lease, request, now, self._instance.workflow_name, key)
+            if not finished:
+                raise LeaseLostSignal()
+            if handed is not None:
+                self._s.local.wake((handed,))
         elif not await self._s.storage.finish(self._lease, request, now):
             raise LeaseLostSignal()
         self._s.observers.workflow_finished(self._instance.workflow_name, request.status)

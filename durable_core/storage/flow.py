@@ -26,6 +26,8 @@ from durable_core.storage import leases, records
 from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import FLOW_KEYS, INSTANCES, QUEUE_KEYS, QUEUES, RATE_LIMITS
+from durable_core.storage.singleton import KIND as SINGLETON
+from durable_core.storage.singleton import SingletonLine
 from durable_core.types import FINISHED_STATUSES, ClaimedInstance, InstanceStatus, NewInstance
 
 __all__ = ["FlowStart", "QueueClaim", "QueueRow", "SqlFlow"]
@@ -33,6 +35,7 @@ __all__ = ["FlowStart", "QueueClaim", "QueueRow", "SqlFlow"]
 _I, _Q, _R, _K, _S = INSTANCES.c, QUEUES.c, RATE_LIMITS.c, FLOW_KEYS.c, QUEUE_KEYS.c
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 _WAITING: Final = InstanceStatus.WAITING.value
+_QUEUED: Final = InstanceStatus.QUEUED.value
 #: candidates ranked per claim beyond the free slots (rows of keys at their limit are skipped)
 RANK_SLACK: Final = 32
 KEY_RACE_RETRIES: Final = 5
@@ -67,10 +70,19 @@ class QueueClaim:
 
 @dataclass(frozen=True, slots=True)
 class FlowStart:
-    """Outcome of a debounced / singleton start: the instance that holds the key and whether it is new."""
+    """Outcome of a debounced / singleton start.
+
+    Attributes:
+        instance_id: the id the caller gets (the key's holder, or the new instance).
+        created: a new instance was stored.
+        queued: it was stored QUEUED behind the key's holder (``on_conflict="queue"``).
+        handed_to: an instance this start made runnable by handing it the key of a finished holder.
+    """
 
     instance_id: str
     created: bool
+    queued: bool = False
+    handed_to: str | None = None
 
 
 def _executing(now: datetime) -> Any:
@@ -301,6 +313,10 @@ class SqlFlow:
         return grant
 
     # -- debounce and singleton ----------------------------------------------------------------------
+    def singleton_line(self) -> SingletonLine:
+        """Singleton hand-overs and their line (see :mod:`durable_core.storage.singleton`)."""
+        return SingletonLine(self._conns, self._dialect)
+
     @guarded()
     async def debounce(self, new: NewInstance, key: str, wake_at: datetime) -> FlowStart:
         """Start ``new`` at ``wake_at``, or replace the input of the not-yet-started instance of ``key``.
@@ -312,22 +328,38 @@ class SqlFlow:
         values.update(status=_WAITING, wake_at=wake_at)
         moved = {k: v for k, v in values.items() if k.startswith("input")}
 
-        async def keep(conn: AsyncConnection, held: str) -> bool:  # not started yet: take the new input
+        async def keep(conn: AsyncConnection, held: str) -> FlowStart | None:  # not started: new input
             pending = and_(_I.instance_id == held, _I.lease_epoch == 0, _I.status == _WAITING)
             stmt = update(INSTANCES).where(pending).values(**moved, wake_at=wake_at, updated_at=new.now)
-            return bool((await conn.execute(stmt)).rowcount == 1)
+            return FlowStart(held, created=False) if (await conn.execute(stmt)).rowcount == 1 else None
 
         return await self._keyed("debounce", new, values, key, keep)
 
     @guarded()
-    async def singleton(self, new: NewInstance, key: str) -> FlowStart:
-        """Store ``new`` unless an unfinished instance holds ``key``; then return that one."""
+    async def singleton(self, new: NewInstance, key: str, *, queue: bool = False) -> FlowStart:
+        """Store ``new`` as the holder of ``key``, unless an unfinished instance holds it.
 
-        async def keep(conn: AsyncConnection, held: str) -> bool:  # still unfinished: it keeps the key
+        Then ``queue=False`` returns the holder; ``queue=True`` stores ``new`` as QUEUED behind it (see
+        :mod:`durable_core.storage.singleton`). A finished holder whose line is not empty (it finished
+        before this code handed keys over) hands the key to the oldest in line first.
+        """
+        values = {**records.new_instance_values(new), "singleton_key": key}
+        line = self.singleton_line()
+
+        async def keep(conn: AsyncConnection, held: str) -> FlowStart | None:
             current = (await conn.execute(select(_I.status).where(_I.instance_id == held))).scalar()
-            return current is not None and current not in _FINISHED
+            handed = None
+            if current is None or current in _FINISHED:
+                handed = await line.promote_next(conn, new.workflow_name, key, new.now)
+                if handed is None:
+                    return None  # the key is free: ``new`` takes it
+                held = handed
+            if not queue:
+                return FlowStart(held, created=False, handed_to=handed)
+            await conn.execute(insert(INSTANCES).values(**{**values, "status": _QUEUED}))
+            return FlowStart(new.instance_id, created=True, queued=True, handed_to=handed)
 
-        return await self._keyed("singleton", new, records.new_instance_values(new), key, keep)
+        return await self._keyed(SINGLETON, new, values, key, keep)
 
     async def _keyed(
         self,
@@ -335,15 +367,15 @@ class SqlFlow:
         new: NewInstance,
         values: dict[str, Any],
         key: str,
-        keep: Callable[[AsyncConnection, str], Awaitable[bool]],
+        keep: Callable[[AsyncConnection, str], Awaitable[FlowStart | None]],
     ) -> FlowStart:
-        """The instance holding ``(kind, workflow, key)`` if ``keep`` says so, else ``new`` takes the key."""
+        """What ``keep`` says of the instance holding ``(kind, workflow, key)``, else ``new`` takes the key."""
         for _ in range(KEY_RACE_RETRIES):
             try:
                 async with self._conns.write() as conn:
                     held = await self._held_key(conn, kind, new.workflow_name, key)
-                    if held is not None and await keep(conn, held):
-                        return FlowStart(held, created=False)
+                    if held is not None and (kept := await keep(conn, held)) is not None:
+                        return kept
                     await self._hold_key(conn, kind, new.workflow_name, key, new.instance_id, held)
                     await conn.execute(insert(INSTANCES).values(**values))
                     return FlowStart(new.instance_id, created=True)

@@ -35,6 +35,7 @@ from durable_core.storage.schema import (
     QUEUE_TABLES,
     SCHEDULE_TABLES,
     SCHEMA_VERSION,
+    SINGLETON_INDEX,
     STREAM_TABLES,
     V1_TABLES,
     V3_TABLES,
@@ -144,6 +145,25 @@ def _run_control(dialect: Dialect) -> list[DDLElement]:
     return columns + _create_tables(dialect, CONTROL_TABLES)
 
 
+#: Instances that hold a singleton key now learn it (they hand it over when they finish).
+SINGLETON_BACKFILL: Final = (
+    "UPDATE edda_instances SET singleton_key = (SELECT k.flow_key FROM edda_flow_keys k"
+    " WHERE k.kind = 'singleton' AND k.instance_id = edda_instances.instance_id"
+    " AND k.workflow_name = edda_instances.workflow_name)"
+    " WHERE instance_id IN (SELECT instance_id FROM edda_flow_keys WHERE kind = 'singleton')"
+)
+
+
+def _singleton(dialect: Dialect) -> list[DDLElement]:
+    index = next(ix for ix in INSTANCES.indexes if ix.name == SINGLETON_INDEX)
+    mysql = dialect.name in ("mysql", "mariadb")
+    return [
+        _AddColumn(INSTANCES, "singleton_key"),
+        CreateIndex(index, if_not_exists=not mysql),
+        DDL(SINGLETON_BACKFILL),  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL untyped
+    ]
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -156,6 +176,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (9, "queues, rate limits, debounce and singleton keys", _queues),
     (10, "operator action journal; outbox rows by instance", _operator),
     (11, "run control: pause flag, fork origin, control journal", _run_control),
+    (12, "singleton keys: the key an instance took, queued starts behind it", _singleton),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

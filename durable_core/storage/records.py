@@ -167,6 +167,7 @@ def new_instance_values(new: NewInstance) -> dict[str, Any]:
         "paused": False,
         "forked_from": None,
         "forked_at": None,
+        "singleton_key": None,
     }
 
 
@@ -240,6 +241,7 @@ def instance_from_row(row: Mapping[Any, Any]) -> InstanceRecord:
         paused=bool(row.get("paused", False)),
         forked_from=row.get("forked_from"),
         forked_at=row.get("forked_at"),
+        singleton_key=row.get("singleton_key"),
     )
 
 

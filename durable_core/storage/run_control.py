@@ -35,6 +35,7 @@ from durable_core.storage.connections import Connections, guarded
 from durable_core.storage.delivery import Delivery
 from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import ATTEMPTS, CONTROL_LOG, HISTORY, INSTANCES
+from durable_core.storage.singleton import SingletonLine
 from durable_core.types import (
     NO_PAYLOAD,
     ErrorInfo,
@@ -139,12 +140,30 @@ class SqlRunControl:
                 ):
                     return ControlOutcome.ALREADY_APPLIED, None
                 raise RunControlError(_not_retryable(instance_id, status), instance_id, "retry", status.value)
+            await self._retake_singleton(conn, instance_id, row)
             position, removed = await self._rewind(conn, instance_id, row, spec)
             detail: dict[str, JsonValue] = {"position": position, "removed": list(removed)}
             await self._journal(
                 conn, instance_id, ControlAction.RETRY, spec.by, spec.reason, spec.now, detail
             )
         return ControlOutcome.APPLIED, position
+
+    async def _retake_singleton(self, conn: AsyncConnection, instance_id: str, row: Any) -> None:
+        """A retried singleton run holds its key again; refused while another unfinished run holds it."""
+        key = row["singleton_key"]
+        if key is None:
+            return
+        holder = await SingletonLine(self._conns, self._dialect).retake(
+            conn, row["workflow_name"], key, instance_id
+        )
+        if holder is not None:
+            raise RunControlError(
+                f"instance {instance_id!r} gave its singleton key {key!r} to {holder!r}, which has not "
+                "finished: retry it once that one finished (or start a new run)",
+                instance_id,
+                "retry",
+                InstanceStatus.FAILED.value,
+            )
 
     async def _rewind(
         self, conn: AsyncConnection, instance_id: str, row: Any, spec: RetrySpec
@@ -277,6 +296,10 @@ class SqlRunControl:
                 conn, instance_id, ControlAction.TERMINATE, spec.by, spec.reason, spec.now, detail
             )
             woken = await self._tell_parent(conn, parent, key, spec)
+            if (singleton := row["singleton_key"]) is not None:  # a holder hands its key on as it ends
+                line = SingletonLine(self._conns, self._dialect)
+                handed = await line.hand_over(conn, row["workflow_name"], singleton, instance_id, spec.now)
+                woken += (handed,) if handed is not None else ()
         return ControlOutcome.APPLIED, woken
 
     async def _tell_parent(

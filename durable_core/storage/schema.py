@@ -157,6 +157,7 @@ SCHEMA_VERSION: Final = Table(
 PARENT_INDEX: Final = "ix_edda_instances_parent"
 VERSION_INDEX: Final = "ix_edda_instances_version_created"
 QUEUE_INDEX: Final = "ix_edda_instances_queue"
+SINGLETON_INDEX: Final = "ix_edda_instances_singleton"
 
 
 def queue_columns() -> list[Any]:
@@ -180,6 +181,18 @@ def run_control_columns() -> list[Column[Any]]:
     ]
 
 
+def singleton_columns() -> list[Any]:
+    """The column (and index) migration v12 adds to ``edda_instances``: the singleton key an instance took.
+
+    Set on every instance started with ``singleton_key`` (the one holding the key and those QUEUED behind
+    it); the index finds the oldest QUEUED start of a key when the holder hands the key over.
+    """
+    return [
+        _id("singleton_key", nullable=True),
+        Index(SINGLETON_INDEX, "workflow_name", "singleton_key", "status", "created_at"),
+    ]
+
+
 def _instances_table(metadata: MetaData, *, version: int) -> Table:
     """``edda_instances`` as of schema ``version`` (v1 is frozen; later columns come from migrations)."""
     later: list[Any] = []
@@ -193,6 +206,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
         later += queue_columns()
     if version >= 11:  # run control (migration v11)
         later += [*run_control_columns()]
+    if version >= 12:  # singleton keys with on_conflict="queue" (migration v12)
+        later += singleton_columns()
     return Table(
         "edda_instances",
         metadata,
@@ -232,7 +247,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=11)
+INSTANCES: Final = _instances_table(METADATA, version=12)
 
 HISTORY: Final = Table(
     "edda_history",

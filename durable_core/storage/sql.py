@@ -442,7 +442,8 @@ class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
     ) -> CancelOutcome:
         """Flag an unfinished instance for cancellation and make it runnable (``wake_at = now``).
 
-        A BLOCKED or OUTCOME_UNKNOWN instance becomes RUNNING so that its next run cancels it.
+        A BLOCKED or OUTCOME_UNKNOWN instance becomes RUNNING so that its next run cancels it; a QUEUED
+        one (behind a singleton key) leaves the line as PENDING, and its run ends it CANCELLED at once.
         """
         probe = self._lock_rows(
             select(_I.status, _I.cancel_requested).where(_I.instance_id == instance_id), skip_locked=False
@@ -462,6 +463,8 @@ class SqlStorage(SqlLifecycle, OperatorQueriesSource, Storage):
                 values.update(cancel_reason=reason, cancelled_by=cancelled_by)
             if parked:
                 values.update(status=InstanceStatus.RUNNING.value, blocked_reason=None)
+            elif status is InstanceStatus.QUEUED:  # out of its singleton line; its run ends it CANCELLED
+                values.update(status=InstanceStatus.PENDING.value)
             await conn.execute(update(INSTANCES).where(_I.instance_id == instance_id).values(**values))
         return CancelOutcome.ALREADY_REQUESTED if already else CancelOutcome.REQUESTED
 

@@ -17,6 +17,7 @@ from durable_core import (
     WorkflowContext,
     activity,
     send_event_transactional,
+    wait_event,
     workflow,
 )
 from edda_mcp import EddaMCPServer
@@ -48,6 +49,25 @@ async def test_a_console_opened_by_url_shows_stored_instances_without_workflow_c
     assert "not registered in this console" in workflows.text
     assert evil.status_code == 403  # DNS rebinding: only loopback Host headers without auth
     assert "content-security-policy" in page.headers
+
+
+async def test_the_instance_page_of_a_queued_singleton_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    catalog = Catalog()
+
+    @workflow(catalog=catalog)
+    async def sync_once(ctx: WorkflowContext) -> None:
+        await wait_event(ctx, "never", timeout_seconds=600)
+
+    async with EddaApp(url, workflows=list(catalog)):
+        bound = sync_once.with_options(singleton_key="acct-3", on_conflict="queue")
+        holder, queued = await bound.start(), await bound.start()
+    console = console_app(url, read_only=True)
+    async with console.router.lifespan_context(console), _client(console) as client:
+        page = await client.get(f"/instances/{queued}")
+    assert page.status_code == 200
+    assert 'data-status="queued"' in page.text and 'id="singleton-key">acct-3<' in page.text
+    assert f"queued for singleton key &#39;acct-3&#39; behind {holder} (1st in line)" in page.text
 
 
 async def test_a_wrong_database_path_is_an_error_and_creates_nothing(tmp_path: Path) -> None:

@@ -153,6 +153,8 @@ EXPECTED: dict[str, list[str]] = {
     "debounce_singleton.py": [
         "reindexed: draft 5 - runs: 1",
         "second start returns the active instance: True",
+        "queued start: queued",
+        "then: synced acct-7",
     ],
     "otel_tracing.py": [
         "result: 108.0",

@@ -115,6 +115,22 @@ def test_list_and_show(db_url: str) -> None:
     _check_show(db_url, ids)
 
 
+async def _queued(db_url: str) -> tuple[str, str]:
+    async with _app(db_url) as app:
+        bound = cli_t_waits.with_options(app=app, singleton_key="acct-9", on_conflict="queue")
+        return await bound.start(order_id="H"), await bound.start(order_id="Q")
+
+
+def test_show_a_queued_singleton_start(db_url: str) -> None:
+    holder, queued = asyncio.run(_queued(db_url))
+    code, out = run_cli("instances", "show", queued, "--db", db_url)
+    assert code == 0
+    assert "status:         queued" in out and "singleton key:  acct-9" in out
+    assert f"now queued for singleton key 'acct-9' behind {holder} (1st in line)" in out
+    code, out = run_cli("instances", "list", "--db", db_url, "--status", "queued", "--json")
+    assert [row["instance_id"] for row in json.loads(out)["instances"]] == [queued]
+
+
 def _check_show(db_url: str, ids: dict[str, str]) -> None:
     code, out = run_cli("instances", "show", ids["failed"], "--db", db_url)
     assert code == 0

@@ -240,3 +240,26 @@ async def test_server_serves_again_after_a_client_disconnects(
         async with Client(server.mcp) as client:  # each connection runs the lifespan
             result = await client.call_tool("place_order", {"order_id": order})
         assert result.structured_content is not None and result.structured_content["status"] == "completed"
+
+
+async def test_status_of_a_queued_singleton_start(server_on: Callable[..., EddaMCPServer]) -> None:
+    """A start queued behind a singleton key's holder reads ``queued``, with its place in line."""
+    server = server_on()
+    async with server.running(), Client(server.mcp) as client:
+        bound = wfs.mcp_t_gated_order.with_options(app=server.app, singleton_key="acct", on_conflict="queue")
+        holder = await bound.start(order_id="Q1", gate="q1")
+        queued = await bound.start(order_id="Q2", gate="q2")
+        status = await client.call_tool("gated_order_status", {"instance_id": queued})
+        assert not status.is_error, text_of(status)
+        s = status.structured_content
+        assert s is not None and s["status"] == "queued" and s["finished"] is False
+        line = f"queued for singleton key 'acct' behind {holder} (1st in line)"
+        assert s["current_step"] == line
+        assert line in text_of(status) and "now running" not in text_of(status)
+        pending = await client.call_tool("gated_order_result", {"instance_id": queued})
+        assert pending.is_error and code_of(pending) == "not_finished"
+        wfs.GATES.open("q1")
+        wfs.GATES.open("q2")
+        done = await client.call_tool("gated_order_result", {"instance_id": queued, "wait_seconds": 20})
+        assert not done.is_error, text_of(done)
+        assert done.structured_content is not None and done.structured_content["status"] == "completed"

@@ -14,7 +14,7 @@ import pytest
 
 from durable_core import EddaApp, InstanceStatus
 from tests.crash.support import REPO_ROOT
-from tests.queues.worker import CATALOG, KEYED_STARTS, QUEUES, debounced, single, tracked
+from tests.queues.worker import CATALOG, KEYED_STARTS, QUEUES, debounced, single, single_queued, tracked
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql", "mysql"], indirect=True)
 
@@ -125,5 +125,32 @@ async def test_singleton_under_concurrent_starts_from_two_processes(db_url: str,
     try:
         records = await client.list_instances(workflow_name=single.name)
         assert [r.status for r in records] == [InstanceStatus.COMPLETED]
+    finally:
+        await client.shutdown()
+
+
+async def test_singleton_queue_under_concurrent_starts_from_two_processes(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Every start of both processes is its own instance; they run one at a time, each exactly once."""
+    log = tmp_path / "singleton_queue.log"
+    client = await _client(db_url)
+    try:
+        async with _workers(db_url, log, "singleton_queue") as procs:
+            await asyncio.to_thread(Path(f"{log}.go").touch)
+            ids: list[str] = []
+            async with asyncio.timeout(60):
+                for proc in procs:
+                    assert proc.stdout is not None
+                    ids += json.loads(await proc.stdout.readline())
+            assert len(set(ids)) == 2 * KEYED_STARTS  # queued, not merged
+            async with asyncio.timeout(120):
+                results = await asyncio.gather(*(client.wait_result(i) for i in ids))
+        runs = (await asyncio.to_thread(Path(f"{log}.runs").read_text)).splitlines()
+        assert sorted(runs) == sorted(results)  # every start ran exactly once
+        assert len(set(runs)) == 2 * KEYED_STARTS
+        assert _peak_overlap(log) == 1  # never two runs of the key at once, across both processes
+        records = await client.list_instances(workflow_name=single_queued.name)
+        assert {r.status for r in records} == {InstanceStatus.COMPLETED}
     finally:
         await client.shutdown()

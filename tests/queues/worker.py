@@ -4,8 +4,10 @@
 
 * ``work``: run workers for queue ``q`` (concurrency 2) until SIGTERM; each ``tracked`` activity appends
   ``start <ns>`` / ``end <ns>`` (system-wide monotonic clock) to LOG_PATH.
-* ``debounce`` / ``singleton``: wait for LOG_PATH + ``.go`` to exist (so both processes start at once),
-  make 10 keyed starts and print their ids as one JSON list; then keep working until SIGTERM.
+* ``debounce`` / ``singleton`` / ``singleton_queue``: wait for LOG_PATH + ``.go`` to exist (so both
+  processes start at once), make 10 keyed starts and print their ids as one JSON list; then keep working
+  until SIGTERM. A ``singleton_queue`` run logs ``start``/``end`` like ``tracked`` and its value to
+  LOG_PATH + ``.runs``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,20 @@ async def single(ctx: WorkflowContext, value: str) -> str:
     return value
 
 
+@activity
+async def queued_step(ctx: WorkflowContext, log: str, value: str) -> None:
+    _append(Path(log), f"start {time.monotonic_ns()}")
+    _append(Path(f"{log}.runs"), value)
+    await asyncio.sleep(0.02)  # the work whose overlap across processes is measured
+    _append(Path(log), f"end {time.monotonic_ns()}")
+
+
+@workflow(catalog=CATALOG)
+async def single_queued(ctx: WorkflowContext, log: str, value: str) -> str:
+    await queued_step(ctx, log, value)
+    return value
+
+
 async def _keyed_starts(mode: str, log: Path) -> list[str]:
     go = Path(f"{log}.go")
     while True:
@@ -71,6 +87,9 @@ async def _keyed_starts(mode: str, log: Path) -> list[str]:
         if mode == "debounce":
             bound = debounced.with_options(debounce_key="k", debounce=timedelta(seconds=1))
             ids.append(await bound.start(log=str(log), value=value))
+        elif mode == "singleton_queue":
+            bound_q = single_queued.with_options(singleton_key="k", on_conflict="queue")
+            ids.append(await bound_q.start(log=str(log), value=value))
         else:
             ids.append(await single.with_options(singleton_key="k").start(value=value))
     return ids

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.schema import CreateTable
 
-from durable_core import Catalog, EddaApp, WorkflowContext, wait_event, workflow
+from durable_core import Catalog, EddaApp, InstanceStatus, WorkflowContext, wait_event, workflow
 from durable_core.errors import MigrationError
-from durable_core.storage import migrations
+from durable_core.serialization import Serializer
+from durable_core.storage import migrations, records
 from durable_core.storage.dialects import dialect_for
-from durable_core.storage.schema import SCHEMA_VERSION
+from durable_core.storage.schema import FLOW_KEYS, INSTANCES, SCHEMA_VERSION
 from durable_core.storage.sql import SqlStorage
 from durable_core.storage.urls import backend_of, normalize_url
+from durable_core.types import NewInstance
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 10
@@ -164,3 +167,45 @@ async def test_upgrade_from_v2_keeps_existing_instances(db_url: str) -> None:
         await app.send_event("go", "t", "yes", instance_id=iid)
         assert await app.wait_result(iid, timeout=10) == "yes"
         assert (await app.get_instance(iid)).parent_instance_id is None
+
+
+async def test_upgrade_to_v12_tells_singleton_holders_their_key(db_url: str) -> None:
+    """A holder stored by version-11 code learns its key, so its end hands the key to a queued start."""
+    storage = SqlStorage(db_url)
+    url = normalize_url(db_url)
+    dialect = dialect_for(backend_of(url), url)
+    async with storage._conns.raw(write=True) as conn, dialect.migration_lock(conn):
+        await conn.execute(CreateTable(SCHEMA_VERSION, if_not_exists=True))
+        for version, description, build in migrations.MIGRATIONS[:-1]:  # what v11 code created
+            for element in build(conn.dialect):  # (MySQL: tables carry later indexes already)
+                await migrations._execute_ddl(conn, dialect, element)
+            await conn.execute(insert(SCHEMA_VERSION).values(version=version, description=description))
+        await conn.commit()
+    await storage.close()
+
+    catalog = Catalog()
+
+    @workflow(catalog=catalog)
+    async def held(ctx: WorkflowContext) -> str:
+        return str((await wait_event(ctx, "go")).data)
+
+    # store a v11 holder by hand: an instance row without singleton_key, and its key row
+    v11 = SqlStorage(db_url)
+    now = datetime.now(UTC)
+    new = NewInstance("old-holder", "held", Serializer().encode({}, "input"), "h", "test", now)
+    values = {k: v for k, v in records.new_instance_values(new).items() if k != "singleton_key"}
+    async with v11._conns.raw(write=True) as conn:
+        await conn.execute(insert(INSTANCES).values(**values))
+        key = {"kind": "singleton", "workflow_name": "held", "flow_key": "k", "instance_id": "old-holder"}
+        await conn.execute(insert(FLOW_KEYS).values(**key))
+        await conn.commit()
+    await v11.close()
+
+    async with EddaApp(db_url, workflows=list(catalog), poll_interval=0.05) as app:  # migrates to v12
+        assert (await app.get_instance("old-holder")).singleton_key == "k"
+        queued = await held.with_options(singleton_key="k", on_conflict="queue").start()
+        assert (await app.get_instance(queued)).status is InstanceStatus.QUEUED
+        await app.send_event("go", "t", "old", instance_id="old-holder")
+        await app.send_event("go", "t", "new", instance_id=queued)
+        assert await app.wait_result("old-holder", timeout=20) == "old"
+        assert await app.wait_result(queued, timeout=20) == "new"  # handed the key by the old holder
