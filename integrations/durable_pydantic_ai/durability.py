@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from pydantic_ai.agent import EventStreamHandler
+from pydantic_ai.agent import AbstractAgent, EventStreamHandler
 from pydantic_ai.capabilities.abstract import WrapRunHandler
 from pydantic_ai.durable_exec import (
     JSON_CODEC,
@@ -41,6 +41,7 @@ from durable_pydantic_ai.backend import (
 )
 from durable_pydantic_ai.errors import AgentMisuseError
 from durable_pydantic_ai.events import EddaEventWaiter
+from durable_pydantic_ai.sync_runs import refuse_sync_runs_in_workflows
 
 
 def _serialization_failure(exc: Exception) -> BaseException:
@@ -154,6 +155,11 @@ class EddaDurability(BaseDurabilityCapability[AgentDepsT]):
         if ctx is None or ctx.in_activity:
             return None
         return ctx.now()
+
+    def _bind_to_agent(self, agent: AbstractAgent[AgentDepsT, Any]) -> None:
+        """Wrap the agent's toolsets (pydantic-ai's default) and refuse its sync runs inside workflows."""
+        super()._bind_to_agent(agent)
+        refuse_sync_runs_in_workflows(agent)
 
     def get_durable_operation_backend(self) -> EddaOperationBackend:
         """The backend that runs every durable operation as an activity."""

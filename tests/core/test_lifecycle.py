@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from datetime import timedelta
 
@@ -172,12 +173,14 @@ async def test_workflow_timeout_interrupts_a_running_activity(make_app, catalog:
 async def test_local_starts_beyond_the_concurrency_limit_wait_in_a_backlog(
     make_app, catalog: Catalog
 ) -> None:
-    gate = asyncio.Event()
+    gate, two_running = asyncio.Event(), asyncio.Event()
     running: list[int] = []
 
     @activity
     async def hold(ctx: WorkflowContext, n: int) -> int:
         running.append(n)
+        if len(running) >= 2:
+            two_running.set()
         await gate.wait()
         return n
 
@@ -187,10 +190,7 @@ async def test_local_starts_beyond_the_concurrency_limit_wait_in_a_backlog(
 
     app = await make_app(max_concurrent_runs=2)
     ids = [await limited.start(n=n) for n in range(5)]
-    for _ in range(200):  # bounded: the first two runs reach their activity
-        if len(running) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(two_running.wait(), 20)  # the first two runs reach their activity
     assert sorted(running) == [0, 1]  # the limit holds
     records = [await app.get_instance(i) for i in ids]
     # two more wait in the local backlog, already leased here (no claim round trip needed later)
@@ -220,10 +220,10 @@ async def test_retention_policy_purges_old_finished_instances(make_app, catalog:
     clock.advance(8 * 86400)
     recent = await short.start()
     await app.handle(recent).result(timeout=10)
-    for _ in range(500):  # bounded: the loop wakes, purges, sleeps again
-        if [r.instance_id for r in await app.list_instances()] == [recent]:
-            break
-        await asyncio.sleep(0.01)
+    with contextlib.suppress(TimeoutError):  # bounded: the loop wakes, purges, sleeps
+        async with asyncio.timeout(20):
+            while [r.instance_id for r in await app.list_instances()] != [recent]:  # noqa: ASYNC110 - a database state
+                await asyncio.sleep(0.01)
     assert [r.instance_id for r in await app.list_instances()] == [recent]
     with pytest.raises(ConfigurationError, match="keep_finished"):
         RetentionPolicy(keep_finished=timedelta(0))

@@ -37,6 +37,9 @@ from durable_core import (
 )
 
 ONCE = RetryPolicy(max_attempts=1)
+#: lease of tests that hold an activity open on the real clock: a 5 s lease could expire on a loaded
+#: machine (renewals late), and this app would claim the instance again and run the activity twice
+HELD = 3600.0
 
 
 async def _until(app: EddaApp, iid: str, check: Callable[[InstanceRecord], bool]) -> InstanceRecord:
@@ -291,7 +294,7 @@ async def test_pause_during_an_activity_stops_at_the_next_step_and_keeps_events_
         event = await wait_event(ctx, "approved")
         return f"{second}, approved by {event.data['by']}"
 
-    app = await make_app()
+    app = await make_app(lease_ttl=HELD)
     iid = await job.start()
     await asyncio.wait_for(started.wait(), 15)
     assert await app.pause(iid, by="bob", reason="investigating") is ControlOutcome.APPLIED
@@ -419,7 +422,7 @@ async def test_terminate_fences_out_the_worker_running_the_instance(make_app, ca
         await slow(ctx)
         return await after(ctx)
 
-    app = await make_app()
+    app = await make_app(lease_ttl=HELD)
     iid = await wedged.start()
     await asyncio.wait_for(started.wait(), 15)
     assert await app.terminate(iid, "stuck", by="ops") is ControlOutcome.APPLIED

@@ -64,7 +64,11 @@ EXPECTED: dict[str, list[str]] = {
         "120 USD is 110.4 EUR",
         "checkpoints: init_run, setup_agent, run_agent_step, parse_agent_output, call_tool",
     ],
-    "timeouts.py": ["3 chunks: 3", "50 chunks: WorkflowTimeoutError"],
+    "timeouts.py": [
+        "3 chunks: 3",
+        "100 chunks: WorkflowTimeoutError",
+        "OK: the deadline stopped the workflow and its compensations ran in reverse order",
+    ],
     "schedules.py": [
         'paris-report: cron "30 2 * * *" Europe/Paris, next 2030-03-31 01:00 UTC',
         "started paris-report@2030-03-31T01:00:00Z -> report for eu-west",

@@ -103,7 +103,8 @@ async def http_server(
 
     try:
         try:
-            await wait_until(ready, f"HTTP server on port {port}", timeout=60)
+            # a loaded CI machine can take a minute just to import the server program: be generous
+            await wait_until(ready, f"HTTP server on port {port}", timeout=180)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; server output:\n{read_log(workdir, port)}") from None
         yield f"{base}/mcp", proc

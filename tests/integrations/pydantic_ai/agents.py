@@ -12,7 +12,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from pydantic_ai.usage import RequestUsage
 
-from durable_core import Catalog, RetryPolicy, WorkflowContext, wait_event, workflow
+from durable_core import Catalog, RetryPolicy, WorkflowContext, activity, wait_event, workflow
 from durable_pydantic_ai import EddaDurability, approvals
 
 CATALOG = Catalog()
@@ -224,3 +224,34 @@ async def rate_limited(ctx: WorkflowContext) -> str:
     """One agent run whose two model requests share a rate limit of the app."""
     result = await limited_agent.run("ping please")
     return result.output
+
+
+def counted_answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Answers at once and counts the request (a refused sync run must never reach the model)."""
+    CALLS["sync_model"] += 1
+    return ModelResponse(parts=[TextPart("answered")])
+
+
+sync_agent = Agent(FunctionModel(counted_answer), name="syncer", capabilities=[EddaDurability()])
+
+
+@workflow(catalog=CATALOG)
+async def sync_in_body(ctx: WorkflowContext, stream: bool) -> str:
+    """Calls ``run_sync`` (or ``run_stream_sync``) in the workflow body: refused at once."""
+    CALLS["sync_body"] += 1
+    if stream:
+        return str(sync_agent.run_stream_sync("hi").get_output())
+    return sync_agent.run_sync("hi").output
+
+
+@activity(retry_policy=FAST)
+async def async_step_with_run_sync(ctx: WorkflowContext) -> str:
+    """An async activity runs on the engine's loop too: ``run_sync`` is refused, not retried."""
+    CALLS["sync_async_activity"] += 1
+    return sync_agent.run_sync("hi").output
+
+
+@workflow(catalog=CATALOG)
+async def sync_in_activity(ctx: WorkflowContext) -> str:
+    """Calls ``run_sync`` inside an async activity: refused."""
+    return await async_step_with_run_sync(ctx)
