@@ -90,6 +90,7 @@ class QueueBacklog:
         keys: the keys with the largest backlog (not executing), at most the limit asked for.
         rate_next_free_at: when the queue's rate limit grants its next start (None: no rate limit or
             free now).
+        read_at: when this was read (the app's clock).
     """
 
     queue: str
@@ -97,7 +98,15 @@ class QueueBacklog:
     oldest_queued_at: datetime | None
     key_count: int
     keys: tuple[QueueKeyStats, ...]
-    rate_next_free_at: datetime | None = None
+    rate_next_free_at: datetime | None
+    read_at: datetime
+
+    @property
+    def oldest_queued_seconds(self) -> float | None:
+        """How long the oldest queued run has waited, in seconds (None: none waits)."""
+        if self.oldest_queued_at is None:
+            return None
+        return max(0.0, (self.read_at - self.oldest_queued_at).total_seconds())
 
     @property
     def more_keys(self) -> int:

@@ -164,7 +164,7 @@ class OperatorAPI:
         if row is None:
             return None
         free_at = row.rate_limit.grant(row.rate_state, now, 1).retry_at if row.rate_limit else None
-        return QueueBacklog(queue, row.priority, row.oldest_queued_at, row.key_count, row.keys, free_at)
+        return QueueBacklog(queue, row.priority, row.oldest_queued_at, row.key_count, row.keys, free_at, now)
 
     async def rate_limit_states(self) -> list[RateLimitState]:
         """Every named rate limit stored in the database with its setting (if configured here) and state."""

@@ -117,7 +117,9 @@ class StreamsAPI:
         summaries: dict[str, StreamSummary] = {}
         for g in groups:
             kind = ChunkKind(g.kind)
-            probe = StoredChunk(g.stream, g.last_seq, g.position, g.attempt, g.epoch, kind, None, g.last_written_at)
+            probe = StoredChunk(
+                g.stream, g.last_seq, g.position, g.attempt, g.epoch, kind, None, g.last_written_at
+            )
             status = await statuses.of(probe)
             old = summaries.get(g.stream) or StreamSummary(g.stream, 0, 0, g.last_written_at)
             summaries[g.stream] = dataclasses.replace(

@@ -49,7 +49,13 @@ from durable_core.types import (
     OutboxRecord,
 )
 
-__all__ = ["ChunkGroup", "QueueBacklogRow", "OperatorQueriesSource", "SqlOperatorQueries", "id_prefix_condition"]
+__all__ = [
+    "ChunkGroup",
+    "OperatorQueriesSource",
+    "QueueBacklogRow",
+    "SqlOperatorQueries",
+    "id_prefix_condition",
+]
 
 _I = INSTANCES.c
 _A = OPERATOR_ACTIONS.c
@@ -244,7 +250,9 @@ class SqlOperatorQueries:
         """The stored queue's oldest waiting run, number of keys and its ``key_limit`` largest key backlogs."""
         unfinished = and_(_I.queue_name == queue, _I.status.not_in(_FINISHED))
         claimable = and_(leases.runnable(now), leases.lease_free(now))
-        executing = func.sum(case((and_(_I.lease_owner.is_not(None), not_(leases.lease_free(now))), 1), else_=0))
+        executing = func.sum(
+            case((and_(_I.lease_owner.is_not(None), not_(leases.lease_free(now))), 1), else_=0)
+        )
         total = func.count()
         keys = (
             select(_I.queue_key, total, executing, func.sum(case((claimable, 1), else_=0)))
@@ -265,7 +273,8 @@ class SqlOperatorQueries:
             count = int((await conn.execute(key_count)).scalar_one())
             oldest_at = (await conn.execute(oldest)).scalar_one()
         stats = tuple(
-            QueueKeyStats(key, int(n) - int(run or 0), int(queued or 0), int(run or 0)) for key, n, run, queued in rows
+            QueueKeyStats(key, int(n) - int(run or 0), int(queued or 0), int(run or 0))
+            for key, n, run, queued in rows
         )
         m = config._mapping
         rate = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -38,18 +37,10 @@ def schedule_journal_key(schedule_id: str) -> str:
     return f"schedule:{schedule_id}"
 
 
-def _age(since: datetime | None) -> float | None:
-    return None if since is None else max(0.0, (datetime.now(UTC) - since).total_seconds())
-
-
 async def queues(console: Console, request: Request) -> Response:
     """Every stored queue: limits, depth, running, oldest waiting run, top keys; named rate limits."""
     app = console.app
-    rows = []
-    for stats in await app.queue_stats():
-        backlog = await app.queue_backlog(stats.name, KEY_LIMIT)
-        oldest = backlog.oldest_queued_at if backlog else None
-        rows.append((stats, backlog, _age(oldest)))
+    rows = [(stats, await app.queue_backlog(stats.name, KEY_LIMIT)) for stats in await app.queue_stats()]
     return console.render(
         request,
         "queues.html",

@@ -77,7 +77,9 @@ async def stream_view(console: Console, request: Request) -> Response:
     except (EddaError, ValueError) as exc:
         return console.render(request, "error.html", 400, title="Bad request", problem=str(exc))
     chunks = [_shown(console, record.workflow_name, c) for c in page.chunks]
-    live = "" if page.finished else f"page=stream&id={quote(instance_id, safe='')}&name={quote(name, safe='')}"
+    live = (
+        "" if page.finished else f"page=stream&id={quote(instance_id, safe='')}&name={quote(name, safe='')}"
+    )
     return console.render(
         request,
         "stream.html",

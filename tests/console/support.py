@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from datetime import timedelta
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -167,11 +167,27 @@ async def queued_job(ctx: WorkflowContext, gate: str) -> str:
     return await hold_slot(ctx, gate)
 
 
-#: one slot, one per key, five starts a minute: a second job waits in the queue
-QUEUES = [Queue("console-q", concurrency=1, per_key_concurrency=1, rate_limit=RateLimit(5, per=timedelta(minutes=1)))]
+#: one slot, one per key, a rate limit that does not slow the tests down: a second job waits for the slot
+QUEUES = [
+    Queue(
+        "console-q",
+        concurrency=1,
+        per_key_concurrency=1,
+        rate_limit=RateLimit(100, per=timedelta(minutes=1), burst=10),
+    )
+]
 RATE_LIMITS = {"console-api": RateLimit(10, per=timedelta(seconds=1))}
 
-WORKFLOWS: list[Workflow[Any, Any]] = [order, ship, approve, wait_go, drifting, greet, storyteller, queued_job]
+WORKFLOWS: list[Workflow[Any, Any]] = [
+    order,
+    ship,
+    approve,
+    wait_go,
+    drifting,
+    greet,
+    storyteller,
+    queued_job,
+]
 
 
 class ServedConsole:

@@ -45,7 +45,7 @@ async def test_the_queues_page_shows_limits_backlog_per_key_and_rate_limits(
     html = page.text
     assert 'data-queue="console-q"' in html
     assert _cells(html, "concurrency") == ["1"] and _cells(html, "per-key") == ["1"]
-    assert "5 per 60.00 s" in html  # the queue's rate limit
+    assert "100 per 60.00 s (burst 10)" in html  # the queue's rate limit
     assert re.search(r'data-queued="6"', html) and re.search(r'data-running="0"', html)
     keys = re.findall(r'<tr class="queue-key" data-key="([^"]*)">', html)
     assert keys == ["acme", "globex"]  # the largest backlogs first, capped ...
@@ -55,17 +55,21 @@ async def test_the_queues_page_shows_limits_backlog_per_key_and_rate_limits(
     assert 'href="/queues"' in html and 'href="/schedules"' in html  # navigation
 
 
-async def test_the_queues_page_of_a_database_without_queues(tmp_path: object, db_url: str) -> None:
-    async with EddaApp(db_url, workflows=[greet], run_workers=False) as app:
-        async with _client(console_app(app)) as client:
-            page = await client.get("/queues")
+async def test_the_queues_page_of_a_database_without_queues(db_url: str) -> None:
+    async with (
+        EddaApp(db_url, workflows=[greet], run_workers=False) as app,
+        _client(console_app(app)) as client,
+    ):
+        page = await client.get("/queues")
     assert page.status_code == 200 and "No queues stored in this database" in page.text
 
 
 async def test_schedule_actions_pause_resume_trigger_are_checked_and_journaled(db_url: str) -> None:
     async with EddaApp(db_url, workflows=[greet], run_workers=False) as app:
         await app.schedules.create("hourly-hello", greet, every=timedelta(hours=1), args={"name": "tick"})
-        await app.schedules.create("nightly", greet, cron="0 3 * * *", timezone="Europe/Berlin", args={"name": "n"})
+        await app.schedules.create(
+            "nightly", greet, cron="0 3 * * *", timezone="Europe/Berlin", args={"name": "n"}
+        )
         console, read_only = console_app(app), console_app(app, read_only=True)
         async with _client(console) as client, _client(read_only) as ro:
             page = await client.get("/schedules")
@@ -82,7 +86,9 @@ async def test_schedule_actions_pause_resume_trigger_are_checked_and_journaled(d
             assert no_reason.status_code == 400 and "reason: say why" in no_reason.text
             missing = await client.post("/schedules/nope/actions/pause", data={"csrf": CSRF, "reason": "x"})
             assert missing.status_code == 404
-            unknown = await client.post("/schedules/hourly-hello/actions/delete", data={"csrf": CSRF, "reason": "x"})
+            unknown = await client.post(
+                "/schedules/hourly-hello/actions/delete", data={"csrf": CSRF, "reason": "x"}
+            )
             assert unknown.status_code == 404
             refused = await ro.post(url, data={"csrf": CSRF, "reason": "maintenance"})
             assert refused.status_code == 403 and "read-only" in refused.text

@@ -8,8 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from durable_core.flow import FlowOptions
-
 from durable_core import (
     EddaApp,
     FakeClock,
@@ -17,6 +15,7 @@ from durable_core import (
     InstanceNotFoundError,
     InstanceStatus,
 )
+from durable_core.flow import FlowOptions
 from tests.console.support import (
     NARRATED,
     QUEUES,
