@@ -57,6 +57,7 @@ __all__ = [
     "QUEUES",
     "QUEUE_KEYS",
     "QUEUE_TABLES",
+    "WORKFLOW_STATUS_INDEX",
     "RATE_LIMITS",
     "SCHEDULES",
     "SCHEDULE_TABLES",
@@ -157,6 +158,8 @@ SCHEMA_VERSION: Final = Table(
 PARENT_INDEX: Final = "ix_edda_instances_parent"
 VERSION_INDEX: Final = "ix_edda_instances_version_created"
 QUEUE_INDEX: Final = "ix_edda_instances_queue"
+#: covers the workflow-by-status counts (the ``edda_instances`` gauge): an index-only scan (v14)
+WORKFLOW_STATUS_INDEX: Final = "ix_edda_instances_workflow_status"
 
 
 def queue_columns() -> list[Any]:
@@ -193,6 +196,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
         later += queue_columns()
     if version >= 11:  # run control (migration v11)
         later += [*run_control_columns()]
+    if version >= 14:  # counts by workflow and status without a table scan (migration v14)
+        later += [Index(WORKFLOW_STATUS_INDEX, "workflow_name", "status")]
     return Table(
         "edda_instances",
         metadata,
@@ -232,7 +237,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=11)
+INSTANCES: Final = _instances_table(METADATA, version=14)
 
 HISTORY: Final = Table(
     "edda_history",

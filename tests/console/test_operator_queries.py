@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from durable_core import (
     EddaApp,
@@ -152,3 +153,30 @@ async def test_list_streams_counts_chunks_by_attempt_status(db_url: str) -> None
         assert summary.last_written_at is not None
         with pytest.raises(InstanceNotFoundError):
             await app.list_streams("no-such-instance")
+
+
+async def test_the_workflow_by_status_counts_read_a_covering_index(db_url: str) -> None:
+    """The ``edda_instances`` gauge's query is served by the v14 index alone: no table scan at 1M rows."""
+    async with EddaApp(db_url, workflows=[greet], poll_interval=0.05) as app:
+        iid = await app.start(greet, {"name": "plan"})
+        await app.wait_result(iid, timeout=20)
+        counts = await app.count_instances()
+        assert [(c.workflow_name, c.status, c.count) for c in counts] == [("greet", InstanceStatus.COMPLETED, 1)]
+        sql = (
+            "SELECT workflow_name, status, count(*) FROM edda_instances "
+            "GROUP BY workflow_name, status ORDER BY workflow_name, status"
+        )
+        async with app.storage._conns.read() as conn:  # type: ignore[attr-defined]
+            dialect = conn.dialect.name
+            if dialect == "postgresql":
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))  # the plan a large table gets
+                plan = " ".join(str(r[0]) for r in (await conn.execute(text(f"EXPLAIN {sql}"))).all())
+                assert "Index Only Scan using ix_edda_instances_workflow_status" in plan, plan
+            elif dialect == "sqlite":
+                rows = (await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))).all()
+                plan = " ".join(str(r[-1]) for r in rows)
+                assert "COVERING INDEX ix_edda_instances_workflow_status" in plan, plan
+            else:
+                row = (await conn.execute(text(f"EXPLAIN {sql}"))).mappings().one()
+                assert row["key"] == "ix_edda_instances_workflow_status", dict(row)
+                assert "Using index" in str(row["Extra"]), dict(row)
