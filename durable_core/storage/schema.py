@@ -57,7 +57,6 @@ __all__ = [
     "QUEUES",
     "QUEUE_KEYS",
     "QUEUE_TABLES",
-    "WORKFLOW_STATUS_INDEX",
     "RATE_LIMITS",
     "SCHEDULES",
     "SCHEDULE_TABLES",
@@ -70,6 +69,7 @@ __all__ = [
     "V5_TABLES",
     "WAITS",
     "WORKERS",
+    "WORKFLOW_STATUS_INDEX",
     "UTCDateTime",
     "run_control_columns",
 ]
