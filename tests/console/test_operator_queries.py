@@ -161,7 +161,9 @@ async def test_the_workflow_by_status_counts_read_a_covering_index(db_url: str) 
         iid = await app.start(greet, {"name": "plan"})
         await app.wait_result(iid, timeout=20)
         counts = await app.count_instances()
-        assert [(c.workflow_name, c.status, c.count) for c in counts] == [("greet", InstanceStatus.COMPLETED, 1)]
+        assert [(c.workflow_name, c.status, c.count) for c in counts] == [
+            ("greet", InstanceStatus.COMPLETED, 1)
+        ]
         sql = (
             "SELECT workflow_name, status, count(*) FROM edda_instances "
             "GROUP BY workflow_name, status ORDER BY workflow_name, status"
