@@ -135,12 +135,24 @@ class OperatorAPI:
         id_prefix: str | None = None,
         limit: int = 100,
         before: tuple[datetime, str] | None = None,
+        queue: str | None = None,
+        queue_key: str | None = None,
     ) -> list[InstanceRecord]:
-        """Like ``list_instances``, plus ``id_prefix``: only ids that start with it (newest first)."""
+        """Like ``list_instances``, plus ``id_prefix``, ``queue`` and ``queue_key`` filters (newest first).
+
+        ``id_prefix`` keeps ids that start with it; ``queue`` / ``queue_key`` keep runs placed in that
+        queue (with that key).
+
+        Raises:
+            InputValidationError: ``queue_key`` without ``queue``.
+        """
         query = instance_query(
             status, workflow_name, created_after, created_before, input_equals, limit, before
         )
-        return await self._storage.operator_queries().search_instances(query, id_prefix)
+        placed = (queue, queue_key) if queue is not None else None
+        if placed is None and queue_key is not None:
+            raise InputValidationError("queue_key needs queue")
+        return await self._storage.operator_queries().search_instances(query, id_prefix, placed)
 
     async def instance_totals(self) -> InstanceCounts:
         """How many instances are in each status and of each workflow (index scans: cache the result)."""

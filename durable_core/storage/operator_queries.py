@@ -135,11 +135,20 @@ class SqlOperatorQueries:
         self._dialect = dialect
 
     @guarded()
-    async def search_instances(self, query: InstanceQuery, id_prefix: str | None) -> list[InstanceRecord]:
-        """Instances matching ``query`` whose id starts with ``id_prefix`` (when given), newest first."""
+    async def search_instances(
+        self, query: InstanceQuery, id_prefix: str | None, queue: tuple[str, str | None] | None = None
+    ) -> list[InstanceRecord]:
+        """Instances matching ``query`` and, when given, ``id_prefix`` and ``queue``; newest first.
+
+        ``queue`` is (queue name, key or None for any key).
+        """
         stmt = list_instances_select(query, self._dialect)
         if id_prefix:
             stmt = stmt.where(id_prefix_condition(id_prefix, self._dialect))
+        if queue is not None:
+            stmt = stmt.where(_I.queue_name == queue[0])
+            if queue[1] is not None:
+                stmt = stmt.where(_I.queue_key == queue[1])
         async with self._conns.read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [records.instance_from_row(row._mapping) for row in rows]

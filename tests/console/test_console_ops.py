@@ -41,6 +41,15 @@ async def test_the_queues_page_shows_limits_backlog_per_key_and_rate_limits(
         console = console_app(app)
         async with _client(console) as client:
             page = await client.get("/queues")
+            link = re.search(r'href="([^"]+)">acme</a>', page.text)
+            assert link is not None
+            acme = await client.get(link.group(1).replace("&amp;", "&"))
+            whole = await client.get("/instances?queue=console-q")
+            keyless = await client.get("/instances?queue_key=acme")
+    assert acme.status_code == 200 and 'id="queue-filter"' in acme.text
+    assert len(re.findall(r"<tr data-id=", acme.text)) == 3  # the key's runs only
+    assert len(re.findall(r"<tr data-id=", whole.text)) == 6
+    assert keyless.status_code == 400 and "queue_key: give the queue too" in keyless.text
     assert page.status_code == 200
     html = page.text
     assert 'data-queue="console-q"' in html
