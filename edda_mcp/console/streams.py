@@ -59,7 +59,7 @@ def _shown(console: Console, workflow_name: str, chunk: StreamChunk) -> ShownChu
 def _cursor(text: str) -> int:
     if not text:
         return 0
-    if not text.isdigit():
+    if not text.isdigit() or len(text) > 18:  # sequence numbers are BIGINTs: keep it in range
         raise ValueError(f"after: expected a cursor (a whole number >= 0), got {text[:40]!r}")
     return int(text)
 

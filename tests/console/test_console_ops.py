@@ -146,6 +146,7 @@ async def test_the_stream_view_shows_chunks_escaped_paged_and_marked(db_url: str
             view = await client.get(f"/instances/{iid}/stream", params={"name": "story"})
             paged = await client.get(f"/instances/{iid}/stream", params={"name": "story", "after": "3"})
             bad_cursor = await client.get(f"/instances/{iid}/stream", params={"name": "story", "after": "x"})
+            huge = await client.get(f"/instances/{iid}/stream", params={"name": "story", "after": "9" * 30})
             bad_name = await client.get(f"/instances/{iid}/stream")
             missing = await client.get("/instances/nope/stream", params={"name": "story"})
     assert detail.status_code == 200
@@ -163,5 +164,6 @@ async def test_the_stream_view_shows_chunks_escaped_paged_and_marked(db_url: str
     assert 'id="stream-closed"' in view.text
     assert re.findall(r'data-seq="(\d+)"', paged.text) == ["4"] and 'id="first-page"' in paged.text
     assert bad_cursor.status_code == 400 and "after: expected a cursor" in bad_cursor.text
+    assert huge.status_code == 400
     assert bad_name.status_code == 400 and "stream name" in bad_name.text
     assert missing.status_code == 404
