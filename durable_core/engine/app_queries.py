@@ -237,6 +237,9 @@ class OperatorAPI:
         await self._storage.operator_queries().record_action(record)
         return record
 
-    async def list_operator_actions(self, instance_id: str, limit: int = 100) -> list[OperatorAction]:
-        """Journaled operator actions on ``instance_id``, oldest first."""
-        return await self._storage.operator_queries().actions_of(existing_instance_id(instance_id), limit)
+    async def list_operator_actions(
+        self, instance_id: str, limit: int = 100, *, newest_first: bool = False
+    ) -> list[OperatorAction]:
+        """Journaled operator actions on ``instance_id``, oldest first (``newest_first``: the latest)."""
+        key = existing_instance_id(instance_id)
+        return await self._storage.operator_queries().actions_of(key, limit, newest_first)

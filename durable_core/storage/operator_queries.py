@@ -338,9 +338,12 @@ class SqlOperatorQueries:
             await conn.execute(insert(OPERATOR_ACTIONS).values(**values))
 
     @guarded()
-    async def actions_of(self, instance_id: str, limit: int) -> list[OperatorAction]:
-        """Journaled actions on ``instance_id``, oldest first."""
-        stmt = select(OPERATOR_ACTIONS).where(_A.instance_id == instance_id).order_by(_A.action_id)
+    async def actions_of(
+        self, instance_id: str, limit: int, newest_first: bool = False
+    ) -> list[OperatorAction]:
+        """Journaled actions on ``instance_id``, oldest (or newest) first."""
+        order = _A.action_id.desc() if newest_first else _A.action_id
+        stmt = select(OPERATOR_ACTIONS).where(_A.instance_id == instance_id).order_by(order)
         async with self._conns.read() as conn:
             rows = (await conn.execute(stmt.limit(_limit(limit)))).all()
         return [_action(row._mapping) for row in rows]

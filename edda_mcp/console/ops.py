@@ -26,8 +26,9 @@ __all__ = ["KEY_LIMIT", "SCHEDULE_ACTIONS", "queues", "schedule_act", "schedule_
 
 #: keys of a queue listed with their backlog; the rest are counted ("N more")
 KEY_LIMIT: Final = 20
-#: journal rows shown per schedule
+#: journal rows shown per schedule, for the first this many schedules (one indexed read each)
 _JOURNAL_ROWS: Final = 5
+_JOURNAL_SCHEDULES: Final = 100
 _MAX_REASON: Final = 2000
 _CSRF_PROBLEM: Final = "the form's CSRF token is missing or wrong (reload the page and try again)"
 
@@ -63,10 +64,10 @@ async def schedules(console: Console, request: Request, **extra: Any) -> Respons
     app = console.app
     items = await app.schedules.list()
     journal = {
-        info.schedule_id: (await app.list_operator_actions(schedule_journal_key(info.schedule_id)))[
-            -_JOURNAL_ROWS:
-        ]
-        for info in items
+        info.schedule_id: await app.list_operator_actions(
+            schedule_journal_key(info.schedule_id), _JOURNAL_ROWS, newest_first=True
+        )
+        for info in items[:_JOURNAL_SCHEDULES]
     }
     return console.render(
         request,

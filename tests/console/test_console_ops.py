@@ -131,7 +131,9 @@ async def test_schedule_actions_pause_resume_trigger_are_checked_and_journaled(d
         record = await app.get_instance(str(started["instance_id"]))
         assert record.workflow_name == "greet"
         assert not (await app.schedules.get("hourly-hello")).paused
-    assert "schedule-pause by" in after.text and "maintenance" in after.text
+    shown = re.findall(r'<li class="journal-row">[^<]* · (schedule-\w+) by', after.text)
+    assert shown == ["schedule-resume", "schedule-trigger", "schedule-pause"]  # newest first
+    assert "maintenance" in after.text
     assert f'href="/instances/{record.instance_id.replace(":", "%3A").replace("@", "%40")}"' in after.text
 
 
