@@ -114,7 +114,15 @@ from durable_core.observers import (
     ObserverBase,
     StepObservation,
 )
-from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
+from durable_core.operator_types import (
+    ArchivedRun,
+    InstanceCounts,
+    OperatorAction,
+    QueueBacklog,
+    RateLimitState,
+    StreamSummary,
+    ThroughputPoint,
+)
 from durable_core.replay import ReplayReport
 from durable_core.retry import RetryPolicy
 from durable_core.run_control import ControlAction, ControlEntry, ControlOutcome
@@ -227,9 +235,11 @@ __all__ = [
     "Overlap",
     "PayloadCodec",
     "Queue",
+    "QueueBacklog",
     "QueueKeyStats",
     "QueueStats",
     "RateLimit",
+    "RateLimitState",
     "ReceivedEvent",
     "ReceivedMessage",
     "ReconcileDecision",
@@ -256,6 +266,7 @@ __all__ = [
     "StorageUnavailableError",
     "StreamChunk",
     "StreamPage",
+    "StreamSummary",
     "SubscriptionMode",
     "SystemClock",
     "TerminalError",

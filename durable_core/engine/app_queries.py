@@ -16,10 +16,19 @@ from typing import Any
 from durable_core.authoring.catalog import Catalog
 from durable_core.authoring.workflow import Workflow
 from durable_core.clock import Clock
+from durable_core.engine.flow import FlowControl
 from durable_core.engine.services import EngineServices
 from durable_core.engine.validation import existing_instance_id
 from durable_core.engine.waiters import ResultWaiters
-from durable_core.operator_types import ArchivedRun, InstanceCounts, OperatorAction, ThroughputPoint
+from durable_core.errors import InputValidationError
+from durable_core.operator_types import (
+    ArchivedRun,
+    InstanceCounts,
+    OperatorAction,
+    QueueBacklog,
+    RateLimitState,
+    ThroughputPoint,
+)
 from durable_core.storage.base import Storage
 from durable_core.types import (
     AttemptState,
@@ -75,6 +84,7 @@ class OperatorAPI:
     _catalog: Catalog
     _waiters: ResultWaiters
     _services: EngineServices
+    _flow: FlowControl
 
     def served_workflows(self) -> list[Workflow[Any, Any]]:
         """The workflow definitions this app serves, by name."""
@@ -125,16 +135,61 @@ class OperatorAPI:
         id_prefix: str | None = None,
         limit: int = 100,
         before: tuple[datetime, str] | None = None,
+        queue: str | None = None,
+        queue_key: str | None = None,
     ) -> list[InstanceRecord]:
-        """Like ``list_instances``, plus ``id_prefix``: only ids that start with it (newest first)."""
+        """Like ``list_instances``, plus ``id_prefix``, ``queue`` and ``queue_key`` filters (newest first).
+
+        ``id_prefix`` keeps ids that start with it; ``queue`` / ``queue_key`` keep runs placed in that
+        queue (with that key).
+
+        Raises:
+            InputValidationError: ``queue_key`` without ``queue``.
+        """
         query = instance_query(
             status, workflow_name, created_after, created_before, input_equals, limit, before
         )
-        return await self._storage.operator_queries().search_instances(query, id_prefix)
+        placed = (queue, queue_key) if queue is not None else None
+        if placed is None and queue_key is not None:
+            raise InputValidationError("queue_key needs queue")
+        return await self._storage.operator_queries().search_instances(query, id_prefix, placed)
 
     async def instance_totals(self) -> InstanceCounts:
         """How many instances are in each status and of each workflow (index scans: cache the result)."""
         return await self._storage.operator_queries().count_instances()
+
+    async def queue_backlog(self, queue: str, key_limit: int = 20) -> QueueBacklog | None:
+        """A stored queue's backlog in detail: its oldest waiting run and its ``key_limit`` largest keys.
+
+        Bounded reads of the queue's unfinished rows on the queue index (``queue_stats`` gives the totals).
+
+        Returns:
+            None when no queue of that name is stored.
+
+        Raises:
+            InputValidationError: ``key_limit`` is not an int in 1..1000.
+        """
+        if type(key_limit) is not int or not 1 <= key_limit <= 1000:
+            raise InputValidationError(f"key_limit must be an int in 1..1000, got {key_limit!r}")
+        now = self._clock.now()
+        row = await self._storage.operator_queries().queue_backlog(queue, now, key_limit)
+        if row is None:
+            return None
+        free_at = row.rate_limit.grant(row.rate_state, now, 1).retry_at if row.rate_limit else None
+        return QueueBacklog(queue, row.priority, row.oldest_queued_at, row.key_count, row.keys, free_at, now)
+
+    async def rate_limit_states(self) -> list[RateLimitState]:
+        """Every named rate limit stored in the database with its setting (if configured here) and state."""
+        now = self._clock.now()
+        states = []
+        for name, state in await self._storage.operator_queries().rate_limit_states():
+            limit = self._flow.rate_limit(name)
+            if limit is not None:
+                free_at = limit.grant(state, now, 1).retry_at
+            else:  # the setting is not known here: the theoretical arrival time bounds it from above
+                free_at = state.tat if state.tat is not None and state.tat > now else None
+            states.append(RateLimitState(name, limit, free_at))
+        return states
 
     async def throughput(self, minutes: int = 60) -> list[ThroughputPoint]:
         """Instances started and finished per minute over the last ``minutes`` minutes, oldest first."""
@@ -182,6 +237,9 @@ class OperatorAPI:
         await self._storage.operator_queries().record_action(record)
         return record
 
-    async def list_operator_actions(self, instance_id: str, limit: int = 100) -> list[OperatorAction]:
-        """Journaled operator actions on ``instance_id``, oldest first."""
-        return await self._storage.operator_queries().actions_of(existing_instance_id(instance_id), limit)
+    async def list_operator_actions(
+        self, instance_id: str, limit: int = 100, *, newest_first: bool = False
+    ) -> list[OperatorAction]:
+        """Journaled operator actions on ``instance_id``, oldest first (``newest_first``: the latest)."""
+        key = existing_instance_id(instance_id)
+        return await self._storage.operator_queries().actions_of(key, limit, newest_first)

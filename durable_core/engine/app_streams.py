@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Final
 
 from durable_core.engine.services import EngineServices
+from durable_core.engine.validation import existing_instance_id
 from durable_core.errors import InputValidationError, InstanceNotFoundError
+from durable_core.operator_types import StreamSummary
 from durable_core.storage.base import Storage
 from durable_core.stream_types import (
     MAX_STREAM_NAME_LENGTH,
@@ -30,13 +33,15 @@ from durable_core.stream_types import (
 from durable_core.types import AttemptState, HistoryEntry, InstanceRecord, StepOutcome
 from durable_core.validation import check_identifier
 
-__all__ = ["DEFAULT_FOLLOW_POLL", "MAX_READ_LIMIT", "StreamsAPI"]
+__all__ = ["DEFAULT_FOLLOW_POLL", "MAX_READ_LIMIT", "MAX_STREAM_GROUPS", "StreamsAPI"]
 
 #: most chunks one read returns
 MAX_READ_LIMIT: Final = 1000
 #: seconds between reads of a follower when no push arrives (other processes on SQLite or MySQL, and a
 #: safety net for a PostgreSQL notification lost while the listener reconnected)
 DEFAULT_FOLLOW_POLL: Final = 1.0
+#: most (stream, step, attempt, kind) groups one ``list_streams`` reads
+MAX_STREAM_GROUPS: Final = 1000
 
 
 class _Statuses:
@@ -99,6 +104,35 @@ class StreamsAPI:
         cursor = stored[-1].seq if stored else after
         finished = instance.status.is_finished and len(stored) < limit
         return StreamPage(tuple(chunks), cursor, closed, finished)
+
+    async def list_streams(self, instance_id: str) -> list[StreamSummary]:
+        """The durable output streams of an instance, by name: chunk counts by attempt status, last write.
+
+        Raises:
+            InstanceNotFoundError: no such instance.
+        """
+        instance = await self._instance_for_read(existing_instance_id(instance_id))
+        groups = await self._storage.operator_queries().stream_groups(instance_id, MAX_STREAM_GROUPS)
+        statuses = _Statuses(self._storage, instance)
+        summaries: dict[str, StreamSummary] = {}
+        for g in groups:
+            kind = ChunkKind(g.kind)
+            probe = StoredChunk(
+                g.stream, g.last_seq, g.position, g.attempt, g.epoch, kind, None, g.last_written_at
+            )
+            status = await statuses.of(probe)
+            old = summaries.get(g.stream) or StreamSummary(g.stream, 0, 0, g.last_written_at)
+            summaries[g.stream] = dataclasses.replace(
+                old,
+                chunks=old.chunks + g.count,
+                last_seq=max(old.last_seq, g.last_seq),
+                last_written_at=max(old.last_written_at, g.last_written_at),
+                in_flight=old.in_flight + (g.count if status is ChunkStatus.IN_FLIGHT else 0),
+                abandoned=old.abandoned + (g.count if status is ChunkStatus.ABANDONED else 0),
+                failed=old.failed + (g.count if status is ChunkStatus.FAILED else 0),
+                closed=old.closed or (kind is ChunkKind.CLOSE and status is not ChunkStatus.ABANDONED),
+            )
+        return [summaries[name] for name in sorted(summaries)]
 
     async def follow_stream(
         self,

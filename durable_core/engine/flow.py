@@ -163,6 +163,10 @@ class FlowControl:
             raise SuspendSignal(grant.retry_at)
 
     # -- reading -------------------------------------------------------------------------------
+    def rate_limit(self, name: str) -> RateLimit | None:
+        """The named rate limit as this app configures it (None: not configured here)."""
+        return self._rates.get(name)
+
     async def stats(self) -> list[QueueStats]:
         """Every stored queue with its depth, executing runs and per-key backlog."""
         return await self._storage.flow().stats(self._clock.now())

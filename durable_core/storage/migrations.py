@@ -41,6 +41,7 @@ from durable_core.storage.schema import (
     V3_TABLES,
     V5_TABLES,
     VERSION_INDEX,
+    WORKFLOW_STATUS_INDEX,
     run_control_columns,
 )
 from durable_core.types import MigrationStep
@@ -164,6 +165,11 @@ def _singleton(dialect: Dialect) -> list[DDLElement]:
     ]
 
 
+def _workflow_status_index(dialect: Dialect) -> list[DDLElement]:
+    index = next(ix for ix in INSTANCES.indexes if ix.name == WORKFLOW_STATUS_INDEX)
+    return [CreateIndex(index, if_not_exists=dialect.name not in ("mysql", "mariadb"))]
+
+
 #: (version, description, DDL builder), ascending.
 MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (1, "initial schema: instances, history, attempts", _v1),
@@ -177,6 +183,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, DdlBuilder], ...]] = (
     (10, "operator action journal; outbox rows by instance", _operator),
     (11, "run control: pause flag, fork origin, control journal", _run_control),
     (12, "singleton keys: the key an instance took, queued starts behind it", _singleton),
+    (13, "instances by workflow and status: a covering index for the counts", _workflow_status_index),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -69,6 +69,7 @@ __all__ = [
     "V5_TABLES",
     "WAITS",
     "WORKERS",
+    "WORKFLOW_STATUS_INDEX",
     "UTCDateTime",
     "run_control_columns",
 ]
@@ -158,6 +159,8 @@ PARENT_INDEX: Final = "ix_edda_instances_parent"
 VERSION_INDEX: Final = "ix_edda_instances_version_created"
 QUEUE_INDEX: Final = "ix_edda_instances_queue"
 SINGLETON_INDEX: Final = "ix_edda_instances_singleton"
+#: covers the workflow-by-status counts (the ``edda_instances`` gauge): an index-only scan (v13)
+WORKFLOW_STATUS_INDEX: Final = "ix_edda_instances_workflow_status"
 
 
 def queue_columns() -> list[Any]:
@@ -208,6 +211,8 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
         later += [*run_control_columns()]
     if version >= 12:  # singleton keys with on_conflict="queue" (migration v12)
         later += singleton_columns()
+    if version >= 13:  # counts by workflow and status without a table scan (migration v13)
+        later += [Index(WORKFLOW_STATUS_INDEX, "workflow_name", "status")]
     return Table(
         "edda_instances",
         metadata,
@@ -247,7 +252,7 @@ def _instances_table(metadata: MetaData, *, version: int) -> Table:
     )
 
 
-INSTANCES: Final = _instances_table(METADATA, version=12)
+INSTANCES: Final = _instances_table(METADATA, version=13)
 
 HISTORY: Final = Table(
     "edda_history",

@@ -59,6 +59,7 @@ async def _context(console: Console, record: InstanceRecord) -> dict[str, Any]:
         "journal": await app.list_operator_actions(iid),
         "actions": [] if console.options.read_only else [a.name for a in ACTIONS if a.applies(record)],
         "progress": await app.get_progress(iid),
+        "streams": await app.list_streams(iid),
         "usage": await _usage(app, iid),
     }
 

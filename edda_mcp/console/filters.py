@@ -2,6 +2,7 @@
 
 ``status``, ``workflow``, ``since``, ``until`` (ISO 8601; a date or a date and time, UTC unless it says
 otherwise), ``q`` (an instance-id prefix, or ``field=value`` to match a top-level input field) and
+``queue`` and ``queue_key`` (the runs of a queue, of one of its keys: the queues page links them) and
 ``cursor`` (the keyset position ``<created_at>|<instance_id>`` of the last row of the previous page).
 """
 
@@ -51,6 +52,8 @@ class ListFilter:
     until: datetime | None = None
     q: str = ""
     cursor: tuple[datetime, str] | None = None
+    queue: str = ""
+    queue_key: str = ""
 
     @staticmethod
     def parse(params: Mapping[str, str]) -> ListFilter:
@@ -72,6 +75,9 @@ class ListFilter:
             if at is None or not iid:
                 raise FilterProblem(f"cursor: expected <created_at>|<instance_id>, got {raw!r}")
             cursor = (at, iid)
+        queue, queue_key = params.get("queue", "").strip(), params.get("queue_key", "").strip()
+        if queue_key and not queue:
+            raise FilterProblem("queue_key: give the queue too (queue=<name>)")
         return ListFilter(
             status=status,
             workflow=params.get("workflow", "").strip(),
@@ -79,6 +85,8 @@ class ListFilter:
             until=_time("until", params.get("until", "")),
             q=params.get("q", "").strip(),
             cursor=cursor,
+            queue=queue,
+            queue_key=queue_key,
         )
 
     def search_arguments(self, limit: int) -> dict[str, Any]:
@@ -94,6 +102,8 @@ class ListFilter:
             "id_prefix": None if by_input or not self.q else self.q,
             "limit": limit,
             "before": self.cursor,
+            "queue": self.queue or None,
+            "queue_key": self.queue_key or None,
         }
 
     def params(self, **changes: Any) -> dict[str, str]:
@@ -105,6 +115,8 @@ class ListFilter:
             "until": self.until.isoformat() if self.until else "",
             "q": self.q,
             "cursor": f"{self.cursor[0].isoformat()}|{self.cursor[1]}" if self.cursor else "",
+            "queue": self.queue,
+            "queue_key": self.queue_key,
         }
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v}

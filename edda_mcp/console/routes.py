@@ -1,4 +1,8 @@
-"""The console's pages: overview, instance list, workflows, live stream, login; the route table."""
+"""The console's pages: overview, instance list, workflows, live stream, login; the route table.
+
+The queues and schedules pages are in :mod:`edda_mcp.console.ops`, the stream view in
+:mod:`edda_mcp.console.streams`, the instance page in :mod:`edda_mcp.console.detail`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import BaseRoute, Route
 
 from durable_core import EddaError, InstanceStatus, Workflow
-from edda_mcp.console import detail
+from edda_mcp.console import detail, ops, streams
 from edda_mcp.console.filters import FilterProblem, ListFilter
 from edda_mcp.console.live import event_stream
 from edda_mcp.console.security import AUTH_COOKIE, csrf_ok
@@ -126,11 +130,19 @@ async def workflows(console: Console, request: Request) -> Response:
 
 
 async def live(console: Console, request: Request) -> Response:
-    """The SSE stream of one page (``page=overview|instances|instance|workflows`` plus its filter)."""
+    """The SSE stream of one page (``page=overview|instances|instance|workflows|queues|schedules|stream``)."""
     params = request.query_params
     page = params.get("page", "")
     if page == "instance":
         fingerprint = _instance_fingerprint(console, params.get("id", ""))
+    elif page == "stream":
+        fingerprint = streams.stream_fingerprint(console, params.get("id", ""), params.get("name", ""))
+    elif page in ("queues", "schedules"):
+        read = ops.queues_fingerprint if page == "queues" else ops.schedules_fingerprint
+
+        async def fingerprint() -> Hashable:
+            return await read(console)  # type: ignore[no-any-return]
+
     elif page == "instances":
         try:
             fingerprint = _list_fingerprint(console, ListFilter.parse(params))
@@ -198,8 +210,12 @@ def routes(console: Console, guard: Guard) -> list[BaseRoute]:
         page("/instances", instances),
         page("/instances/{instance_id:path}/payload/{which}", detail.payload),
         page("/instances/{instance_id:path}/actions/{action}", detail.act, ("POST",)),
+        page("/instances/{instance_id:path}/stream", streams.stream_view),
         page("/instances/{instance_id:path}", detail.instance_page),
         page("/workflows", workflows),
+        page("/queues", ops.queues),
+        page("/schedules", ops.schedules),
+        page("/schedules/{schedule_id:path}/actions/{action}", ops.schedule_act, ("POST",)),
         page("/live", live),
         page("/login", login, ("GET", "POST"), public=True),
     ]

@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -22,6 +23,8 @@ from starlette.routing import Mount
 from durable_core import (
     EddaApp,
     InstanceStatus,
+    Queue,
+    RateLimit,
     RetryPolicy,
     TerminalError,
     Workflow,
@@ -120,7 +123,71 @@ async def greet(ctx: WorkflowContext, name: str) -> str:
     return f"hello {name}"
 
 
-WORKFLOWS: list[Workflow[Any, Any]] = [order, ship, approve, wait_go, drifting, greet]
+#: per topic, released by the test to let ``narrate`` write its last chunk (threads: the browser tests)
+GATES: dict[str, threading.Event] = {}
+NARRATED: dict[str, int] = {}
+#: what ``narrate`` writes after the gate opens: markup that must be shown as text, never run
+LAST_WORDS = "the end <script>document.title='owned'</script>"
+
+
+@activity(retry_policy=QUICK)
+async def narrate(ctx: WorkflowContext, topic: str) -> int:
+    """Writes a chunk and fails on attempt 1 (abandoned chunks), then writes, waits for its gate, closes."""
+    out = ctx.stream("story")
+    attempt = NARRATED[topic] = NARRATED.get(topic, 0) + 1
+    out.write(f"attempt {attempt} of <b>{topic}</b>")
+    await out.flush()
+    if attempt == 1:
+        raise ConnectionError("cut off mid-story")
+    gate = GATES.get(topic)
+    if gate is not None:
+        await asyncio.to_thread(gate.wait, 60)
+    out.write(LAST_WORDS)
+    await out.close()
+    return attempt
+
+
+@workflow
+async def storyteller(ctx: WorkflowContext, topic: str) -> int:
+    """One streaming step (see :func:`narrate`)."""
+    return await narrate(ctx, topic)
+
+
+@activity
+async def hold_slot(ctx: WorkflowContext, gate: str) -> str:
+    """Runs until the test opens the gate: the instance keeps its queue slot meanwhile."""
+    event = GATES.setdefault(gate, threading.Event())
+    await asyncio.to_thread(event.wait, 60)
+    return gate
+
+
+@workflow(queue="console-q")
+async def queued_job(ctx: WorkflowContext, gate: str) -> str:
+    """A run of the ``console-q`` queue that holds its slot until its gate opens."""
+    return await hold_slot(ctx, gate)
+
+
+#: one slot, one per key, a rate limit that does not slow the tests down: a second job waits for the slot
+QUEUES = [
+    Queue(
+        "console-q",
+        concurrency=1,
+        per_key_concurrency=1,
+        rate_limit=RateLimit(100, per=timedelta(minutes=1), burst=10),
+    )
+]
+RATE_LIMITS = {"console-api": RateLimit(10, per=timedelta(seconds=1))}
+
+WORKFLOWS: list[Workflow[Any, Any]] = [
+    order,
+    ship,
+    approve,
+    wait_go,
+    drifting,
+    greet,
+    storyteller,
+    queued_job,
+]
 
 
 class ServedConsole:
@@ -170,7 +237,9 @@ class ServedConsole:
 
     async def _serve(self) -> None:
         try:
-            app = EddaApp(self.db_url, workflows=WORKFLOWS, poll_interval=0.05)
+            app = EddaApp(
+                self.db_url, workflows=WORKFLOWS, poll_interval=0.05, queues=QUEUES, rate_limits=RATE_LIMITS
+            )
             await app.initialize()
             self.app = app
             self._consoles = [

@@ -11,15 +11,33 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from durable_core import InstanceStatus
-from tests.console.support import DRIFT, TOKEN, ServedConsole, approve, drifting, greet, order, wait_go
+from durable_core.flow import FlowOptions
+from edda_mcp.console.ops import schedule_journal_key
+from tests.console.support import (
+    DRIFT,
+    GATES,
+    LAST_WORDS,
+    NARRATED,
+    TOKEN,
+    ServedConsole,
+    approve,
+    drifting,
+    greet,
+    order,
+    queued_job,
+    storyteller,
+    wait_go,
+)
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -365,3 +383,94 @@ def test_run_control_buttons_pause_unpause_terminate_and_fork(
     tab.goto(served.url + f"/instances/{iid}")
     expect(tab.locator("#journal")).to_contain_text("maintenance window")
     shot(tab, "run-control.png")
+
+
+def test_queues_page_shows_the_backlog_and_follows_it_live(
+    served: ServedConsole, page: tuple[Page, Watch]
+) -> None:
+    tab, _ = page
+    assert served.app is not None
+    for gate in ("hold-1", "hold-2"):
+        GATES[gate] = threading.Event()
+    first = served.call(
+        served.app.start(queued_job, {"gate": "hold-1"}, options=FlowOptions(queue_key="tenant-a"))
+    )
+    served.call(served.settle(first, InstanceStatus.RUNNING))
+    second = served.call(
+        served.app.start(queued_job, {"gate": "hold-2"}, options=FlowOptions(queue_key="tenant-b"))
+    )
+    tab.goto(served.url + "/queues")
+    queue = tab.locator("section[data-queue='console-q']")
+    expect(queue.locator(".running")).to_have_text("1")
+    expect(queue.locator(".queued")).to_have_text("1")  # one slot: the second waits
+    expect(queue.locator("tr.queue-key[data-key='tenant-b'] td").nth(1)).to_have_text("1")
+    expect(tab.locator("tr.rate-limit[data-name='console-api']")).to_contain_text("10 per 1.00 s")
+    live_ready(tab)
+    shot(tab, "queues.png")
+    GATES["hold-1"].set()  # the first ends, the second takes the slot: the page follows without a reload
+    expect(queue.locator(".queued")).to_have_text("0", timeout=20_000)
+    served.call(served.settle(second, InstanceStatus.RUNNING))
+    GATES["hold-2"].set()
+    served.call(served.settle(second, InstanceStatus.COMPLETED))
+    expect(queue.locator(".running")).to_have_text("0", timeout=20_000)
+    assert int(tab.evaluate("document.body.dataset.liveUpdates || '0'")) >= 1
+
+
+def test_a_pause_click_on_the_schedules_page_pauses_and_is_journaled(
+    served: ServedConsole, page: tuple[Page, Watch]
+) -> None:
+    tab, _ = page
+    assert served.app is not None
+    served.call(
+        served.app.schedules.create("browser-hourly", greet, every=timedelta(hours=1), args={"name": "s"})
+    )
+    tab.goto(served.url + "/schedules")
+    row = tab.locator("tr.schedule[data-schedule='browser-hourly']")
+    expect(row).to_have_attribute("data-paused", "false")
+    form = row.locator("form[data-action='pause']")
+    form.locator("input[name='reason']").fill("deploy window")
+    form.locator("button").click()
+    expect(tab.locator("#done")).to_contain_text("browser-hourly paused")
+    expect(row).to_have_attribute("data-paused", "true")
+    expect(tab.locator("tr.schedule-journal[data-schedule='browser-hourly']")).to_contain_text(
+        "deploy window"
+    )
+    assert served.call(served.app.schedules.get("browser-hourly")).paused
+    journal = served.call(served.app.list_operator_actions(schedule_journal_key("browser-hourly")))
+    assert [(a.action, a.reason) for a in journal] == [("schedule-pause", "deploy window")]
+    shot(tab, "schedules.png")
+    ro = tab.context.new_page()
+    ro.goto(served.url + "/ro/schedules")
+    expect(ro.locator("tr.schedule[data-schedule='browser-hourly']")).to_have_count(1)
+    expect(ro.locator("form.schedule-action")).to_have_count(0)  # read-only: no actions offered
+
+
+def test_the_stream_view_follows_a_running_workflow_live(
+    served: ServedConsole, page: tuple[Page, Watch]
+) -> None:
+    tab, _ = page
+    assert served.app is not None
+    GATES["live"] = threading.Event()
+    NARRATED.pop("live", None)
+    iid = served.call(served.app.start(storyteller, {"topic": "live"}, instance_id="story-live"))
+    tab.goto(served.url + f"/instances/{iid}")
+    # attempt 1 wrote a chunk and failed; attempt 2 wrote one and waits for the gate
+    expect(tab.locator("tr.stream-row[data-stream='story'] td.num")).to_have_text("2", timeout=20_000)
+    tab.locator("a.stream-link").click()
+    expect(tab).to_have_url(re.compile(r"/instances/story-live/stream\?name=story$"))
+    rows = tab.locator("#chunks tr.chunk")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_attribute("data-status", "abandoned")
+    expect(rows.nth(0).locator(".partial")).to_have_text("partial attempt")
+    expect(rows.nth(1)).to_have_attribute("data-status", "in_flight")
+    expect(rows.nth(1).locator(".chunk-text")).to_have_text("attempt 2 of <b>live</b>")  # text, not markup
+    expect(tab.locator("#stream-following")).to_have_count(1)
+    live_ready(tab)
+    GATES["live"].set()  # the activity writes its last chunk and closes the stream
+    expect(rows).to_have_count(4, timeout=20_000)
+    expect(rows.nth(2).locator(".chunk-text")).to_have_text(LAST_WORDS)
+    expect(rows.nth(1)).to_have_attribute("data-status", "committed", timeout=20_000)
+    expect(tab.locator("#stream-closed")).to_have_count(1)
+    assert tab.title() != "owned"  # the chunk's script was shown, never run
+    assert int(tab.evaluate("document.body.dataset.liveUpdates || '0'")) >= 1
+    shot(tab, "stream.png")

@@ -7,9 +7,28 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
-from durable_core import EddaApp, FakeClock, InputValidationError, InstanceStatus
-from tests.console.support import approve, greet, order, ship, wait_go
+from durable_core import (
+    EddaApp,
+    FakeClock,
+    InputValidationError,
+    InstanceNotFoundError,
+    InstanceStatus,
+)
+from durable_core.flow import FlowOptions
+from tests.console.support import (
+    NARRATED,
+    QUEUES,
+    RATE_LIMITS,
+    approve,
+    greet,
+    order,
+    queued_job,
+    ship,
+    storyteller,
+    wait_go,
+)
 
 
 async def _settle(app: EddaApp, iid: str, *statuses: InstanceStatus) -> None:
@@ -84,3 +103,82 @@ async def test_change_listeners_hear_local_runs_end(tmp_path: object) -> None:
         assert await app.wait_result(iid, timeout=10) == "hello x"
         app.remove_change_listener(seen.append)
     assert iid in seen
+
+
+async def test_queue_backlog_and_rate_limit_states(db_url: str) -> None:
+    # a client-only app: nothing runs, so every start waits in the queue
+    async with EddaApp(
+        db_url, workflows=[queued_job], queues=QUEUES, rate_limits=RATE_LIMITS, run_workers=False
+    ) as app:
+        assert await app.queue_backlog("console-q") is not None
+        empty = await app.queue_backlog("console-q")
+        assert empty is not None and empty.key_count == 0 and empty.oldest_queued_at is None
+        keys = ["acme", "acme", "acme", "globex", "globex", "initech", None]
+        for i, key in enumerate(keys):
+            await app.start(queued_job, {"gate": f"g{i}"}, options=FlowOptions(queue_key=key))
+        backlog = await app.queue_backlog("console-q", key_limit=2)
+        assert backlog is not None
+        assert backlog.priority is True
+        assert backlog.key_count == 4 and backlog.more_keys == 2
+        assert [(k.key, k.depth, k.queued, k.running) for k in backlog.keys] == [
+            ("acme", 3, 3, 0),
+            ("globex", 2, 2, 0),
+        ]
+        assert backlog.oldest_queued_at is not None
+        assert backlog.rate_next_free_at is None  # nothing admitted yet: the rate limit is idle
+        assert await app.queue_backlog("no-such-queue") is None
+        with pytest.raises(InputValidationError):
+            await app.queue_backlog("console-q", key_limit=0)
+
+        (state,) = await app.rate_limit_states()
+        assert state.name == "console-api" and state.limit == RATE_LIMITS["console-api"]
+        assert state.next_free_at is None
+    # another app that does not configure the limit still lists it, without its setting
+    async with EddaApp(db_url, workflows=[], run_workers=False) as other:
+        (state,) = await other.rate_limit_states()
+        assert state.name == "console-api" and state.limit is None
+
+
+async def test_list_streams_counts_chunks_by_attempt_status(db_url: str) -> None:
+    NARRATED.pop("engine", None)
+    async with EddaApp(db_url, workflows=[storyteller], poll_interval=0.05) as app:
+        iid = await app.start(storyteller, {"topic": "engine"})
+        assert await app.wait_result(iid, timeout=30) == 2
+        (summary,) = await app.list_streams(iid)
+        assert summary.name == "story"
+        # attempt 1 wrote one chunk and failed (abandoned); attempt 2 wrote two chunks and a CLOSE
+        assert (summary.chunks, summary.last_seq) == (4, 4)
+        assert (summary.abandoned, summary.in_flight, summary.failed) == (1, 0, 0)
+        assert summary.closed is True
+        assert summary.last_written_at is not None
+        with pytest.raises(InstanceNotFoundError):
+            await app.list_streams("no-such-instance")
+
+
+async def test_the_workflow_by_status_counts_read_a_covering_index(db_url: str) -> None:
+    """The ``edda_instances`` gauge's query is served by the v13 index alone: no table scan at 1M rows."""
+    async with EddaApp(db_url, workflows=[greet], poll_interval=0.05) as app:
+        iid = await app.start(greet, {"name": "plan"})
+        await app.wait_result(iid, timeout=20)
+        counts = await app.count_instances()
+        assert [(c.workflow_name, c.status, c.count) for c in counts] == [
+            ("greet", InstanceStatus.COMPLETED, 1)
+        ]
+        sql = (
+            "SELECT workflow_name, status, count(*) FROM edda_instances "
+            "GROUP BY workflow_name, status ORDER BY workflow_name, status"
+        )
+        async with app.storage._conns.read() as conn:  # type: ignore[attr-defined]
+            dialect = conn.dialect.name
+            if dialect == "postgresql":
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))  # the plan a large table gets
+                plan = " ".join(str(r[0]) for r in (await conn.execute(text(f"EXPLAIN {sql}"))).all())
+                assert "Index Only Scan using ix_edda_instances_workflow_status" in plan, plan
+            elif dialect == "sqlite":
+                rows = (await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))).all()
+                plan = " ".join(str(r[-1]) for r in rows)
+                assert "COVERING INDEX ix_edda_instances_workflow_status" in plan, plan
+            else:
+                row = (await conn.execute(text(f"EXPLAIN {sql}"))).mappings().one()
+                assert row["key"] == "ix_edda_instances_workflow_status", dict(row)
+                assert "Using index" in str(row["Extra"]), dict(row)
