@@ -55,6 +55,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "ModelPrice",
             "current_budget",
             "Activity",
+            "BranchGroup",
             "ActivityTimeoutError",
             "DispatcherLoad",
             "EngineObserver",
