@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 from durable_core import (
     ApiMisuseError,
@@ -126,10 +127,13 @@ async def test_a_failed_branch_cancels_its_sibling_and_later_positions_line_up(
         runs["after"] += 1
         return message
 
+    async def run(ctx: WorkflowContext, act: Any) -> None:
+        await act(ctx)  # created inside the branch: takes its position when it runs
+
     @workflow(catalog=catalog)
     async def fan(ctx: WorkflowContext) -> str:
         try:
-            await ctx.parallel(fail(ctx), slow(ctx))
+            await ctx.parallel(run(ctx, fail), run(ctx, slow))
         except TerminalError as exc:
             message = await after(ctx, str(exc))
         await sleep(ctx, 10)
