@@ -84,7 +84,7 @@ async def test_code_changed_in_a_branch_blocks_with_nondeterminism_error(make_ap
 
     async def branch(ctx: WorkflowContext, name: str) -> str:
         first = await step(ctx, f"{name}-1")
-        return first + await step(ctx, f"{name}-2-v{version[name] if name in version else 1}")
+        return first + await step(ctx, f"{name}-2-v{version.get(name, 1)}")
 
     @workflow(catalog=catalog)
     async def fan(ctx: WorkflowContext) -> list[str]:

@@ -61,7 +61,8 @@ async def fetch(ctx: StepContext[Seen, Deps, int]) -> int:
     ctx.state.items[str(ctx.inputs)] = ctx.inputs * 10
     if ctx.inputs == 2:
         ctx.deps.second_done.set()
-    return ctx.inputs * 10
+    number: int = ctx.inputs  # pydantic-graph's generics are Any to mypy
+    return number * 10
 
 
 @pipe.step
@@ -77,7 +78,8 @@ gather_all = pipe.join(reduce_list_append, initial_factory=list[str])
 @pipe.step
 async def summary(ctx: StepContext[Seen, Deps, list[str]]) -> list[str]:
     ctx.deps.runs["summary"] += 1
-    return ctx.inputs
+    collected: list[str] = ctx.inputs
+    return collected
 
 
 pipe.add(
@@ -105,7 +107,7 @@ def _pipeline_workflow(catalog: Catalog, deps: Deps, states: list[Seen]) -> Any:
 async def test_map_branches_overlap_and_replay_with_another_completion_order(
     make_app: Any, catalog: Catalog, clock: FakeClock
 ) -> None:
-    deps, states = Deps(), []
+    deps, states = Deps(), list[Seen]()
     pipeline = _pipeline_workflow(catalog, deps, states)
     app = await make_app()
     iid = await pipeline.start(numbers=[1, 2, 3])
@@ -116,7 +118,15 @@ async def test_map_branches_overlap_and_replay_with_another_completion_order(
     # results reach the join in the order the steps started (item order here), on both runs
     assert result == ["10-v1", "20-v1", "30-v1"]
     assert deps.runs == Counter(
-        {"fetch 1": 1, "fetch 2": 1, "fetch 3": 1, "finish 10": 1, "finish 20": 1, "finish 30": 1, "summary": 1}
+        {
+            "fetch 1": 1,
+            "fetch 2": 1,
+            "fetch 3": 1,
+            "finish 10": 1,
+            "finish 20": 1,
+            "finish 30": 1,
+            "summary": 1,
+        }
     )
     # every branch's state change survives, on the live run and on the replay
     assert [s.items for s in states] == [{"1": 10, "2": 20, "3": 30}]
@@ -171,7 +181,8 @@ async def attempt(ctx: StepContext[None, Gate, int]) -> int:
     except asyncio.CancelledError:
         ctx.deps.sibling_cancelled.set()
         raise
-    return ctx.inputs
+    number: int = ctx.inputs
+    return number
 
 
 collected = risky.join(reduce_list_append, initial_factory=list[int])
