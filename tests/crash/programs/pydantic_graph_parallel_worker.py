@@ -5,7 +5,9 @@ Serves :data:`CATALOG`: one workflow running a graph that maps its numbers to tw
 ``start``/``done`` lines (label ``<step>-<input>``) to the side-effect log. In each instance ``fetch``
 of 1 waits until ``fetch`` of 3 has finished, so branches finish in another order than they started.
 With ``--pause-after fetch-2`` the branch of 2 stalls right after its ``fetch`` entry was committed;
-the test kills the process there, while the other branches have gone as far as they can.
+with ``--pause-after in:enrich-10`` the ``enrich`` step of 10 stalls in its body (its history position is
+taken, nothing is recorded there) while the later branches record theirs. The test kills the process
+there, once the other branches have gone as far as they can.
 
 Options: ``--db URL --log PATH [--pause-after LABEL]...``
 """
@@ -79,6 +81,8 @@ async def fetch(ctx: StepContext[Fetched, str, int]) -> int:
 @builder.step
 async def enrich(ctx: StepContext[Fetched, str, int]) -> int:
     effect("start", ctx.deps, f"enrich-{ctx.inputs}")
+    if f"in:enrich-{ctx.inputs}" in SETTINGS.pause_after:
+        await SETTINGS.forever.wait()
     effect("done", ctx.deps, f"enrich-{ctx.inputs}")
     number: int = ctx.inputs
     return number + 1
