@@ -17,9 +17,10 @@ from durable_core.authoring.activity import Activity
 from durable_core.authoring.branches import DEFERRED, BranchGroup, current_branch_group
 from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
 from durable_core.authoring.saga import CompensationCall
-from durable_core.errors import ApiMisuseError, NonDeterminismError, UnawaitedActivityError
+from durable_core.errors import NonDeterminismError, UnawaitedActivityError
 from durable_core.replay.patches import describe, divergence, is_deprecated_marker, marker_value
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+from durable_core.replay.turns import branch_refusal, is_my_turn, matches
 from durable_core.replay.unawaited import IssuedCall, IssuedCalls, unawaited_error
 from durable_core.replay.wait_records import decode_wait
 from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
@@ -131,23 +132,11 @@ class ReplaySession(WorkflowRuntime):
             self._skip_deprecated_markers()
             position = self._next
             recorded = self._recorded.get(position)
-            if self._is_my_turn(position, recorded, kind, name, digest):
+            if is_my_turn(self._recorded, self._last_recorded, position, (kind, name, digest)):
                 self._next += 1
                 group.record_claim(position)
                 return position
             await group.wait_turn(functools.partial(self._stuck, position, kind, name, digest, recorded))
-
-    def _is_my_turn(
-        self, position: int, recorded: HistoryEntry | None, kind: StepKind, name: str, digest: str
-    ) -> bool:
-        if position > self._last_recorded:
-            return True  # live: first come, first served
-        if recorded is not None:
-            return _matches(recorded, kind, name, digest)
-        # nothing recorded here (it was running when the process stopped): whoever has no later entry
-        return not any(
-            _matches(entry, kind, name, digest) for p, entry in self._recorded.items() if p > position
-        )
 
     def _stuck(
         self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry | None
@@ -159,13 +148,7 @@ class ReplaySession(WorkflowRuntime):
 
     def _refuse_while_branches(self, what: str) -> None:
         if self._groups:
-            inside = current_branch_group() is not None
-            raise ApiMisuseError(
-                f"{what} is not supported {'inside concurrent branches' if inside else 'next to running branches'}"
-                " (ctx.parallel / a DurableGraph's parallel steps): only activities may run in branches, and "
-                "the code that started them must await them first; call ctx.now()/uuid()/random(), waits, "
-                "sends and child workflows before or after the branches"
-            )
+            raise branch_refusal(what, inside=current_branch_group() is not None)
 
     def track_call(self, call: Coroutine[Any, Any, Any], name: str, position: int, location: str) -> None:
         """Remember an activity call until its coroutine starts."""
@@ -529,7 +512,7 @@ class ReplaySession(WorkflowRuntime):
             raise self.nondeterminism
 
     def _verify(self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry) -> None:
-        if _matches(recorded, kind, name, digest):
+        if matches(recorded, kind, name, digest):
             return
         self._diverge(position, kind, name, digest, recorded)
 
@@ -552,11 +535,6 @@ class ReplaySession(WorkflowRuntime):
             raise info_to_exception(entry.error)
         value = self._serializer.decode(entry.result)
         return convert(value, activity.shape.return_annotation)
-
-
-def _matches(recorded: HistoryEntry, kind: StepKind, name: str, digest: str) -> bool:
-    """Whether ``recorded`` is the entry of the operation ``kind name`` with argument digest ``digest``."""
-    return recorded.kind is kind and recorded.name == name and (not digest or recorded.args_hash == digest)
 
 
 def _arguments_json(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> JsonValue:
