@@ -12,6 +12,9 @@ one when it runs (``ReplaySession.claim_position``).
   that was running when the process stopped) goes to an activity that matches no later recorded entry.
 - When every branch waits and none matches the next recorded entry, the code has changed: the session
   is poisoned with the usual :class:`NonDeterminismError` instead of hanging.
+- An outcome is handed back to its branch only once the group's activities at earlier positions have
+  ended (:meth:`BranchGroup.wait_for_earlier`), so branches observe outcomes in position order on the
+  first run and on replay alike (a pydantic-graph join collects results in that order).
 
 The group of branches counts branches that run and branches that wait. "Every branch waits" is checked
 again after letting the event loop run :data:`SETTLE_TICKS` more times without progress, because code
