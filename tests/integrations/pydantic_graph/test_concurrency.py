@@ -213,3 +213,60 @@ async def test_an_error_in_one_branch_cancels_the_others_and_fails_the_run(
         raise AssertionError("the failed branch should fail the workflow")
     assert gate.sibling_cancelled.is_set()
     assert gate.runs == Counter({"attempt 1": 1, "attempt 2": 1})
+
+
+# -- broadcast: two different steps on the same input -----------------------------------------------
+@dataclass
+class Pair:
+    right_started: asyncio.Event = field(default_factory=asyncio.Event)
+    runs: Counter[str] = field(default_factory=Counter)
+
+
+both = GraphBuilder(name="both", state_type=Seen, deps_type=Pair, input_type=int, output_type=list[str])
+
+
+@both.step
+async def left(ctx: StepContext[Seen, Pair, int]) -> str:
+    ctx.deps.runs["left"] += 1
+    await asyncio.wait_for(ctx.deps.right_started.wait(), TIMEOUT)  # only if both run at once
+    ctx.state.items["left"] = ctx.inputs
+    return f"left {ctx.inputs}"
+
+
+@both.step
+async def right(ctx: StepContext[Seen, Pair, int]) -> str:
+    ctx.deps.runs["right"] += 1
+    ctx.deps.right_started.set()
+    ctx.state.items["right"] = -ctx.inputs
+    return f"right {ctx.inputs}"
+
+
+paired = both.join(reduce_list_append, initial_factory=list[str])
+both.add(
+    both.edge_from(both.start_node).to(left, right),
+    both.edge_from(left, right).to(paired),
+    both.edge_from(paired).to(both.end_node),
+)
+BOTH: DurableGraph[list[str]] = DurableGraph(both.build())
+
+
+async def test_broadcast_branches_overlap_and_keep_both_state_changes(
+    make_app: Any, catalog: Catalog, clock: FakeClock
+) -> None:
+    pair, states = Pair(), list[Seen]()
+
+    @workflow(catalog=catalog)
+    async def paired_flow(ctx: WorkflowContext, n: int) -> list[str]:
+        state = Seen()
+        result = await BOTH.run(ctx, state=state, deps=pair, inputs=n)
+        await sleep(ctx, 10)
+        states.append(state)
+        return result
+
+    app = await make_app()
+    iid = await paired_flow.start(n=7)
+    await wait_status(app, iid, InstanceStatus.WAITING, timeout=TIMEOUT)
+    clock.advance(11)
+    assert await app.wait_result(iid, timeout=TIMEOUT) == ["left 7", "right 7"]  # broadcast order
+    assert pair.runs == Counter({"left": 1, "right": 1})
+    assert [s.items for s in states] == [{"left": 7, "right": -7}]
