@@ -25,6 +25,7 @@ from durable_core.authoring import (
     workflow,
 )
 from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
+from durable_core.authoring.branches import BranchGroup
 from durable_core.authoring.budget import (
     Budget,
     BudgetExceededError,
@@ -169,6 +170,7 @@ __all__ = [
     "AppOptions",
     "ArchivedRun",
     "AttemptState",
+    "BranchGroup",
     "Budget",
     "BudgetExceededError",
     "BudgetLedger",

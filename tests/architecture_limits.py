@@ -56,6 +56,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "ModelPrice",
             "current_budget",
             "Activity",
+            "BranchGroup",
             "ActivityTimeoutError",
             "DispatcherLoad",
             "EngineObserver",

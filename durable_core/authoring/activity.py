@@ -22,7 +22,9 @@ class Activity(Generic[P, R]):
     """A decorated activity. Call it from a workflow as ``await act(ctx, ...)``.
 
     The history position is taken when the call is made (not when awaited), so ``asyncio.gather``
-    of several activities is deterministic without manual ids. Sync functions run in a thread.
+    of several activities is deterministic without manual ids. Inside a branch of ``ctx.parallel`` the
+    position is claimed when the activity runs instead (branches replay in their recorded order). Sync
+    functions run in a thread.
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class Activity(Generic[P, R]):
             # Called from inside another activity: plain call, part of the outer activity's attempt.
             return self._call_inline(ctx, args, kwargs)
         runtime = ctx._runtime
-        position = runtime.next_position()
+        position = runtime.activity_position()
         call = runtime.run_activity(position, self, args, kwargs, activity_id)
         caller = sys._getframe(1)  # the workflow line that made the call, named if it is never awaited
         runtime.track_call(call, self.name, position, f"{caller.f_code.co_filename}:{caller.f_lineno}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import random as _random
 import uuid as _uuid
+from collections.abc import Awaitable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from durable_core.authoring.at_most_once import step_key
+from durable_core.authoring.branches import BranchGroup, branch_group, run_parallel
 from durable_core.errors import ApiMisuseError
 from durable_core.signals import RecurSignal
 from durable_core.types import StepKind
@@ -173,6 +177,51 @@ class WorkflowContext:
                 f"ctx.{what}() chooses the code path of a workflow run: call it in the workflow body, not in "
                 "an activity (an activity's result is recorded once; branch in the workflow instead)"
             )
+
+    async def parallel(self, *branches: Awaitable[Any]) -> list[Any]:
+        """Run ``branches`` concurrently; each may run several activities; results in argument order.
+
+        Unlike ``asyncio.gather``, a branch may await several activities one after another: their history
+        positions are taken in the order they actually run, and a replay hands each activity its own
+        recorded outcome whatever order the branches finish in (see docs/parallel.md). The first branch to
+        fail cancels the others and its error is raised once they have stopped.
+
+        Only activities (and plain Python) may run in branches: ``ctx.now()``/``uuid()``/``random()``,
+        timers, waits, sends and child workflows go before or after ``ctx.parallel``; it cannot be nested.
+
+        Example::
+
+            async def ship(ctx, order):
+                label = await make_label(ctx, order)
+                return await book_courier(ctx, label)
+
+            receipts = await ctx.parallel(ship(ctx, a), ship(ctx, b))
+
+        Raises:
+            ApiMisuseError: called inside an activity, nested, or another durable operation ran in a branch.
+            TypeError: a branch is not awaitable.
+        """
+        self._require_workflow_body("parallel")
+        for index, branch in enumerate(branches):
+            candidate: object = branch  # typed callers pass awaitables; untyped ones may not
+            if not inspect.isawaitable(candidate):
+                for other in branches:
+                    if inspect.iscoroutine(other):
+                        other.close()  # they will never run: no "never awaited" warning
+                raise TypeError(f"ctx.parallel() branch {index} is not awaitable: {type(branch).__name__}")
+        return await run_parallel(self._runtime, branches)
+
+    def branch_group(self) -> AbstractContextManager[BranchGroup]:
+        """A group of concurrent branches for code that starts its tasks itself (integrations).
+
+        Run each task's code inside ``with group.branch():``; while the group is open the code that opened
+        it only awaits the branches. ``ctx.parallel`` is this plus the tasks.
+
+        Raises:
+            ApiMisuseError: called inside an activity, or a group is already open.
+        """
+        self._require_workflow_body("branch_group")
+        return branch_group(self._runtime)
 
     async def recur(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Start over as a fresh run of the same instance with these arguments (seed: ``ctx.recur``).

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from durable_core.authoring.activity import Activity
+    from durable_core.authoring.branches import BranchGroup
     from durable_core.authoring.saga import CompensationCall
     from durable_core.authoring.streams import OutputStream
 
@@ -98,6 +99,18 @@ class WorkflowRuntime(abc.ABC):
     @abc.abstractmethod
     def next_position(self) -> int:
         """Reserve the next history position (called synchronously when an operation is created)."""
+
+    @abc.abstractmethod
+    def activity_position(self) -> int:
+        """The position of an activity being created (``DEFERRED`` inside a branch: claimed when it runs)."""
+
+    @abc.abstractmethod
+    def open_branch_group(self) -> BranchGroup:
+        """Open a group of concurrent branches whose activities replay in their recorded order."""
+
+    @abc.abstractmethod
+    def close_branch_group(self, group: BranchGroup, *, completed: bool) -> None:
+        """Close ``group`` (``completed``: its code ended normally or with an ordinary exception)."""
 
     @abc.abstractmethod
     async def run_activity(

@@ -8,16 +8,19 @@ the session is poisoned: nothing more executes). Otherwise the operation runs li
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Any, NoReturn
 
 from durable_core.authoring.activity import Activity
+from durable_core.authoring.branches import DEFERRED, BranchGroup, current_branch_group
 from durable_core.authoring.runtime import ChildStart, Outgoing, WaitResult, WaitSpec, WorkflowRuntime
 from durable_core.authoring.saga import CompensationCall
 from durable_core.errors import NonDeterminismError, UnawaitedActivityError
 from durable_core.replay.patches import describe, divergence, is_deprecated_marker, marker_value
 from durable_core.replay.steps import LiveExecutor, PlannedActivity, PlannedCompensation, ReplayMode
+from durable_core.replay.turns import branch_refusal, is_my_turn, matches
 from durable_core.replay.unawaited import IssuedCall, IssuedCalls, unawaited_error
 from durable_core.replay.wait_records import decode_wait
 from durable_core.serialization import Serializer, args_hash, convert, info_to_exception, to_json_value
@@ -65,6 +68,7 @@ class ReplaySession(WorkflowRuntime):
         # positions an earlier run of this history reached (it parked there): ctx.patched answers False
         self._frontier = frontier
         self._patches: dict[str, bool] = {}  # ctx.patched answers of this run, by change id
+        self._groups: list[BranchGroup] = []  # open groups of concurrent branches (ctx.parallel)
 
     # -- WorkflowRuntime -------------------------------------------------------------------
     @property
@@ -78,10 +82,73 @@ class ReplaySession(WorkflowRuntime):
 
     def next_position(self) -> int:
         """Reserve the next position (stepping over markers of patches the code no longer mentions)."""
+        self._refuse_while_branches("this durable operation")
+        return self._take_next()
+
+    def _take_next(self) -> int:
         self._skip_deprecated_markers()
         position = self._next
         self._next += 1
         return position
+
+    def activity_position(self) -> int:
+        """The position of an activity being created: :data:`DEFERRED` in a branch (claimed when it runs)."""
+        group = current_branch_group()
+        if group is not None and group.runtime is self:
+            return DEFERRED
+        return self.next_position()
+
+    def open_branch_group(self) -> BranchGroup:
+        """Open a group of concurrent branches (see :mod:`durable_core.authoring.branches`)."""
+        self._refuse_while_branches("opening branches")
+        group = BranchGroup(self)
+        self._groups.append(group)
+        return group
+
+    def close_branch_group(self, group: BranchGroup, *, completed: bool) -> None:
+        """Close ``group``; after it ``completed``, mark positions its cancelled activities left empty.
+
+        A cancelled activity (a sibling failed, the graph ended) took a position and recorded nothing.
+        A deprecated marker there lets the code after the group step over it on replay, as if the position
+        had never been taken, whether or not the replay gets as far as creating that activity again.
+        """
+        self._groups.remove(group)
+        if not completed or self.mode is not ReplayMode.LIVE:
+            return
+        for position in group.claimed:
+            if position not in self._recorded:
+                entry = self._plain_entry(
+                    position, StepKind.PATCH, "edda.cancelled-branch-step", marker_value(True)
+                )
+                self._recorded[position] = entry
+                self._pending.append(entry)
+
+    async def claim_position(self, kind: StepKind, name: str, digest: str) -> int:
+        """Take a position for an operation of a branch: the next one live, its recorded one on replay."""
+        group = current_branch_group()
+        assert group is not None and group.runtime is self
+        while True:
+            self._raise_if_poisoned()
+            self._skip_deprecated_markers()
+            position = self._next
+            recorded = self._recorded.get(position)
+            if is_my_turn(self._recorded, self._last_recorded, position, (kind, name, digest)):
+                self._next += 1
+                group.record_claim(position)
+                return position
+            await group.wait_turn(functools.partial(self._stuck, position, kind, name, digest, recorded))
+
+    def _stuck(
+        self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry | None
+    ) -> None:
+        if recorded is None:
+            self._next += 1  # an empty position nobody running claims: a cancelled step, skip it
+            return
+        self._diverge(position, kind, name, digest, recorded)
+
+    def _refuse_while_branches(self, what: str) -> None:
+        if self._groups:
+            raise branch_refusal(what, inside=current_branch_group() is not None)
 
     def track_call(self, call: Coroutine[Any, Any, Any], name: str, position: int, location: str) -> None:
         """Remember an activity call until its coroutine starts."""
@@ -122,6 +189,7 @@ class ReplaySession(WorkflowRuntime):
         another entry or an earlier run parked past it: that run was recorded by code without the patch.
         """
         self._raise_if_poisoned()
+        self._refuse_while_branches("ctx.patched()")
         known = self._patches.get(change_id)
         if known is not None:
             return known
@@ -164,9 +232,46 @@ class ReplaySession(WorkflowRuntime):
         kwargs: Mapping[str, Any],
         activity_id: str | None,
     ) -> Any:
-        """Serve the activity from history or execute it live."""
+        """Serve the activity from history or execute it live.
+
+        In a branch (``position`` is :data:`DEFERRED`) the position is claimed now, and the outcome is
+        handed back only after the group's activities that took earlier positions have ended: branches
+        see outcomes in position order, live and on replay alike, so what they do next (and what a
+        pydantic-graph join collects) does not depend on which activity happened to finish first.
+        """
         self._raise_if_poisoned()
         digest = args_hash(_arguments_json(args, kwargs))
+        if position != DEFERRED:
+            value, aid = await self._activity_at(position, activity, args, kwargs, activity_id, digest)
+        else:
+            position = await self.claim_position(StepKind.ACTIVITY, activity.name, digest)
+            group = current_branch_group()
+            assert group is not None
+            try:
+                try:
+                    value, aid = await self._activity_at(
+                        position, activity, args, kwargs, activity_id, digest
+                    )
+                except Exception:
+                    await group.wait_for_earlier(position)
+                    raise
+                await group.wait_for_earlier(position)
+            finally:
+                group.finish(position)
+        if activity.compensation is not None:
+            call = CompensationCall(activity.compensation, args, dict(kwargs))
+            self._compensations.append((call, value, aid))
+        return value
+
+    async def _activity_at(
+        self,
+        position: int,
+        activity: Activity[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        activity_id: str | None,
+        digest: str,
+    ) -> tuple[Any, str]:
         aid = activity_id or f"{activity.name}:{position}"
         recorded = self._recorded.get(position)
         if recorded is not None:
@@ -174,19 +279,15 @@ class ReplaySession(WorkflowRuntime):
             value = self._outcome(recorded, activity)
             if self._executor is not None:
                 await self._executor.on_replayed_activity(self.instance_id, aid, activity.name, value)
-        else:
-            self._check_not_parked_here(position, StepKind.ACTIVITY, activity.name, digest)
-            executor = self._require_live()
-            await self._flush()
-            step = PlannedActivity(position, activity, args, kwargs, digest, aid)
-            recorded = await executor.execute_activity(self, step)
-            self._recorded[position] = recorded
-            self.live_steps += 1
-            value = self._outcome(recorded, activity)
-        if activity.compensation is not None:
-            call = CompensationCall(activity.compensation, args, dict(kwargs))
-            self._compensations.append((call, value, aid))
-        return value
+            return value, aid
+        self._check_not_parked_here(position, StepKind.ACTIVITY, activity.name, digest)
+        executor = self._require_live()
+        await self._flush()
+        step = PlannedActivity(position, activity, args, kwargs, digest, aid)
+        recorded = await executor.execute_activity(self, step)
+        self._recorded[position] = recorded
+        self.live_steps += 1
+        return self._outcome(recorded, activity), aid
 
     def side_effect(self, kind: StepKind, produce: Callable[[], JsonValue]) -> JsonValue:
         """Serve a recorded ``now``/``uuid``/``random`` value or produce and buffer a new one."""
@@ -411,7 +512,7 @@ class ReplaySession(WorkflowRuntime):
             raise self.nondeterminism
 
     def _verify(self, position: int, kind: StepKind, name: str, digest: str, recorded: HistoryEntry) -> None:
-        if recorded.kind is kind and recorded.name == name and (not digest or recorded.args_hash == digest):
+        if matches(recorded, kind, name, digest):
             return
         self._diverge(position, kind, name, digest, recorded)
 

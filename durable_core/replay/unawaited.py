@@ -72,7 +72,7 @@ class IssuedCalls:
 
 def unawaited_error(workflow_name: str, instance_id: str, calls: list[IssuedCall]) -> UnawaitedActivityError:
     """The error that fails a run which returned with activity calls never awaited."""
-    described = "; ".join(f"{c.name} at {c.location} (history position {c.position})" for c in calls)
+    described = "; ".join(f"{c.name} at {c.location} ({_where(c.position)})" for c in calls)
     first = calls[0]
     return UnawaitedActivityError(
         f"workflow {workflow_name!r} instance {instance_id}: activity call(s) never awaited, so they never "
@@ -95,3 +95,8 @@ def _stop(calls: list[IssuedCall]) -> None:
             task.cancel()  # a fire-and-forget task that has not run yet: it never will
         else:
             issued.call.close()
+
+
+def _where(position: int) -> str:
+    # a call made inside a ctx.parallel branch claims its position only when it runs
+    return f"history position {position}" if position >= 0 else "in a branch, no position taken"

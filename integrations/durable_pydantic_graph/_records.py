@@ -39,6 +39,9 @@ class StepRecord(BaseModel):
     target: str | None = None
     value: Any = None
     state: Any = None
+    #: what the step changed in the state (``_state.state_changes``); None in records made before these
+    #: were recorded: then the whole ``state`` is loaded
+    changes: list[Any] | None = None
 
 
 def _hints(fn: Any) -> dict[str, Any]:

@@ -99,3 +99,59 @@ def load_into(live: Any, data: Any) -> None:
         return
     for field in dataclasses.fields(live):
         object.__setattr__(live, field.name, getattr(fresh, field.name))
+
+
+def state_changes(before: Any, after: Any, path: tuple[str, ...] = ()) -> list[Any]:
+    """What a step did to the state, as JSON operations from snapshot ``before`` to ``after``.
+
+    Operations are ``["set", path, value]``, ``["del", path]`` and ``["extend", path, items]`` (a list
+    that only grew at its end), with ``path`` the list of object keys. Objects are compared key by key,
+    so two parallel steps that each add a key to one dict, or append to one list, both keep theirs.
+    """
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        ops: list[Any] = []
+        for key, value in after.items():
+            if key in before:
+                ops.extend(state_changes(before[key], value, (*path, key)))
+            else:
+                ops.append(["set", [*path, key], value])
+        ops.extend(["del", [*path, key]] for key in before if key not in after)
+        return ops
+    if isinstance(before, list) and isinstance(after, list) and after[: len(before)] == before:
+        return [["extend", list(path), after[len(before) :]]]
+    return [["set", list(path), after]]
+
+
+def apply_changes(data: Any, ops: list[Any]) -> Any:
+    """``data`` (a state snapshot) with ``ops`` from :func:`state_changes` applied (``data`` is modified)."""
+    for op, path, *value in ops:
+        if not path:
+            data = value[0] if op == "set" else data + value[0] if op == "extend" else data
+            continue
+        parent = data
+        for key in path[:-1]:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        last = path[-1]
+        if op == "del":
+            parent.pop(last, None)
+        elif op == "extend" and isinstance(parent.get(last), list):
+            parent[last] = parent[last] + value[0]
+        else:  # "set", or "extend" of a list another step replaced
+            parent[last] = value[0]
+    return data
+
+
+def load_changes_into(live: Any, data: Any, changes: list[Any] | None) -> None:
+    """Apply a step's recorded ``changes`` to ``live`` (without them, load its whole snapshot ``data``).
+
+    Steps of parallel branches each ran on their own copy of the state; applying only what a step
+    changed keeps what the others changed meanwhile, as pydantic-graph's shared state object would.
+    """
+    if changes is None:
+        load_into(live, data)
+    elif live is not None and changes:
+        load_into(live, apply_changes(snapshot(live), changes))

@@ -7,8 +7,11 @@ JSON; the workflow then loads that state into the live state object and hands th
 pydantic-graph. On replay the recorded outcome is used and the step does not run again.
 
 Routing (edges, decisions, forks, joins and reducers) is pydantic-graph's own and runs in the workflow
-body. Steps of parallel branches run one at a time in a deterministic order, so a replay takes the
-same history positions as the first run.
+body. Steps of parallel branches (``map``, broadcast forks) run concurrently, as in pydantic-graph: each
+step is a branch of one ``ctx.branch_group()``, so its activity takes its history position when it runs
+and a replay hands every step its own recorded outcome whatever order the branches finish in. Each
+step runs on its own copy of the state and only the fields it changed are copied back. A graph with
+``@workflow_step`` steps (which may wait durably) and :meth:`DurableGraph.iter` run steps one at a time.
 """
 
 from __future__ import annotations
@@ -24,9 +27,16 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic_graph import Graph, GraphRun, Step, StepContext
 from pydantic_graph.step import NodeStep
 
-from durable_core import Activity, ConfigurationError, RetryPolicy, WorkflowContext
+from durable_core import Activity, BranchGroup, ConfigurationError, RetryPolicy, WorkflowContext
 from durable_pydantic_graph._records import StepRecord, decode_output, encode_output
-from durable_pydantic_graph._state import check_state, load_into, rebuild, snapshot, to_json
+from durable_pydantic_graph._state import (
+    check_state,
+    load_changes_into,
+    rebuild,
+    snapshot,
+    state_changes,
+    to_json,
+)
 from durable_pydantic_graph.context import bound_context, runs_in_workflow
 from durable_pydantic_graph.errors import UnsupportedGraphError
 
@@ -64,7 +74,9 @@ async def _execute_step(ctx: WorkflowContext, job: _StepJob, inputs_json: Any) -
     state = rebuild(job.state_type, job.state_json) if job.state_type is not None else None
     with bound_context(None):  # durable waits are for @workflow_step steps only
         output = await job.step.call(StepContext(state=state, deps=job.deps, inputs=job.inputs))
-    return encode_output(job.step, output, snapshot(state))
+    after = snapshot(state)
+    record = encode_output(job.step, output, after)
+    return record.model_copy(update={"changes": state_changes(job.state_json, after)})
 
 
 def _inputs_json(inputs: Any) -> Any:
@@ -162,10 +174,14 @@ class DurableGraph(Generic[OutputT]):
             TypeError: ``ctx`` is not a WorkflowContext, or the call is made inside an activity.
             UnsupportedGraphError: the state is not a mutable dataclass or Pydantic model.
         """
+        durable, run = self._durable_graph(ctx, state)
         with bound_context(ctx):
-            output = await self._durable_graph(ctx, state).run(
-                state=state, deps=deps, inputs=inputs, infer_name=False
-            )
+            if len(self._activities) < sum(isinstance(node, Step) for node in self.graph.nodes.values()):
+                output = await durable.run(state=state, deps=deps, inputs=inputs, infer_name=False)
+            else:
+                with ctx.branch_group() as group:
+                    run.group = group
+                    output = await durable.run(state=state, deps=deps, inputs=inputs, infer_name=False)
         return cast(OutputT, output)
 
     @asynccontextmanager
@@ -193,13 +209,13 @@ class DurableGraph(Generic[OutputT]):
             TypeError: ``ctx`` is not a WorkflowContext, or the call is made inside an activity.
             UnsupportedGraphError: the state is not a mutable dataclass or Pydantic model.
         """
-        durable = self._durable_graph(ctx, state)
+        durable, _ = self._durable_graph(ctx, state)
         with bound_context(ctx):
             async with durable.iter(state=state, deps=deps, inputs=inputs, infer_name=False) as graph_run:
                 yield graph_run
 
-    def _durable_graph(self, ctx: WorkflowContext, state: Any) -> Graph:
-        """A copy of the graph whose steps run as this run's activities."""
+    def _durable_graph(self, ctx: WorkflowContext, state: Any) -> tuple[Graph, _DurableRun]:
+        """A copy of the graph whose steps run as this run's activities, and the run that wraps them."""
         _check_workflow_context(ctx)
         check_state(state)
         run = _DurableRun(self, ctx, state)
@@ -207,7 +223,7 @@ class DurableGraph(Generic[OutputT]):
             node_id: run.wrap(node) if isinstance(node, Step) else node
             for node_id, node in self.graph.nodes.items()
         }
-        return dataclasses.replace(self.graph, nodes=nodes)
+        return dataclasses.replace(self.graph, nodes=nodes), run
 
 
 def _is_stream_step(node: Step) -> bool:
@@ -229,13 +245,18 @@ def _refuse_stream_steps(graph: Graph) -> None:
 
 
 class _DurableRun:
-    """One durable run of a graph: per-node counters and the lock that orders step executions."""
+    """One durable run of a graph: per-node counters, and how steps are ordered.
+
+    With ``group`` set, every step is a branch of it and steps run concurrently; without it (graphs with
+    ``@workflow_step`` steps, ``iter()``) the lock runs them one at a time.
+    """
 
     def __init__(self, owner: DurableGraph[Any], ctx: WorkflowContext, state: Any) -> None:
         self.owner = owner
         self.ctx = ctx
         self.state = state
         self.lock = asyncio.Lock()
+        self.group: BranchGroup | None = None
         self.counts: Counter[str] = Counter()
 
     def wrap(self, node: Step) -> Step:
@@ -243,6 +264,10 @@ class _DurableRun:
         activity = self.owner._activities.get(node.id)
 
         async def call(step_ctx: StepContext) -> Any:
+            if self.group is not None and activity is not None:
+                with self.group.branch():
+                    self.counts[node.id] += 1
+                    return await self._run_activity(activity, node, step_ctx)
             async with self.lock:
                 self.counts[node.id] += 1
                 if activity is None:
@@ -269,5 +294,5 @@ class _DurableRun:
         activity_id = f"{activity.name}#{self.counts[node.id]}"
         record = await activity(self.ctx, job, inputs_json, activity_id=activity_id)
         if state is not None:
-            load_into(state, record.state)
+            load_changes_into(state, record.state, record.changes)
         return decode_output(node, record, self.owner.graph.nodes)

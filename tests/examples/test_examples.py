@@ -221,6 +221,12 @@ EXPECTED: dict[str, list[str]] = {
         "total: 55.0",
         "history of the last run only: ['receive:usage', 'bill']",
     ],
+    "parallel_shipping.py": [
+        "activities run before the timer: {'book_courier': 3, 'make_label': 3}",
+        "shipped: ['LBL-A-1 booked', 'LBL-B-2 booked', 'LBL-C-3 booked']",
+        "activities run in all: {'book_courier': 3, 'make_label': 3}",
+        "replay check ok: True",
+    ],
     "concurrency_checkout.py": [
         "each cart waits for ('payment.completed',), ('cancellations',) or 00:15",
         "cart-1: paid 42",
