@@ -218,7 +218,9 @@ async def _run_control(c: Checked) -> None:
     assert (paused["action"], paused["outcome"], paused["status"]) == ("pause", "applied", "paused")
     assert (await c.ok("runs_pause", {"instance_id": parked}))["outcome"] == "already-applied"
     unpaused = await c.ok("runs_unpause", {"instance_id": parked})
-    assert (unpaused["outcome"], unpaused["status"]) == ("applied", "waiting")
+    # it goes on where it stopped: waiting again, or briefly pending/running while a worker resumes it
+    assert unpaused["outcome"] == "applied" and unpaused["status"] in ("waiting", "pending", "running")
+    await c.status_until("pending", parked, "waiting")
     ended = await c.ok("runs_terminate", {"instance_id": parked, "reason": "wedged"})
     assert (ended["outcome"], ended["status"]) == ("applied", "failed")
     assert (await c.ok("runs_terminate", {"instance_id": parked}))["outcome"] == "already-applied"
