@@ -55,6 +55,7 @@ from durable_core.authoring.concurrency import (
     wait_first,
 )
 from durable_core.authoring.events import EventMetadata, ReceivedEvent, send_event, wait_event
+from durable_core.authoring.runtime import RunMemo
 from durable_core.authoring.streams import OutputStream
 from durable_core.clock import Clock, FakeClock, SystemClock
 from durable_core.codec import PayloadCodec
@@ -254,6 +255,7 @@ __all__ = [
     "RetryInfo",
     "RetryPolicy",
     "RunControlError",
+    "RunMemo",
     "Schedule",
     "ScheduleExistsError",
     "ScheduleInfo",

@@ -1,8 +1,9 @@
 """``DurableMCPClient``: call tools of other MCP servers from a workflow, durably.
 
-Every ``list_tools`` and every ``call_tool`` is an activity: done live once (with the activity's retries
-when the connection fails), recorded, and replayed from history after a crash or a timer - a completed
-tool call is never sent again. Each activity attempt opens its own connection (streamable HTTP or a
+The first ``list_tools`` of a run and every ``call_tool`` are activities: done live once (with the
+activity's retries when the connection fails), recorded, and replayed from history after a crash or a
+timer - a completed tool call is never sent again. Later ``list_tools`` calls of the same run return the
+recorded list from the run's memo (``ctx.run_memo``) without a step of their own. Each activity attempt opens its own connection (streamable HTTP or a
 stdio subprocess) and closes it, so nothing outlives a crashed process.
 
 Auth headers are resolved inside the activity at call time, from a callable or an environment variable
@@ -46,6 +47,8 @@ _REQUEST_ERRORS: Final = frozenset({-32700, -32600, -32601, -32602})
 LIST_TOOLS: Final = "mcp.list_tools"
 T = TypeVar("T")
 CALL_TOOL: Final = "mcp.call_tool"
+#: memo value while the first ``list_tools`` of a run is in flight
+_LISTING: Final = object()
 
 
 class MCPClientError(TerminalError):
@@ -109,12 +112,33 @@ class DurableMCPClient:
         )
 
     async def list_tools(self, ctx: WorkflowContext) -> list[Tool]:
-        """The server's tools: fetched once (an activity) and replayed from history afterwards.
+        """The server's tools, listed once per run of the workflow.
 
-        Call it once per run and keep the list: each call is a step of its own.
+        The first call of a run is an activity (recorded, replayed from history afterwards); later calls
+        in the same run - and in every replay of it - return that recorded list without a history entry
+        or a request. A new run (``ctx.recur``) lists again. Inside an activity, each call is a plain,
+        live request, as every activity called from an activity is.
         """
-        recorded = await self._list(ctx)
-        return [Tool.model_validate(tool) for tool in recorded]
+        if ctx.in_activity:
+            return _tools(await self._list(ctx))
+        memo, key = ctx.run_memo, f"{LIST_TOOLS}:{self.name}"
+        cached = memo.get(key)
+        if isinstance(cached, list):
+            return _tools(cached)
+        # Only the call that started listing first fills the memo: calls made while it is in flight
+        # (asyncio.gather) take steps of their own, so the choice does not depend on which finishes first.
+        first = cached is None
+        if first:
+            memo.put(key, _LISTING)
+        try:
+            recorded = await self._list(ctx)
+        except BaseException:
+            if first:
+                memo.put(key, None)  # not listed: the next call of this run tries again
+            raise
+        if first:
+            memo.put(key, recorded)
+        return _tools(recorded)
 
     async def call_tool(
         self, ctx: WorkflowContext, name: str, arguments: Mapping[str, Any] | None = None
@@ -174,6 +198,11 @@ class DurableMCPClient:
 
     def __repr__(self) -> str:
         return f"<DurableMCPClient {self.name}>"
+
+
+def _tools(recorded: Any) -> list[Tool]:
+    """Fresh ``Tool`` objects from the recorded JSON (callers may change them without touching the memo)."""
+    return [Tool.model_validate(tool) for tool in recorded]
 
 
 async def _guard(call: Awaitable[T]) -> T:

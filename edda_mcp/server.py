@@ -35,6 +35,7 @@ from edda_mcp.queries import InstanceQueries
 from edda_mcp.registration import register_durable_tool
 from edda_mcp.remote import exposure_warning
 from edda_mcp.resources import announcer, register_instance_resources
+from edda_mcp.server_options import DEFAULT_CONTROL_PREFIX, ServerFeatures, control_prefix
 from edda_mcp.stdio import run_stdio
 from edda_mcp.tasks import DurableTasks
 from edda_mcp.tasks2025 import LegacyTasks
@@ -84,6 +85,9 @@ class EddaMCPServer:
             ``<name>_cancel`` (and ``<name>_respond``) per durable tool. ``"compact"``: one start tool
             per durable tool plus shared ``runs_status``, ``runs_result``, ``runs_cancel``, ``runs_list``
             (and ``runs_respond``), for hosts where many tools crowd the model's context.
+        run_control_tools: add the opt-in run-control admin tools (``runs_retry``, ``_fork``,
+            ``_pause``, ``_unpause``, ``_terminate``): True for prefix ``runs``, or the prefix to use
+            (as :meth:`add_run_control_tools`). Only where the server's clients are operators.
         **app_options: further :class:`EddaApp` options, type-checked (see :class:`AppOptions`):
             ``worker=WorkerOptions(...)``, ``outbox=``, ``ingress=``, ``clock``, ``poll_interval``...
     """
@@ -108,10 +112,14 @@ class EddaMCPServer:
         request_state_security: RequestStateSecurity | None = None,
         workflows: Iterable[Workflow[Any, Any]] = (),
         tool_style: ToolStyle | str = ToolStyle.FULL,
+        run_control_tools: bool | str = False,
         **app_options: Unpack[AppOptions],
     ) -> None:
         if start_wait_seconds < 0 or max_wait_seconds < 0:
             raise ToolDefinitionError("start_wait_seconds and max_wait_seconds must be >= 0")
+        self._features = ServerFeatures.resolve(
+            tasks=tasks, apps=apps, events=events, run_control_tools=run_control_tools
+        )
         self.tool_style = _tool_style(tool_style)
         self.name = name
         self._feed = ChangeFeed(hooks)
@@ -131,23 +139,30 @@ class EddaMCPServer:
         self._feed.on_change(announcer(self._bus))
         self._token_verifier = token_verifier
         self._auth = auth
-        self.mcp: MCPServer[Any] = MCPServer(
-            name,
-            instructions=instructions,
-            version=version,
-            token_verifier=token_verifier,
-            auth=auth,
-            lifespan=self._mcp_lifespan,
-            subscriptions=self._bus,
-            extensions=self._extensions(tasks=tasks, events=events) or None,
-            request_state_security=request_state_security,
-        )
-        self._apps = apps
+        self.mcp: MCPServer[Any] = self._new_mcp(instructions, version, request_state_security)
         self.durable_tools: dict[str, DurableTool] = {}
         self._shared = SharedRunTools(lambda: self.durable_tools, self._engine)
-        self._add_middleware(apps=apps, tasks=tasks)
+        self._add_middleware()
         self.storage = InstanceQueries(self._engine)
         register_instance_resources(self.mcp, self._engine)
+        if self._features.run_control_prefix is not None:
+            self.add_run_control_tools(self._features.run_control_prefix)
+
+    def _new_mcp(
+        self, instructions: str | None, version: str, request_state_security: RequestStateSecurity | None
+    ) -> MCPServer[Any]:
+        """The SDK server, with the extensions this server's features ask for."""
+        return MCPServer(
+            self.name,
+            instructions=instructions,
+            version=version,
+            token_verifier=self._token_verifier,
+            auth=self._auth,
+            lifespan=self._mcp_lifespan,
+            subscriptions=self._bus,
+            extensions=self._extensions() or None,
+            request_state_security=request_state_security,
+        )
 
     def _engine_for(self, app: EddaApp | None) -> EddaApp:
         """The app given (from now on also serving this server's workflows), or a new one of its own."""
@@ -157,21 +172,21 @@ class EddaMCPServer:
             app.add_workflow(wf)
         return app
 
-    def _add_middleware(self, *, apps: bool, tasks: bool) -> None:
+    def _add_middleware(self) -> None:
         """Per-client additions the SDK has no extension hook for (progress views, 2025-11-25 tasks)."""
-        if apps:
+        if self._features.apps:
             self.mcp.middleware.append(ProgressViewsMiddleware(lambda: self.durable_tools))
-        if tasks:  # the 2025-11-25 form, for clients that send params.task on that protocol
+        if self._features.tasks:  # the 2025-11-25 form, for clients that send params.task on that protocol
             self.mcp.middleware.append(LegacyTasks(lambda: self.durable_tools, self._engine, self._feed))
 
     def _engine(self) -> EddaApp:
         return self.app
 
-    def _extensions(self, *, tasks: bool, events: bool) -> list[Extension]:
+    def _extensions(self) -> list[Extension]:
         chosen: list[Extension] = []
-        if tasks:
+        if self._features.tasks:
             chosen.append(DurableTasks(lambda: self.durable_tools, self._engine))
-        if events:
+        if self._features.events:
             chosen.append(RunEvents(self._engine, self._feed))
         return chosen
 
@@ -282,7 +297,7 @@ class EddaMCPServer:
         self.catalog.add(tool.workflow)
         self.app.add_workflow(tool.workflow)
         register_durable_tool(self.mcp, tool)
-        if self._apps:
+        if self._features.apps:
             register_view(self.mcp, tool)
         self._add_shared_tools(tool)
         self.durable_tools[tool.spec.name] = tool
@@ -311,12 +326,16 @@ class EddaMCPServer:
         """
         register_resolve_tool(self.mcp, self._engine, name)
 
-    def add_run_control_tools(self, prefix: str = "runs") -> None:
+    def add_run_control_tools(self, prefix: str = DEFAULT_CONTROL_PREFIX) -> None:
         """Opt in to the run-control admin tools ``<prefix>_retry/_fork/_pause/_unpause/_terminate``.
 
-        Add them only where the server's clients are operators (see docs/run-control.md).
+        Add them only where the server's clients are operators (see docs/run-control.md). The
+        constructor keyword ``run_control_tools=True`` (or ``="<prefix>"``) does the same.
+
+        Raises:
+            ToolDefinitionError: ``prefix`` is not 1-64 letters, digits, ``_``, ``-`` or ``.``.
         """
-        register_control_tools(self.mcp, self._engine, prefix)
+        register_control_tools(self.mcp, self._engine, control_prefix(prefix))
 
     def tool(
         self, name: str | None = None, *, description: str | None = None, **options: Any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from durable_core import EddaApp, InstanceRecord, InstanceStatus
+from durable_core import EddaApp, InstanceRecord, InstanceStatus, InstanceUsage
 from edda_mcp.models import ErrorOut, StatusOut, UsageOut, WaitOut
 
 RUNNING_POLL_SECONDS = 2.0
@@ -14,7 +14,8 @@ MAX_POLL_SECONDS = 300.0
 
 async def read_status(app: EddaApp, record: InstanceRecord) -> StatusOut:
     """Status of ``record`` with progress and what it waits for."""
-    progress = await app.get_progress(record.instance_id)
+    # one history read for both (before usage existed, progress alone read it once)
+    progress, usage = await app.get_progress_and_usage(record)
     waiting = await read_wait(app, record) if record.status is InstanceStatus.WAITING else None
     return StatusOut(
         instance_id=record.instance_id,
@@ -25,7 +26,7 @@ async def read_status(app: EddaApp, record: InstanceRecord) -> StatusOut:
         current_step=progress.current_step,
         last_completed_step=progress.last_completed_step,
         waiting_for=waiting,
-        usage=await read_usage(app, record),
+        usage=usage_out(usage),
         cancel_requested=record.cancel_requested,
         error=error_out(record),
         poll_interval_seconds=poll_interval(record, waiting, app.clock.now()),
@@ -35,9 +36,8 @@ async def read_status(app: EddaApp, record: InstanceRecord) -> StatusOut:
     )
 
 
-async def read_usage(app: EddaApp, record: InstanceRecord) -> UsageOut | None:
+def usage_out(found: InstanceUsage) -> UsageOut | None:
     """LLM usage from the recorded model requests (None when there are none and no budget)."""
-    found = await app.get_usage(record.instance_id)
     used, budget = found.usage, found.budget
     if used.requests == 0 and budget is None:
         return None

@@ -127,6 +127,7 @@ PUBLIC_ALL: Final[Mapping[str, frozenset[str]]] = {
             "RetryExhaustedError",
             "RetryInfo",
             "RetryPolicy",
+            "RunMemo",
             "CatchUp",
             "Overlap",
             "Schedule",

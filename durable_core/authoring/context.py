@@ -21,7 +21,7 @@ from durable_core.validation import MAX_ID_LENGTH, check_text
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from durable_core.authoring.runtime import ActivityScope, WorkflowRuntime
+    from durable_core.authoring.runtime import ActivityScope, RunMemo, WorkflowRuntime
     from durable_core.authoring.streams import OutputStream
 
 
@@ -68,6 +68,25 @@ class WorkflowContext:
     def attempt(self) -> int:
         """1-based attempt number of the running activity (0 in a workflow body)."""
         return self._scope.attempt if self._scope is not None else 0
+
+    @property
+    def run_memo(self) -> RunMemo:
+        """Values cached for this run of the workflow body, by key (see :class:`RunMemo`).
+
+        Empty at every execution of the body (each resume replays it from the top) and after
+        ``ctx.recur``. Replay-safe only for values derived from recorded results: a library caches what
+        a durable step returned so that later calls in the same run skip the step (``DurableMCPClient``
+        lists a server's tools once per run this way).
+
+        Raises:
+            ApiMisuseError: when used inside an activity (an activity's attempts are not replayed).
+        """
+        if self._scope is not None:
+            raise ApiMisuseError(
+                "ctx.run_memo caches values for a run of the workflow body: use it in the workflow, not "
+                "in an activity (an activity runs again on each attempt and nothing in it is replayed)"
+            )
+        return self._runtime.run_memo
 
     @property
     def session(self) -> AsyncSession:

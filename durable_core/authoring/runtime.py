@@ -81,11 +81,55 @@ class ChildStart:
     cancel_with_parent: bool = True
 
 
+class RunMemo:
+    """Values cached for this run of the workflow body (``ctx.run_memo``), by key.
+
+    A fresh, empty memo comes with every execution of the body: each resume (after a timer, an event, a
+    crash or a restart) replays the body from the top with a new memo, and a run started by
+    ``ctx.recur`` starts empty too. It is replay-safe only for values derived from recorded results: fill
+    it right after the durable step that produced the value (the same step is replayed on every
+    execution, so the memo is filled at the same point each time), never from clocks, randomness or I/O.
+
+    Keys are strings; prefix them with your library's name (``"edda_mcp.list_tools:inventory"``).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+
+    def get(self, key: str) -> object | None:
+        """The value stored under ``key`` in this run, or None."""
+        return self._values.get(key)
+
+    def put(self, key: str, value: object) -> None:
+        """Store ``value`` under ``key`` for the rest of this run (replacing any earlier value)."""
+        self._values[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<RunMemo {sorted(self._values)}>"
+
+
 class WorkflowRuntime(abc.ABC):
     """What a running (or replaying) workflow instance offers to the code of its workflow."""
 
     instance_id: str
     workflow_name: str
+    # created on first use, so runtimes need not call a base __init__ (see run_memo)
+    _run_memo: RunMemo | None = None
+
+    @property
+    def run_memo(self) -> RunMemo:
+        """The :class:`RunMemo` of this execution of the workflow body (one runtime per execution)."""
+        if self._run_memo is None:
+            self._run_memo = RunMemo()
+        return self._run_memo
 
     @property
     @abc.abstractmethod

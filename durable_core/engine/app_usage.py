@@ -7,11 +7,19 @@ integrations record them), so it is exact after crashes and never counts a repla
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from durable_core.authoring.budget import Budget, LLMUsage, model_call_of, split_budget, total_usage
+from durable_core.engine.progress import current_step, progress_of
 from durable_core.engine.services import EngineServices
-from durable_core.types import HistoryEntry, InstanceRecord, StepKind, StepOutcome
+from durable_core.storage.base import Storage
+from durable_core.types import HistoryEntry, InstanceProgress, InstanceRecord, StepKind, StepOutcome
+
+if TYPE_CHECKING:
+    from durable_core.engine.dispatcher import Dispatcher
 
 __all__ = ["InstanceUsage", "UsageAPI"]
 
@@ -49,6 +57,8 @@ class UsageAPI:
     """``app.get_usage(instance_id)``."""
 
     _services: EngineServices
+    _storage: Storage
+    _dispatcher: Dispatcher
 
     async def get_instance(self, instance_id: str) -> InstanceRecord:
         """The instance row (implemented by ``EddaApp``)."""
@@ -65,12 +75,32 @@ class UsageAPI:
             InstanceNotFoundError: no such instance.
         """
         record = await self.get_instance(instance_id)
+        return self.usage_from(record, await self.get_history(instance_id))
+
+    def usage_from(self, record: InstanceRecord, history: Sequence[HistoryEntry]) -> InstanceUsage:
+        """The usage of ``record``'s instance, from its history already read (no database access).
+
+        For pages and tools that read the history anyway: ``get_usage`` without a second read.
+        """
         serializer = self._services.serializer
         _, budget = split_budget(serializer.decode(record.input))
         calls = []
-        for entry in await self.get_history(instance_id):
+        for entry in history:
             if entry.kind is StepKind.ACTIVITY and entry.outcome is StepOutcome.OK:
                 call = model_call_of(serializer.decode(entry.result))
                 if call is not None:
                     calls.append(call)
-        return InstanceUsage(instance_id, total_usage(calls, budget), budget)
+        return InstanceUsage(record.instance_id, total_usage(calls, budget), budget)
+
+    async def get_progress_and_usage(self, record: InstanceRecord) -> tuple[InstanceProgress, InstanceUsage]:
+        """``get_progress`` and ``get_usage`` of ``record``'s instance from one read of its history.
+
+        A status poll that shows both reads the history once (``get_progress`` alone counts the steps
+        with one query and ``get_usage`` alone reads the instance and the history again).
+        """
+        history = await self._storage.load_history(record.instance_id)
+        running = self._dispatcher.running_steps(record.instance_id)
+        progress = dataclasses.replace(
+            progress_of(history), current_step=await current_step(self._storage, record.instance_id, running)
+        )
+        return progress, self.usage_from(record, history)

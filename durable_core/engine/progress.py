@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from durable_core.engine.at_most_once import AttemptStarted, read_mark
 from durable_core.storage.base import Storage
-from durable_core.types import InstanceProgress, InstanceStatus, WaitInfo
+from durable_core.types import HistoryEntry, InstanceProgress, InstanceStatus, WaitInfo
 
 
 async def read_progress(storage: Storage, instance_id: str, running: Sequence[str]) -> InstanceProgress:
@@ -21,12 +21,21 @@ async def read_progress(storage: Storage, instance_id: str, running: Sequence[st
         InstanceNotFoundError: no such instance.
     """
     progress = await storage.get_progress(instance_id)
+    return dataclasses.replace(progress, current_step=await current_step(storage, instance_id, running))
+
+
+def progress_of(history: Sequence[HistoryEntry]) -> InstanceProgress:
+    """Steps completed and the last one, counted from a history already read (as ``get_progress`` counts)."""
+    steps = [entry for entry in history if entry.kind.is_step]
+    return InstanceProgress(len(steps), steps[-1].name if steps else None)
+
+
+async def current_step(storage: Storage, instance_id: str, running: Sequence[str]) -> str | None:
+    """The activities running in this process, else what the instance waits for, else an unknown step."""
     if running:
-        current: str | None = ", ".join(running)
-    else:
-        wait = await storage.messaging().get_wait(instance_id)
-        current = describe_wait(wait) if wait is not None else await _unknown_step(storage, instance_id)
-    return dataclasses.replace(progress, current_step=current)
+        return ", ".join(running)
+    wait = await storage.messaging().get_wait(instance_id)
+    return describe_wait(wait) if wait is not None else await _unknown_step(storage, instance_id)
 
 
 async def _unknown_step(storage: Storage, instance_id: str) -> str | None:

@@ -9,7 +9,14 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from durable_core import EddaApp, EddaError, InstanceNotFoundError, InstanceRecord, InstanceUsage
+from durable_core import (
+    EddaApp,
+    EddaError,
+    HistoryEntry,
+    InstanceNotFoundError,
+    InstanceRecord,
+    InstanceUsage,
+)
 from edda_mcp import human
 from edda_mcp.console.actions import ACTIONS, ActionProblem, ActionRequest, action_named
 from edda_mcp.console.forms import fields_of
@@ -60,14 +67,17 @@ async def _context(console: Console, record: InstanceRecord) -> dict[str, Any]:
         "actions": [] if console.options.read_only else [a.name for a in ACTIONS if a.applies(record)],
         "progress": await app.get_progress(iid),
         "streams": await app.list_streams(iid),
-        "usage": await _usage(app, iid),
+        "usage": _usage(app, record, history),
     }
 
 
-async def _usage(app: EddaApp, instance_id: str) -> InstanceUsage | None:
-    """LLM usage and budget of the instance (None when it made no model request and has no budget)."""
+def _usage(app: EddaApp, record: InstanceRecord, history: list[HistoryEntry]) -> InstanceUsage | None:
+    """LLM usage and budget of the instance (None when it made no model request and has no budget).
+
+    Derived from the history the page has already read, not read again.
+    """
     try:
-        usage = await app.get_usage(instance_id)
+        usage = app.usage_from(record, history)
     except EddaError:  # an input this console cannot decode (another codec): no usage line
         return None
     return usage if usage.usage.requests or usage.budget is not None else None

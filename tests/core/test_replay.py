@@ -7,12 +7,14 @@ import asyncio
 import pytest
 
 from durable_core import (
+    ApiMisuseError,
     Catalog,
     EddaApp,
     InstanceStatus,
     WorkflowBlockedError,
     WorkflowContext,
     activity,
+    wait_event,
     workflow,
 )
 
@@ -197,3 +199,39 @@ async def test_two_apps_in_one_process_do_not_see_each_other(tmp_path) -> None:
         assert await app_b.handle(ib).result(timeout=10) == "b"
         assert [r.instance_id for r in await app_a.list_instances()] == [ia]
         assert [r.instance_id for r in await app_b.list_instances()] == [ib]
+
+
+async def test_run_memo_is_fresh_for_each_execution_and_refused_in_activities(make_app, catalog) -> None:
+    seen: list[tuple[bool, object]] = []  # (replaying, what the memo held) at the top of each execution
+    misuse: list[str] = []
+
+    @activity
+    async def produce(ctx: WorkflowContext) -> int:
+        try:
+            ctx.run_memo  # noqa: B018 - the property refuses activities
+        except ApiMisuseError as exc:
+            misuse.append(str(exc))
+        return 41
+
+    @workflow(catalog=catalog)
+    async def memoised(ctx: WorkflowContext) -> int:
+        seen.append((ctx.is_replaying, ctx.run_memo.get("produced")))
+        ctx.run_memo.put("produced", await produce(ctx))
+        await wait_event(ctx, "go")
+        value = ctx.run_memo.get("produced")
+        assert isinstance(value, int) and "produced" in ctx.run_memo and len(ctx.run_memo) == 1
+        return value + 1
+
+    app = await make_app()
+    iid = await memoised.start()
+
+    async def parked() -> None:
+        while (await app.get_instance(iid)).status is not InstanceStatus.WAITING:  # noqa: ASYNC110 - a stored status
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(parked(), 30)  # waiting, so the event resumes it in a new execution
+    await app.send_event("go", "test", {}, instance_id=iid)
+    assert await app.handle(iid).result(timeout=10) == 42
+    # the resume replays the body from the top with an empty memo, filled again from the recorded step
+    assert seen == [(False, None), (True, None)]
+    assert len(misuse) == 1 and "not in an activity" in misuse[0]

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
 from edda_mcp import EddaMCPServer
 from edda_mcp.control_tools import CONTROL_TOOL_NAMES
+from edda_mcp.errors import ToolDefinitionError
 from tests.mcp import workflows as wfs
 from tests.mcp.support import code_of
 
@@ -33,6 +35,23 @@ async def test_admin_tools_are_off_by_default(server_on: Callable[..., EddaMCPSe
     async with Client(server_on().mcp) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert names.isdisjoint(CONTROL_TOOL_NAMES)
+
+
+async def test_the_constructor_keyword_adds_them_with_a_prefix(
+    server_on: Callable[..., EddaMCPServer],
+) -> None:
+    for option, prefix in ((True, "runs"), ("ops", "ops")):
+        async with Client(server_on(run_control_tools=option).mcp) as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            expected = {name.replace("runs_", f"{prefix}_", 1) for name in CONTROL_TOOL_NAMES}
+            assert expected <= names, (option, names)
+            refused = await client.call_tool(f"{prefix}_pause", {"instance_id": "no-such-run"})
+            assert refused.is_error and code_of(refused) == "unknown_instance"
+    for bad in ("", "has space", "x" * 65, 3):
+        with pytest.raises(ToolDefinitionError, match="run-control tool prefix"):
+            server_on(run_control_tools=bad)
+    with pytest.raises(ToolDefinitionError, match="run-control tool prefix"):
+        server_on().add_run_control_tools("no/slash")
 
 
 async def test_pause_then_unpause_a_running_run(server_on: Callable[..., EddaMCPServer]) -> None:

@@ -1,7 +1,7 @@
 """``DurableMCPClient``: a workflow calls tools of a second MCP server (HTTP on 127.0.0.1) across a SIGKILL.
 
 The workflow process is killed while the second ``add_item`` call is in the tool server; a new process
-finishes the run. The tool server's side-effect log proves the completed call was not sent again; only
+finishes the run. ``list_tools`` is called before every ``add_item`` but asks the server once per run. The tool server's side-effect log proves the completed call was not sent again; only
 the interrupted one is (at least once). The bearer token is sent but never stored in history.
 """
 
@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 from mcp import StdioServerParameters
 
-from durable_core import Catalog, ConfigurationError, EddaApp, RetryPolicy, WorkflowContext, workflow
+from durable_core import (
+    Catalog,
+    ConfigurationError,
+    EddaApp,
+    RetryPolicy,
+    WorkflowContext,
+    activity,
+    workflow,
+)
 from edda_mcp import DurableMCPClient, MCPSecretMissingError
 from tests.mcp.programs import mcp_client_worker
 from tests.mcp.support import REPO_ROOT, free_port, wait_until
@@ -96,6 +104,10 @@ async def test_tool_calls_survive_a_sigkill_of_the_workflow_process(db_url: str,
                 f"Bearer ****{TOKEN[-4:]}",
             ]
         effects = _effects(tmp_path)
+        # the list_tools step asked once: neither the three later list_tools calls nor the replay after
+        # the kill asked again. The other four lists are the MCP SDK client's own: on each new connection
+        # it lists the tools to validate a call's structured result (a, b's second attempt, c, whoami).
+        assert effects.count("list") == 1 + 4
         assert effects.count("done a") == 1 and effects.count("start a") == 1  # completed: never re-sent
         # interrupted: sent again; the first request's handler may still finish on the server once the
         # hold is lifted, though its caller is dead (that is what "at least once" means for the other side)
@@ -144,6 +156,37 @@ async def test_tool_errors_are_results_and_a_missing_secret_fails_at_once(tmp_pa
     ]
     attempts = [1 if e.retry is None else e.retry.total_attempts for e in history]
     assert attempts == [1, 1, 1, 1], "tool errors are results, a missing secret is terminal: no retries"
+
+
+async def test_list_tools_asks_once_per_run_and_again_after_recur(tmp_path: Path) -> None:
+    catalog = Catalog()
+    async with tool_server(tmp_path) as url:
+        tools = DurableMCPClient(url=url, name="t")
+
+        @activity
+        async def list_inside(ctx: WorkflowContext) -> int:
+            # inside an activity each call is a plain live request, part of this activity's attempt
+            return len(await tools.list_tools(ctx)) + len(await tools.list_tools(ctx))
+
+        @workflow(catalog=catalog)
+        async def relister(ctx: WorkflowContext, round_: int) -> list[str]:
+            first = await tools.list_tools(ctx)
+            first[0].name = "changed by the caller"  # a copy: the run's recorded list is not touched
+            again = await tools.list_tools(ctx)
+            if round_ == 0:
+                await ctx.recur(1)
+            await list_inside(ctx)
+            return sorted(tool.name for tool in again)
+
+        async with EddaApp(f"sqlite:///{tmp_path / 'lists.db'}", workflows=[relister]) as app:
+            iid = await relister.start(round_=0)
+            assert await app.wait_result(iid, timeout=30) == ["add_item", "whoami"]
+            history = await app.get_history(iid)
+            archived = await app.get_archived_runs(iid)
+    # run 1: one listing; run 2 (after recur): one listing, plus two live ones inside the activity
+    assert _effects(tmp_path).count("list") == 4
+    assert [e.name for e in history] == ["mcp.list_tools:t", "list_inside"]
+    assert [[e.name for e in run.entries] for run in archived] == [["mcp.list_tools:t"]]
 
 
 def test_constructor_refuses_what_cannot_work() -> None:

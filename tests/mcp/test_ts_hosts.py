@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edda_mcp import ToolStyle
+from edda_mcp.control_tools import CONTROL_TOOL_NAMES
+from edda_mcp.results import ERROR_META_KEY
 from tests.mcp.support import REPO_ROOT, http_server, server_env
 from tests.mcp.ts_clients import (
     SCHEMA_MISMATCH,
@@ -77,11 +80,17 @@ class Checked:
         assert isinstance(structured, dict), (tool, answer.result)
         return structured
 
-    async def error(self, tool: str, arguments: dict[str, Any], *, expect: str) -> SdkAnswer:
-        """An ``isError`` result the client accepted, whose text (what the model reads) says ``expect``."""
+    async def error(self, tool: str, arguments: dict[str, Any], *, expect: str, code: str = "") -> SdkAnswer:
+        """An ``isError`` result the client accepted, whose text (what the model reads) says ``expect``.
+
+        With ``code``: the machine-readable code in ``_meta["edda/error"]`` is that one.
+        """
         answer = await self._accepted(tool, arguments)
         assert answer.is_error, (tool, answer.result)
         assert expect in answer.text, (tool, expect, answer.text)
+        if code:
+            assert "structuredContent" not in answer.result, (tool, answer.result)
+            assert answer.result["_meta"][ERROR_META_KEY]["error"] == code, (tool, answer.result)
         return answer
 
     async def _accepted(self, tool: str, arguments: dict[str, Any]) -> SdkAnswer:
@@ -111,12 +120,15 @@ async def exercise_every_result(c: Checked) -> None:
     await _blocked(c)
     if c.style is ToolStyle.COMPACT:
         await _run_list(c)
+    await _run_control(c)
     names = [c.name("quick", kind) for kind in ("status", "result", "cancel")]
-    for tool in [*names, c.name("approval", "respond")]:
+    for tool in [*names, c.name("approval", "respond"), *CONTROL_TOOL_NAMES]:
         arguments: dict[str, Any] = {"instance_id": "no-such-run"}
         if tool.endswith("_respond"):
             arguments["data"] = {"approved": True, "approver": "x"}
-        await c.error(tool, arguments, expect="no-such-run")
+        if tool.endswith("_fork"):
+            arguments["at"] = 0
+        await c.error(tool, arguments, expect="no-such-run", code="unknown_instance")
     assert set(c.session.tools) <= set(c.seen), set(c.session.tools) - set(c.seen)
 
 
@@ -198,6 +210,35 @@ async def _blocked(c: Checked) -> None:
     await c.ok(c.name("diverging", "cancel"), {"instance_id": iid})
 
 
+async def _run_control(c: Checked) -> None:
+    """The opt-in admin tools (``run_control_tools=True``): each applied, repeated and refused."""
+    parked = (await c.ok("pending", {"order_id": "RC1"}))["instance_id"]
+    await c.status_until("pending", parked, "waiting")
+    paused = await c.ok("runs_pause", {"instance_id": parked, "reason": "look first"}, expect="pause")
+    assert (paused["action"], paused["outcome"], paused["status"]) == ("pause", "applied", "paused")
+    assert (await c.ok("runs_pause", {"instance_id": parked}))["outcome"] == "already-applied"
+    unpaused = await c.ok("runs_unpause", {"instance_id": parked})
+    # it goes on where it stopped: waiting again, or briefly pending/running while a worker resumes it
+    assert unpaused["outcome"] == "applied" and unpaused["status"] in ("waiting", "pending", "running")
+    await c.status_until("pending", parked, "waiting")
+    ended = await c.ok("runs_terminate", {"instance_id": parked, "reason": "wedged"})
+    assert (ended["outcome"], ended["status"]) == ("applied", "failed")
+    assert (await c.ok("runs_terminate", {"instance_id": parked}))["outcome"] == "already-applied"
+    await c.error("runs_pause", {"instance_id": parked}, expect="Nothing was changed", code="conflict")
+    failed = (await c.ok("failing", {"reason": "flaky"}, expect="failed"))["instance_id"]
+    retried = await c.ok("runs_retry", {"instance_id": failed, "reason": "fixed"})
+    assert (retried["action"], retried["outcome"]) == ("retry", "applied")
+    done = (await c.ok("quick", {"order_id": "RC2"}, expect="completed"))["instance_id"]
+    await c.error("runs_retry", {"instance_id": done}, expect="Nothing was changed", code="conflict")
+    assert (await c.ok("runs_unpause", {"instance_id": done}))["outcome"] == "already-applied"  # not paused
+    fork = await c.ok("runs_fork", {"instance_id": done, "at": "hm_step", "new_instance_id": "rc-fork"})
+    assert (fork["action"], fork["instance_id"], fork["forked_from"]) == ("fork", "rc-fork", done)
+    for at in (99, "no_such_step"):  # the history has no such position or step
+        await c.error(
+            "runs_fork", {"instance_id": done, "at": at}, expect="Nothing was changed", code="conflict"
+        )
+
+
 async def _run_list(c: Checked) -> None:
     """Compact style: ``runs_list`` pages, filters and refuses bad filters, all accepted by the client."""
     first = await c.ok("runs_list", {"limit": 2})
@@ -246,6 +287,69 @@ def accepted(run: InspectorRun, *, is_error: bool, expect: str) -> dict[str, Any
     text = "\n".join(block.get("text", "") for block in result["content"])
     assert expect in text, (expect, text)
     return result
+
+
+def refused(run: InspectorRun, *, expect: str, code: str) -> None:
+    """The Inspector accepted an ``isError`` result without structured content, coded in ``_meta``."""
+    result = accepted(run, is_error=True, expect=expect)
+    assert "structuredContent" not in result, result
+    assert result["_meta"][ERROR_META_KEY]["error"] == code, result
+
+
+Call = Callable[..., Awaitable[InspectorRun]]
+
+
+async def inspector_run_control(call: Call, start: Call, tag: str, *, every_unknown: bool = True) -> None:
+    """Every run-control admin tool through the Inspector CLI, applied and refused.
+
+    ``call(tool, **arguments)`` runs one ``tools/call`` of an admin tool, ``start`` one of a durable
+    start tool (in the handshake era: in the 2026-07-28 era a start becomes a task the Inspector waits
+    for, and ``pending`` never ends). Each tool is refused once (``conflict`` or ``unknown_instance``);
+    with ``every_unknown``, each is also called for an unknown run.
+    """
+
+    def out(run: InspectorRun) -> dict[str, Any]:
+        return dict(accepted(run, is_error=False, expect="")["structuredContent"])
+
+    changed = "Nothing was changed"
+    parked = out(await start("pending", order_id=f"{tag}-1"))["instance_id"]
+    assert out(await call("runs_pause", instance_id=parked))["status"] == "paused"
+    assert out(await call("runs_unpause", instance_id=parked))["outcome"] == "applied"
+    assert out(await call("runs_terminate", instance_id=parked, reason="wedged"))["status"] == "failed"
+    refused(await call("runs_pause", instance_id=parked), expect=changed, code="conflict")
+    failed = out(await start("failing", reason="flaky"))["instance_id"]
+    assert out(await call("runs_retry", instance_id=failed))["outcome"] == "applied"
+    done = out(await start("quick", order_id=f"{tag}-2"))["instance_id"]
+    refused(await call("runs_retry", instance_id=done), expect=changed, code="conflict")
+    fork = out(await call("runs_fork", instance_id=done, at="hm_step", new_instance_id=f"{tag}-fork"))
+    assert (fork["instance_id"], fork["forked_from"]) == (f"{tag}-fork", done)
+    refused(await call("runs_fork", instance_id=done, at="99"), expect=changed, code="conflict")
+    unknown = CONTROL_TOOL_NAMES if every_unknown else ("runs_unpause", "runs_terminate")
+    for tool in unknown:
+        arguments = {"instance_id": "no-such-run", **({"at": "0"} if tool.endswith("_fork") else {})}
+        refused(await call(tool, **arguments), expect="no-such-run", code="unknown_instance")
+
+
+@pytest.mark.timeout(900)  # 34 Inspector runs, each starting node and (over stdio) a server
+async def test_inspector_cli_calls_the_admin_tools_over_stdio_and_http(tmp_path: Path) -> None:
+    """The admin tools are the same in both tool styles: the full-style server serves them here."""
+    require_ts_clients()
+    db_url = f"sqlite:///{tmp_path / 'admin.db'}"
+    home = tmp_path / "home"
+    server = ["-e", f"EDDA_MCP_DB_URL={db_url}", "--", sys.executable, *serve_argv(db_url)]
+
+    def over(target: list[str]) -> Call:
+        return lambda tool, **arguments: inspector([*tool_call(tool, **arguments), *target], home)
+
+    # over stdio each call starts a server: one refusal per tool keeps the run count down
+    await inspector_run_control(over(server), over(server), "stdio", every_unknown=False)
+    argv = [*serve_argv(db_url), "--transport", "http", "--port"]
+    async with http_server(db_url, tmp_path, argv=argv) as (url, _):
+        legacy, modern = ["--server-url", url], ["--protocol-era", "modern", "--server-url", url]
+        await inspector_run_control(over(legacy), over(legacy), "legacy")
+        for tool in CONTROL_TOOL_NAMES:  # plain tool calls in the 2026-07-28 era too; refusals validate
+            arguments = {"instance_id": "no-such-run", **({"at": "0"} if tool.endswith("_fork") else {})}
+            refused(await over(modern)(tool, **arguments), expect="no-such-run", code="unknown_instance")
 
 
 @styles

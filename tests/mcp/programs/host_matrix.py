@@ -3,7 +3,8 @@
 ``quick`` finishes within its wait, ``approval`` waits for typed human input (``approval_respond``
 answers it), ``failing`` fails, ``pending`` waits for an event nobody sends, ``typed`` returns a
 model (its result schema is an object) and ``diverging`` replays differently once answered, so it
-ends blocked by the determinism check. The database comes from ``EDDA_MCP_DB_URL`` (``edda-mcp serve
+ends blocked by the determinism check. The opt-in run-control admin tools (``runs_retry``, ``_fork``,
+``_pause``, ``_unpause``, ``_terminate``) are on. The database comes from ``EDDA_MCP_DB_URL`` (``edda-mcp serve
 --db``). Serve it with ``edda-mcp serve tests.mcp.programs.host_matrix:server [--transport http ...]``.
 """
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 from durable_core import TerminalError, WorkflowContext, activity, wait_event
 from edda_mcp import EddaMCPServer
 
-server = EddaMCPServer("host-matrix", start_wait_seconds=5, poll_interval=0.05)
+server = EddaMCPServer("host-matrix", start_wait_seconds=5, poll_interval=0.05, run_control_tools=True)
 
 
 class Approval(BaseModel):

@@ -28,6 +28,8 @@ async def shopper(ctx: WorkflowContext, items: list[str]) -> list[str]:
     tools = await TOOLS.list_tools(ctx)
     results = [",".join(sorted(tool.name for tool in tools))]
     for item in items:
+        # listed again: the run's recorded list, from the run memo (no step, no request; replays too)
+        assert [tool.name for tool in await TOOLS.list_tools(ctx)] == [tool.name for tool in tools]
         result = await TOOLS.call_tool(ctx, "add_item", {"item": item})
         results.append(result.content[0].text)  # type: ignore[union-attr]
     who = await TOOLS.call_tool(ctx, "whoami")

@@ -2,7 +2,8 @@
 
 Serves streamable HTTP on 127.0.0.1:PORT. ``add_item`` appends ``start <item>`` / ``done <item>`` lines
 to ``DIR/effects.log`` (fsynced), and waits while ``DIR/hold-<item>`` exists (the test kills the calling
-workflow process meanwhile). ``whoami`` returns the Authorization header it received, masked.
+workflow process meanwhile). ``whoami`` returns the Authorization header it received, masked. Every
+``tools/list`` request appends ``list`` to the same log (the tests count them).
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import sys
 from pathlib import Path
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import Tool
 
 WORKDIR = Path(sys.argv[1]) if len(sys.argv) > 1 else Path()
-mcp = MCPServer("edda-test-tools")
+
+
+class CountingServer(MCPServer):
+    """Notes each ``tools/list`` request in the effects log."""
+
+    async def list_tools(self) -> list[Tool]:
+        _note("list")
+        return await super().list_tools()
+
+
+mcp = CountingServer("edda-test-tools")
 
 
 def _note(line: str) -> None:
