@@ -294,10 +294,8 @@ class SqlFlow:
             if row is None:
                 raise StorageUnavailableError(f"rate limit {name!r} has no state row; was the app started?")
             grant = limit.grant(RateState.from_json(row[0]), now, 1)
-            if grant.granted:
-                await conn.execute(
-                    update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json())
-                )
+            # stored also when refused: it records that a run waits, so a late grant is made up
+            await conn.execute(update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json()))
         return grant
 
     # -- debounce and singleton ----------------------------------------------------------------------
@@ -419,9 +417,14 @@ def _pick(
     picked: list[Any] = []
     admitted: dict[str, datetime] = {}
     now, horizon = when
-    retry_at: datetime | None = None
+    rate = None if config.rate_limit is None else config.rate_limit.cursor(state, now, horizon)
     limit = config.per_key_concurrency
+    refused = False
     for instance_id in ranked:
+        if len(picked) >= budget:  # more work than slots: the rate limiter learns someone waits
+            if rate is not None:
+                rate.waiting()
+            break
         row = locked.get(instance_id)
         if row is None:
             continue
@@ -429,19 +432,16 @@ def _pick(
         if limit is not None and key is not None and per_key.get(key, 0) >= limit:
             continue
         if row._mapping["queue_admitted_at"] is None:  # its first claim: a start, counted by the rate
-            start_at = now
-            if config.rate_limit is not None:
-                grant = config.rate_limit.grant(state, now, 1, horizon)
-                if not grant.granted:
-                    retry_at = grant.retry_at
-                    continue
-                state, start_at = grant.state, grant.times[0]
+            start_at = now if rate is None else None if refused else rate.take()
+            if start_at is None:  # no grant within the horizon (resumes ranked after it still go)
+                refused = True
+                continue
             admitted[instance_id] = start_at
         picked.append(row)
         per_key[key] = per_key.get(key, 0) + 1
-        if len(picked) >= budget:
-            break
-    return picked, admitted, state, retry_at
+    if rate is None:
+        return picked, admitted, state, None
+    return picked, admitted, rate.state(), rate.retry_at
 
 
 def _by_time(admitted: Mapping[str, datetime]) -> dict[datetime, list[str]]:
