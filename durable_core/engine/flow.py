@@ -146,11 +146,17 @@ class FlowControl:
         return QueueBatch(claimed, retry_at, start_at)
 
     # -- activity rate limits ------------------------------------------------------------------
-    async def take(self, name: str) -> None:
+    async def take(self, name: str, lease_ttl: timedelta) -> None:
         """Take a grant of the named rate limit, or park the run until one is free (durably).
 
+        A grant may be for a moment up to a short horizon ahead (at most ``lease_ttl / 4``): the run
+        then waits here, still holding its lease, and goes at its granted time. That way runs woken
+        together take a batch of grants instead of one each, and the limiter's rate does not depend
+        on how promptly parked runs wake up.
+
         Raises:
-            SuspendSignal: no grant is free now; the run parks with a timer for ``retry_at``.
+            SuspendSignal: no grant is free within the horizon; the run parks with a timer for a
+                moment shortly before the next one.
             ConfigurationError: no rate limit of that name is configured on this app.
         """
         limit = self._rates.get(name)
@@ -159,9 +165,13 @@ class FlowControl:
             raise ConfigurationError(
                 f"rate limit {name!r} is not configured on this app (EddaApp(rate_limits={{...}}); known: {known})"
             )
-        grant = await self._storage.flow().take(name, limit, self._clock.now())
+        now = self._clock.now()
+        grant = await self._storage.flow().take(name, limit, now, min(RATE_HORIZON, lease_ttl / 4))
         if not grant.granted:
             raise SuspendSignal(grant.retry_at)
+        wait = (grant.times[0] - self._clock.now()).total_seconds()
+        if wait > 0:
+            await self._clock.sleep(wait)
 
     # -- reading -------------------------------------------------------------------------------
     async def stats(self) -> list[QueueStats]:

@@ -287,13 +287,15 @@ class SqlFlow:
 
     # -- rate limits ---------------------------------------------------------------------------------
     @guarded()
-    async def take(self, name: str, limit: RateLimit, now: datetime) -> RateGrant:
-        """Take one grant of the named rate limit at ``now`` (or learn when the next one is free)."""
+    async def take(
+        self, name: str, limit: RateLimit, now: datetime, horizon: timedelta = timedelta(0)
+    ) -> RateGrant:
+        """Take one grant of the named rate limit for a time in ``[now, now + horizon]`` (or learn when to ask again)."""
         async with self._conns.write() as conn:
             row = (await conn.execute(self._lock(select(_R.state).where(_R.name == name)))).first()
             if row is None:
                 raise StorageUnavailableError(f"rate limit {name!r} has no state row; was the app started?")
-            grant = limit.grant(RateState.from_json(row[0]), now, 1)
+            grant = limit.grant(RateState.from_json(row[0]), now, 1, horizon)
             # stored also when refused: it records that a run waits, so a late grant is made up
             await conn.execute(update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json()))
         return grant
