@@ -111,7 +111,8 @@ async def test_activity_rate_limit_waits_durably(make_app, catalog: Catalog) -> 
         results = await asyncio.gather(*(app.wait_result(i) for i in ids))
     assert sorted(results) == [2 * i for i in range(20)]
     assert len(calls) == 20  # held back, never failed or repeated
-    assert max(calls) - min(calls) >= 1.7  # 19 intervals of 100 ms, minus scheduling slack
+    # never more than 10 in a second: the 11th call at least 1 s after the first (minus scheduling slack)
+    assert max(calls) - min(calls) >= 0.95
     for iid in ids:  # the wait for a grant leaves nothing in history: one activity entry each
         assert [e.kind.value for e in await app.get_history(iid)] == ["activity"]
 
@@ -217,24 +218,30 @@ def test_window_holds_with_uneven_periods_and_bursts(count: int) -> None:
 
 
 async def test_late_queue_claimer_keeps_the_rate(storage: SqlStorage) -> None:
-    """A claimer (real claim transactions, fake time) that often comes back late still admits 20/s."""
+    """A claimer (real claim transactions, fake time) that stalls for 600 ms once still admits 20/s.
+
+    Over whole periods from the first start it loses at most what the window cannot hold (the part of
+    the stall before the first period's end); a claimer that restarted the schedule from "now" lost
+    the whole stall (about 10 of 180 starts).
+    """
     flow = storage.flow()
     queue = QueueRow("paced", None, None, RateLimit(20, per=timedelta(seconds=1)), False)
     await flow.sync_queue(queue, T0)
-    for n in range(120):
+    for n in range(200):
         new = replace(
             new_instance(f"q{n:03}", now=T0 + n * timedelta(microseconds=1)), queue=("paced", None, 0)
         )
         await storage.create_instance(new)
-    now, late = T0 + timedelta(seconds=1), itertools.cycle(LATENESS)
-    names = frozenset({"wf"})
-    while len(await flow.admissions("paced")) < 120:
+    now, names = T0 + timedelta(seconds=1), frozenset({"wf"})
+    late = itertools.chain((0.01, 0.04, 0.0, 0.02, 0.03, 0.0, 0.01, 0.6), itertools.repeat(0.02))
+    while len(await flow.admissions("paced")) < 200:
         claim = await flow.claim("paced", "w1", now, TTL, 50, names, timedelta(milliseconds=100))
         assert all(now <= at <= now + timedelta(milliseconds=100) for at in claim.start_at.values())
         now = max(now, claim.retry_at or now) + timedelta(seconds=next(late))
     admitted = await flow.admissions("paced")
     assert _most_in_any_window(admitted, timedelta(seconds=1)) == 20
-    assert _achieved(admitted) == pytest.approx(20, rel=0.02)
+    first = admitted[0]
+    assert sum(1 for t in admitted if t < first + timedelta(seconds=9)) >= 0.98 * 9 * 20
 
 
 async def test_activity_rate_limit_takes_keep_the_rate_with_late_wakeups(storage: SqlStorage) -> None:
