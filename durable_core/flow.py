@@ -175,8 +175,9 @@ class RateCursor:
                 at = max(at, self._times[-self._window] + self._per)
         if at > self._end:
             self.waiting()
-            # half a horizon early: the next claim then takes a batch of grants, not one
-            self.retry_at = _at(at - self._horizon // 2)
+            # three quarters of a horizon early: the next claim then takes a batch of grants (not one)
+            # and may itself be that late without costing a grant
+            self.retry_at = _at(at - self._horizon * 3 // 4)
             return None
         self._times.append(at)
         self._tat += self._step

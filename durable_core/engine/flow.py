@@ -25,8 +25,10 @@ from durable_core.validation import MAX_NAME_LENGTH, check_identifier
 
 __all__ = ["RATE_HORIZON", "FlowControl", "QueueBatch"]
 
-#: how far ahead a queue claim may grant rate-limited starts (each then starts at its granted time)
-RATE_HORIZON: Final = timedelta(seconds=1)
+#: how far ahead a claim may take rate-limit grants (each run then starts at its granted time); the
+#: claimer comes back three quarters of it before the next grant, so a claim delayed that long (a busy
+#: database or event loop) costs nothing. At most a quarter of the lease TTL.
+RATE_HORIZON: Final = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class FlowControl:
             if len(claimed) >= free:
                 break
             batch = await flow.claim(
-                name, owner, self._clock.now(), lease_ttl, free - len(claimed), workflow_names, horizon
+                name, owner, self._clock.now, lease_ttl, free - len(claimed), workflow_names, horizon
             )
             claimed.extend(batch.claimed)
             start_at.update(batch.start_at)
@@ -165,8 +167,9 @@ class FlowControl:
             raise ConfigurationError(
                 f"rate limit {name!r} is not configured on this app (EddaApp(rate_limits={{...}}); known: {known})"
             )
-        now = self._clock.now()
-        grant = await self._storage.flow().take(name, limit, now, min(RATE_HORIZON, lease_ttl / 4))
+        grant = await self._storage.flow().take(
+            name, limit, self._clock.now, min(RATE_HORIZON, lease_ttl / 4)
+        )
         if not grant.granted:
             raise SuspendSignal(grant.retry_at)
         wait = (grant.times[0] - self._clock.now()).total_seconds()

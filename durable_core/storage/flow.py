@@ -28,13 +28,17 @@ from durable_core.storage.dialects import ErrorKind, SqlDialect
 from durable_core.storage.schema import FLOW_KEYS, INSTANCES, QUEUE_KEYS, QUEUES, RATE_LIMITS
 from durable_core.types import FINISHED_STATUSES, ClaimedInstance, InstanceStatus, NewInstance
 
-__all__ = ["FlowStart", "QueueClaim", "QueueRow", "SqlFlow"]
+__all__ = ["FlowStart", "Now", "QueueClaim", "QueueRow", "SqlFlow"]
 
 _I, _Q, _R, _K, _S = INSTANCES.c, QUEUES.c, RATE_LIMITS.c, FLOW_KEYS.c, QUEUE_KEYS.c
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
 _WAITING: Final = InstanceStatus.WAITING.value
 #: candidates ranked per claim beyond the free slots (rows of keys at their limit are skipped)
 RANK_SLACK: Final = 32
+#: the time of a claim or take: a clock is read only once the limiter's row is locked, because waiting
+#: for a connection or the lock can take long on a busy database, and a grant "for now" computed before
+#: would already be in the past when it is used (its run would then start later than granted)
+Now = datetime | Callable[[], datetime]
 KEY_RACE_RETRIES: Final = 5
 STATS_KEYS: Final = 100
 
@@ -76,6 +80,10 @@ class FlowStart:
 def _executing(now: datetime) -> Any:
     """Rows holding a live lease (a slot)."""
     return and_(_I.lease_owner.is_not(None), not_(leases.lease_free(now)))
+
+
+def _read(now: Now) -> datetime:
+    return now() if callable(now) else now
 
 
 def _queue_row(row: Any) -> QueueRow:
@@ -147,7 +155,7 @@ class SqlFlow:
         self,
         queue: str,
         owner: str,
-        now: datetime,
+        now: Now,
         lease_ttl: timedelta,
         limit: int,
         workflow_names: frozenset[str],
@@ -156,7 +164,8 @@ class SqlFlow:
         """Lease up to ``limit`` runnable instances of ``queue`` within its limits, in one transaction.
 
         Rate-limited starts may be granted up to ``horizon`` ahead, each for its own time
-        (:attr:`QueueClaim.start_at`), so the rate does not depend on how fast claims come.
+        (:attr:`QueueClaim.start_at`), so the rate does not depend on how fast claims come. ``now``
+        may be a clock: it is then read once the queue's row is locked (see :data:`Now`).
         """
         if limit < 1 or not workflow_names:
             return QueueClaim((), None)
@@ -164,6 +173,7 @@ class SqlFlow:
             qrow = (await conn.execute(self._lock(select(QUEUES).where(_Q.name == queue)))).first()
             if qrow is None:
                 return QueueClaim((), None)
+            now = _read(now)
             # cancelled before they ever started: no slot needed to record the cancellation
             picked = await self._cancelled_unstarted(conn, queue, now, limit, workflow_names)
             old = RateState.from_json(qrow._mapping["rate_state"])
@@ -288,14 +298,14 @@ class SqlFlow:
     # -- rate limits ---------------------------------------------------------------------------------
     @guarded()
     async def take(
-        self, name: str, limit: RateLimit, now: datetime, horizon: timedelta = timedelta(0)
+        self, name: str, limit: RateLimit, now: Now, horizon: timedelta = timedelta(0)
     ) -> RateGrant:
         """Take one grant of the named rate limit for a time in ``[now, now + horizon]`` (or learn when to ask again)."""
         async with self._conns.write() as conn:
             row = (await conn.execute(self._lock(select(_R.state).where(_R.name == name)))).first()
             if row is None:
                 raise StorageUnavailableError(f"rate limit {name!r} has no state row; was the app started?")
-            grant = limit.grant(RateState.from_json(row[0]), now, 1, horizon)
+            grant = limit.grant(RateState.from_json(row[0]), _read(now), 1, horizon)
             # stored also when refused: it records that a run waits, so a late grant is made up
             await conn.execute(update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json()))
         return grant
