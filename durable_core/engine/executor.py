@@ -186,7 +186,7 @@ class StepExecutor(LiveExecutor):
 
         if act.rate_limit is not None and self._s.flow is not None:
             try:
-                await self._s.flow.take(act.rate_limit)  # no grant free: the run parks until one is
+                await self._s.flow.take(act.rate_limit, self._s.lease_ttl)  # none free: the run parks
             except SuspendSignal as parked:  # the step has not run: its position is not "reached"
                 parked.reached = step.position
                 raise

@@ -25,8 +25,10 @@ from durable_core.validation import MAX_NAME_LENGTH, check_identifier
 
 __all__ = ["RATE_HORIZON", "FlowControl", "QueueBatch"]
 
-#: how far ahead a queue claim may grant rate-limited starts (each then starts at its granted time)
-RATE_HORIZON: Final = timedelta(seconds=1)
+#: how far ahead a claim may take rate-limit grants (each run then starts at its granted time); the
+#: claimer comes back three quarters of it before the next grant, so a claim delayed that long (a busy
+#: database or event loop) costs nothing. At most a quarter of the lease TTL.
+RATE_HORIZON: Final = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ class FlowControl:
             if len(claimed) >= free:
                 break
             batch = await flow.claim(
-                name, owner, self._clock.now(), lease_ttl, free - len(claimed), workflow_names, horizon
+                name, owner, self._clock.now, lease_ttl, free - len(claimed), workflow_names, horizon
             )
             claimed.extend(batch.claimed)
             start_at.update(batch.start_at)
@@ -145,11 +147,17 @@ class FlowControl:
         return QueueBatch(claimed, retry_at, start_at)
 
     # -- activity rate limits ------------------------------------------------------------------
-    async def take(self, name: str) -> None:
+    async def take(self, name: str, lease_ttl: timedelta) -> None:
         """Take a grant of the named rate limit, or park the run until one is free (durably).
 
+        A grant may be for a moment up to a short horizon ahead (at most ``lease_ttl / 4``): the run
+        then waits here, still holding its lease, and goes at its granted time. That way runs woken
+        together take a batch of grants instead of one each, and the limiter's rate does not depend
+        on how promptly parked runs wake up.
+
         Raises:
-            SuspendSignal: no grant is free now; the run parks with a timer for ``retry_at``.
+            SuspendSignal: no grant is free within the horizon; the run parks with a timer for a
+                moment shortly before the next one.
             ConfigurationError: no rate limit of that name is configured on this app.
         """
         limit = self._rates.get(name)
@@ -158,9 +166,14 @@ class FlowControl:
             raise ConfigurationError(
                 f"rate limit {name!r} is not configured on this app (EddaApp(rate_limits={{...}}); known: {known})"
             )
-        grant = await self._storage.flow().take(name, limit, self._clock.now())
+        grant = await self._storage.flow().take(
+            name, limit, self._clock.now, min(RATE_HORIZON, lease_ttl / 4)
+        )
         if not grant.granted:
             raise SuspendSignal(grant.retry_at)
+        wait = (grant.times[0] - self._clock.now()).total_seconds()
+        if wait > 0:
+            await self._clock.sleep(wait)
 
     # -- reading -------------------------------------------------------------------------------
     def rate_limit(self, name: str) -> RateLimit | None:

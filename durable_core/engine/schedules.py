@@ -358,4 +358,7 @@ class Schedules:
             deadline_at=now + timedelta(seconds=wf.timeout) if wf is not None and wf.timeout else None,
             lease_owner=None if claim is None else claim.owner,
             lease_expires_at=None if claim is None else now + claim.lease_ttl,
+            # this app's code version: a tick run here then needs no version write before its body
+            # (with many ticks due at once those writes queued one behind the other)
+            app_version=self._s.version() if wf is not None else None,
         )

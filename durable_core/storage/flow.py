@@ -30,7 +30,7 @@ from durable_core.storage.singleton import KIND as SINGLETON
 from durable_core.storage.singleton import SingletonLine
 from durable_core.types import FINISHED_STATUSES, ClaimedInstance, InstanceStatus, NewInstance
 
-__all__ = ["FlowStart", "QueueClaim", "QueueRow", "SqlFlow"]
+__all__ = ["FlowStart", "Now", "QueueClaim", "QueueRow", "SqlFlow"]
 
 _I, _Q, _R, _K, _S = INSTANCES.c, QUEUES.c, RATE_LIMITS.c, FLOW_KEYS.c, QUEUE_KEYS.c
 _FINISHED: Final = sorted(s.value for s in FINISHED_STATUSES)
@@ -38,6 +38,10 @@ _WAITING: Final = InstanceStatus.WAITING.value
 _QUEUED: Final = InstanceStatus.QUEUED.value
 #: candidates ranked per claim beyond the free slots (rows of keys at their limit are skipped)
 RANK_SLACK: Final = 32
+#: the time of a claim or take: a clock is read only once the limiter's row is locked, because waiting
+#: for a connection or the lock can take long on a busy database, and a grant "for now" computed before
+#: would already be in the past when it is used (its run would then start later than granted)
+Now = datetime | Callable[[], datetime]
 KEY_RACE_RETRIES: Final = 5
 STATS_KEYS: Final = 100
 
@@ -88,6 +92,10 @@ class FlowStart:
 def _executing(now: datetime) -> Any:
     """Rows holding a live lease (a slot)."""
     return and_(_I.lease_owner.is_not(None), not_(leases.lease_free(now)))
+
+
+def _read(now: Now) -> datetime:
+    return now() if callable(now) else now
 
 
 def _queue_row(row: Any) -> QueueRow:
@@ -159,7 +167,7 @@ class SqlFlow:
         self,
         queue: str,
         owner: str,
-        now: datetime,
+        now: Now,
         lease_ttl: timedelta,
         limit: int,
         workflow_names: frozenset[str],
@@ -168,7 +176,8 @@ class SqlFlow:
         """Lease up to ``limit`` runnable instances of ``queue`` within its limits, in one transaction.
 
         Rate-limited starts may be granted up to ``horizon`` ahead, each for its own time
-        (:attr:`QueueClaim.start_at`), so the rate does not depend on how fast claims come.
+        (:attr:`QueueClaim.start_at`), so the rate does not depend on how fast claims come. ``now``
+        may be a clock: it is then read once the queue's row is locked (see :data:`Now`).
         """
         if limit < 1 or not workflow_names:
             return QueueClaim((), None)
@@ -176,6 +185,7 @@ class SqlFlow:
             qrow = (await conn.execute(self._lock(select(QUEUES).where(_Q.name == queue)))).first()
             if qrow is None:
                 return QueueClaim((), None)
+            now = _read(now)
             # cancelled before they ever started: no slot needed to record the cancellation
             picked = await self._cancelled_unstarted(conn, queue, now, limit, workflow_names)
             old = RateState.from_json(qrow._mapping["rate_state"])
@@ -299,17 +309,17 @@ class SqlFlow:
 
     # -- rate limits ---------------------------------------------------------------------------------
     @guarded()
-    async def take(self, name: str, limit: RateLimit, now: datetime) -> RateGrant:
-        """Take one grant of the named rate limit at ``now`` (or learn when the next one is free)."""
+    async def take(
+        self, name: str, limit: RateLimit, now: Now, horizon: timedelta = timedelta(0)
+    ) -> RateGrant:
+        """Take one grant of the named rate limit for a time in ``[now, now + horizon]`` (or learn when to ask again)."""
         async with self._conns.write() as conn:
             row = (await conn.execute(self._lock(select(_R.state).where(_R.name == name)))).first()
             if row is None:
                 raise StorageUnavailableError(f"rate limit {name!r} has no state row; was the app started?")
-            grant = limit.grant(RateState.from_json(row[0]), now, 1)
-            if grant.granted:
-                await conn.execute(
-                    update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json())
-                )
+            grant = limit.grant(RateState.from_json(row[0]), _read(now), 1, horizon)
+            # stored also when refused: it records that a run waits, so a late grant is made up
+            await conn.execute(update(RATE_LIMITS).where(_R.name == name).values(state=grant.state.to_json()))
         return grant
 
     # -- debounce and singleton ----------------------------------------------------------------------
@@ -451,9 +461,14 @@ def _pick(
     picked: list[Any] = []
     admitted: dict[str, datetime] = {}
     now, horizon = when
-    retry_at: datetime | None = None
+    rate = None if config.rate_limit is None else config.rate_limit.cursor(state, now, horizon)
     limit = config.per_key_concurrency
+    refused = False
     for instance_id in ranked:
+        if len(picked) >= budget:  # more work than slots: the rate limiter learns someone waits
+            if rate is not None:
+                rate.waiting()
+            break
         row = locked.get(instance_id)
         if row is None:
             continue
@@ -461,19 +476,16 @@ def _pick(
         if limit is not None and key is not None and per_key.get(key, 0) >= limit:
             continue
         if row._mapping["queue_admitted_at"] is None:  # its first claim: a start, counted by the rate
-            start_at = now
-            if config.rate_limit is not None:
-                grant = config.rate_limit.grant(state, now, 1, horizon)
-                if not grant.granted:
-                    retry_at = grant.retry_at
-                    continue
-                state, start_at = grant.state, grant.times[0]
+            start_at = now if rate is None else None if refused else rate.take()
+            if start_at is None:  # no grant within the horizon (resumes ranked after it still go)
+                refused = True
+                continue
             admitted[instance_id] = start_at
         picked.append(row)
         per_key[key] = per_key.get(key, 0) + 1
-        if len(picked) >= budget:
-            break
-    return picked, admitted, state, retry_at
+    if rate is None:
+        return picked, admitted, state, None
+    return picked, admitted, rate.state(), rate.retry_at
 
 
 def _by_time(admitted: Mapping[str, datetime]) -> dict[datetime, list[str]]:

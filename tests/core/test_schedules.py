@@ -319,3 +319,24 @@ async def test_dst_spring_forward_and_fall_back_in_paris(make_app, catalog: Cata
     await advance(app, clock, info.next_tick_at - clock.now())
     assert await settle(app, "paris", 1) == ["paris@2030-03-31T01:00:00Z"]
     assert (await app.schedules.get("paris")).next_tick_at == datetime(2030, 4, 1, 0, 30, tzinfo=UTC)
+
+
+async def test_ticks_due_together_start_at_once_with_this_apps_version(make_app, catalog: Catalog) -> None:
+    """Ten schedules on one tick: one firing, and each run starts without a version write first.
+
+    The instances carry the firing app's code version (as a plain start does), so a run leased here
+    at creation goes straight to its body - ten due together no longer queue one write behind another.
+    """
+    wfs = workflows(catalog)
+    clock = FakeClock(START)
+    app = await make_app(clock=clock)
+    for k in range(10):
+        await app.schedules.create(f"t{k}", wfs["report"], every=MINUTE, args={"region": str(k)})
+    await advance(app, clock, MINUTE)
+    ids = [(await settle(app, f"t{k}", 1))[0] for k in range(10)]
+    assert [await app.wait_result(i, timeout=10) for i in ids] == [f"report {k}" for k in range(10)]
+    for iid in ids:
+        record = await app.get_instance(iid)
+        assert record is not None
+        assert record.app_version == app.version == record.last_run_version
+        assert record.created_at == START + MINUTE  # all fired in the same pass, at the tick
