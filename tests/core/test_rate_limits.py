@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from durable_core import (
     Catalog,
@@ -242,6 +243,40 @@ async def test_late_queue_claimer_keeps_the_rate(storage: SqlStorage) -> None:
     first = admitted[0]
     # at most one stall (600 ms: 12 starts) lost over 9 periods
     assert sum(1 for t in admitted if t < first + timedelta(seconds=9)) >= 9 * 20 - 12
+
+
+async def test_a_claim_records_its_granted_start_times_in_one_statement(storage: SqlStorage) -> None:
+    """All admissions of one claim are written by one UPDATE, each with its own exact time.
+
+    A claim grants a horizon of evenly spaced times; one UPDATE per distinct time (the old code: 41
+    here) made the MySQL claim transaction take seconds under load, later than the claimer's margin,
+    so queue starts fell to 80-92 % of the rate there (bench/queues.py).
+    """
+    flow = storage.flow()
+    queue = QueueRow("paced", None, None, RateLimit(20, per=timedelta(seconds=1)), False)
+    await flow.sync_queue(queue, T0)
+    for n in range(60):
+        new = replace(
+            new_instance(f"q{n:03}", now=T0 + n * timedelta(microseconds=1)), queue=("paced", None, 0)
+        )
+        await storage.create_instance(new)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    engine = storage._conns.write_engine.sync_engine  # the claim's own statements, on every backend
+    now = T0 + timedelta(seconds=1, microseconds=123_457)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        claim = await flow.claim("paced", "w1", now, TTL, 60, frozenset({"wf"}), timedelta(seconds=2))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    granted = sorted([now, *claim.start_at.values()])
+    assert len(claim.claimed) == 41 and len(set(granted)) == 41  # now .. now + 2 s, 50 ms apart
+    assert sum(1 for s in statements if "queue_admitted_at=" in s.replace(" ", "")) == 1
+    # stored to the microsecond (DATETIME(6) on MySQL): the recorded starts are the granted times
+    assert await flow.admissions("paced") == granted
 
 
 async def test_activity_rate_limit_takes_keep_the_rate_with_late_wakeups(storage: SqlStorage) -> None:
