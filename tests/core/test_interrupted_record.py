@@ -1,0 +1,121 @@
+"""An interruption (the workflow deadline) never loses the record of an activity whose body has ended.
+
+Once an activity's body has returned, its side effects have happened: its result is recorded even if the
+deadline cancels the run while the record is being written, and the timeout's unwind runs its
+compensation. A body still running at the deadline is interrupted: no record, no compensation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from durable_core import (
+    Catalog,
+    FakeClock,
+    HistoryEntry,
+    StepKind,
+    StepOutcome,
+    WorkflowContext,
+    WorkflowFailedError,
+    WorkflowTimeoutError,
+    activity,
+    compensation,
+    on_failure,
+    workflow,
+)
+
+
+async def _cancel_requested(task: asyncio.Task[Any]) -> None:
+    """Yield to the loop (bounded) until ``task`` has been asked to cancel."""
+    async with asyncio.timeout(10):
+        while not task.cancelling():
+            await asyncio.sleep(0)
+
+
+async def test_a_result_being_recorded_at_the_deadline_is_kept_and_compensated(
+    make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    writing = asyncio.Event()
+    proceed = asyncio.Event()
+    body_tasks: list[asyncio.Task[Any]] = []
+    refunded: list[tuple[str, dict[str, str]]] = []
+
+    @compensation
+    async def refund(ctx: WorkflowContext, order: str, result: dict[str, str]) -> None:
+        refunded.append((order, result))
+
+    @activity
+    @on_failure(refund)
+    async def charge(ctx: WorkflowContext, order: str) -> dict[str, str]:
+        task = asyncio.current_task()
+        assert task is not None
+        body_tasks.append(task)  # the workflow body's task: the one the deadline cancels
+        return {"charge": f"ch-{order}"}
+
+    @workflow(catalog=catalog, timeout=30)
+    async def bounded(ctx: WorkflowContext, order: str) -> None:
+        await charge(ctx, order)
+
+    app = await make_app(clock=clock, lease_ttl=3600.0)  # advancing the fake clock must not expire the lease
+    original = app.storage.record_step
+
+    async def gated(lease: Any, entry: HistoryEntry, **kwargs: Any) -> Any:
+        if entry.kind is StepKind.ACTIVITY and entry.name == charge.name:
+            writing.set()  # the body has returned; its result is being written now
+            await proceed.wait()
+        return await original(lease, entry, **kwargs)
+
+    monkeypatch.setattr(app.storage, "record_step", gated)
+    iid = await bounded.start(order="o-1")
+    await asyncio.wait_for(writing.wait(), 10)
+    await clock.wait_for_sleepers(1)  # the deadline watchdog
+    clock.advance(31)
+    await _cancel_requested(body_tasks[0])  # the deadline has interrupted the run mid-write
+    proceed.set()
+    with pytest.raises(WorkflowFailedError) as info:
+        await app.handle(iid).result(timeout=10)
+    assert isinstance(info.value.__cause__, WorkflowTimeoutError)
+    history = await app.handle(iid).history()
+    charged = [e for e in history if e.kind is StepKind.ACTIVITY]
+    assert [(e.name, e.outcome) for e in charged] == [(charge.name, StepOutcome.OK)]
+    assert charged[0].result.json_value == {"charge": "ch-o-1"}
+    assert refunded == [("o-1", {"charge": "ch-o-1"})]
+    assert [e.name for e in history if e.kind is StepKind.COMPENSATION] == [refund.name]
+
+
+async def test_a_body_still_running_at_the_deadline_has_no_record_and_no_compensation(
+    make_app, catalog: Catalog
+) -> None:
+    clock = FakeClock()
+    reached = asyncio.Event()
+    refunded: list[str] = []
+
+    @compensation
+    async def refund(ctx: WorkflowContext, order: str) -> None:
+        refunded.append(order)
+
+    @activity
+    @on_failure(refund)
+    async def charge(ctx: WorkflowContext, order: str) -> None:
+        reached.set()
+        await asyncio.Event().wait()  # still running when the deadline passes
+
+    @workflow(catalog=catalog, timeout=30)
+    async def bounded(ctx: WorkflowContext, order: str) -> None:
+        await charge(ctx, order)
+
+    app = await make_app(clock=clock, lease_ttl=3600.0)
+    iid = await bounded.start(order="o-2")
+    await asyncio.wait_for(reached.wait(), 10)
+    await clock.wait_for_sleepers(1)
+    clock.advance(31)
+    with pytest.raises(WorkflowFailedError) as info:
+        await app.handle(iid).result(timeout=10)
+    assert isinstance(info.value.__cause__, WorkflowTimeoutError)
+    history = await app.handle(iid).history()
+    assert [e for e in history if e.kind in (StepKind.ACTIVITY, StepKind.COMPENSATION)] == []
+    assert refunded == []
