@@ -28,17 +28,28 @@ from durable_core import (
 )
 
 
-async def _cancel_requested(task: asyncio.Task[Any]) -> None:
-    """Yield to the loop (bounded) until ``task`` has been asked to cancel."""
-    async with asyncio.timeout(10):
-        while not task.cancelling():
-            await asyncio.sleep(0)
+class DeadlineClock(FakeClock):
+    """A fake clock that says when the deadline watchdog's sleep (``timeout`` seconds) has ended.
+
+    The watchdog cancels the run in the same step as its sleep returns, so by the time a waiter on
+    :attr:`fired` runs, the run has been interrupted.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self.fired = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        if seconds == self._timeout:
+            self.fired.set()
 
 
 async def test_a_result_being_recorded_at_the_deadline_is_kept_and_compensated(
     make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FakeClock()
+    clock = DeadlineClock(30)
     writing = asyncio.Event()
     proceed = asyncio.Event()
     body_tasks: list[asyncio.Task[Any]] = []
@@ -74,7 +85,8 @@ async def test_a_result_being_recorded_at_the_deadline_is_kept_and_compensated(
     await asyncio.wait_for(writing.wait(), 10)
     await clock.wait_for_sleepers(1)  # the deadline watchdog
     clock.advance(31)
-    await _cancel_requested(body_tasks[0])  # the deadline has interrupted the run mid-write
+    await asyncio.wait_for(clock.fired.wait(), 10)  # the deadline has interrupted the run mid-write
+    assert body_tasks[0].cancelling()
     proceed.set()
     with pytest.raises(WorkflowFailedError) as info:
         await app.handle(iid).result(timeout=10)
@@ -119,3 +131,59 @@ async def test_a_body_still_running_at_the_deadline_has_no_record_and_no_compens
     history = await app.handle(iid).history()
     assert [e for e in history if e.kind in (StepKind.ACTIVITY, StepKind.COMPENSATION)] == []
     assert refunded == []
+
+
+async def test_a_branch_recorded_before_the_deadline_is_compensated_while_an_earlier_one_runs(
+    make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``book`` (later branch) is recorded and waits for ``hold`` (earlier, still running) to end."""
+    clock = FakeClock()
+    holding = asyncio.Event()
+    booked = asyncio.Event()
+    undone: list[str] = []
+
+    @compensation
+    async def unbook(ctx: WorkflowContext, seat: str) -> None:
+        undone.append(seat)
+
+    @activity
+    async def hold(ctx: WorkflowContext) -> None:
+        holding.set()
+        await asyncio.Event().wait()
+
+    @activity
+    @on_failure(unbook)
+    async def book(ctx: WorkflowContext, seat: str) -> str:
+        await asyncio.wait_for(holding.wait(), 10)  # ``hold`` claimed the earlier position
+        return seat
+
+    async def first(ctx: WorkflowContext) -> None:
+        await hold(ctx)
+
+    async def second(ctx: WorkflowContext) -> str:
+        return await book(ctx, "12A")
+
+    @workflow(catalog=catalog, timeout=30)
+    async def bounded(ctx: WorkflowContext) -> None:
+        await ctx.parallel(first(ctx), second(ctx))  # branches take positions as their activities start
+
+    app = await make_app(clock=clock, lease_ttl=3600.0)
+    original = app.storage.record_step
+
+    async def spied(lease: Any, entry: HistoryEntry, **kwargs: Any) -> Any:
+        outcome = await original(lease, entry, **kwargs)
+        if entry.name == book.name:
+            booked.set()
+        return outcome
+
+    monkeypatch.setattr(app.storage, "record_step", spied)
+    iid = await bounded.start()
+    await asyncio.wait_for(booked.wait(), 10)
+    await clock.wait_for_sleepers(1)
+    clock.advance(31)
+    with pytest.raises(WorkflowFailedError) as info:
+        await app.handle(iid).result(timeout=10)
+    assert isinstance(info.value.__cause__, WorkflowTimeoutError)
+    history = await app.handle(iid).history()
+    assert [e.name for e in history if e.kind is StepKind.ACTIVITY] == [book.name]
+    assert undone == ["12A"]
