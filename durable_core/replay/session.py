@@ -287,7 +287,7 @@ class ReplaySession(WorkflowRuntime):
         that succeeded has its compensation registered (:meth:`run_activity`) before the unwind.
         """
         self._recorded[entry.position] = entry
-        self.live_steps += 1
+        self.live_steps += entry.kind is StepKind.ACTIVITY  # compensations are not counted as live steps
 
     def _keep_compensation(
         self,
