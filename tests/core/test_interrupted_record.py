@@ -187,3 +187,46 @@ async def test_a_branch_recorded_before_the_deadline_is_compensated_while_an_ear
     history = await app.handle(iid).history()
     assert [e.name for e in history if e.kind is StepKind.ACTIVITY] == [book.name]
     assert undone == ["12A"]
+
+
+@pytest.mark.parametrize("timeout", [None, 3600.0], ids=["no-deadline", "deadline"])
+async def test_a_run_stopped_while_recording_keeps_the_record_and_does_not_run_the_step_again(
+    make_app, catalog: Catalog, monkeypatch: pytest.MonkeyPatch, timeout: float | None
+) -> None:
+    """A shutdown cancels the run's task: the result being written is kept, the next run replays it."""
+    writing = asyncio.Event()
+    proceed = asyncio.Event()
+    charged: list[str] = []
+
+    @activity
+    async def charge(ctx: WorkflowContext, order: str) -> str:
+        charged.append(order)
+        return f"ch-{order}"
+
+    @activity
+    async def ship(ctx: WorkflowContext, receipt: str) -> str:
+        return f"shipped {receipt}"
+
+    @workflow(catalog=catalog, timeout=timeout)
+    async def order_flow(ctx: WorkflowContext, order: str) -> str:
+        return await ship(ctx, await charge(ctx, order))
+
+    app = await make_app()
+    original = app.storage.record_step
+
+    async def gated(lease: Any, entry: HistoryEntry, **kwargs: Any) -> Any:
+        if entry.name == charge.name and not writing.is_set():
+            writing.set()
+            await proceed.wait()
+        return await original(lease, entry, **kwargs)
+
+    monkeypatch.setattr(app.storage, "record_step", gated)
+    iid = await order_flow.start(order="o-3")
+    await asyncio.wait_for(writing.wait(), 10)
+    (run,) = [t for t in asyncio.all_tasks() if t.get_name() == f"edda-run-{iid}"]
+    run.cancel()  # what a shutdown does to a run that did not finish within shutdown_timeout
+    proceed.set()
+    await asyncio.wait({run}, timeout=10)
+    assert run.cancelled()
+    assert await app.handle(iid).result(timeout=10) == "shipped ch-o-3"  # the lease was released: it resumed
+    assert charged == ["o-3"]  # recorded once, replayed after the stop, never run again
