@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
@@ -54,9 +54,6 @@ from durable_core.types import (
     StoredMessage,
     SubscriptionMode,
 )
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger("durable_core.engine")
 
