@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from durable_core.authoring.at_most_once import DidNotHappen, Happened, ReconcileDecision, Unknown
 from durable_core.authoring.context import CURRENT_CONTEXT, WorkflowContext
-from durable_core.authoring.runtime import ActivityScope, ChildStart, WaitSpec
+from durable_core.authoring.runtime import ChildStart, WaitSpec
 from durable_core.clock import monotonic
 from durable_core.engine.at_most_once import (
     AttemptStarted,
@@ -20,13 +20,14 @@ from durable_core.engine.at_most_once import (
     started_mark,
     unknown_signal,
 )
+from durable_core.engine.attempt_scope import AttemptScope
 from durable_core.engine.children import create_child_instance
 from durable_core.engine.control import RunControl
 from durable_core.engine.services import EngineServices
+from durable_core.engine.step_end import StepEnd
 from durable_core.engine.streams import AttemptStreams, RunStreams
 from durable_core.errors import (
     ActivityTimeoutError,
-    ApiMisuseError,
     RetryExhaustedError,
     StorageRefusedError,
     StorageUnavailableError,
@@ -39,13 +40,12 @@ from durable_core.replay.wait_records import wait_entry
 from durable_core.retry import RetryPolicy
 from durable_core.serialization import error_to_info
 from durable_core.signals import EddaSignal, LeaseLostSignal, SuspendSignal
-from durable_core.storage.base import Storage, UserTransaction
+from durable_core.storage.base import UserTransaction
 from durable_core.types import (
     AttemptState,
     ErrorInfo,
     HistoryEntry,
     Lease,
-    OutboxEvent,
     OutgoingMessage,
     RecordOutcome,
     RetryInfo,
@@ -54,11 +54,6 @@ from durable_core.types import (
     StoredMessage,
     SubscriptionMode,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from durable_core.authoring.streams import OutputStream
 
 logger = logging.getLogger("durable_core.engine")
 
@@ -102,38 +97,6 @@ async def _stored(call: Awaitable[T]) -> T:
 
 class _UnrecordableResult(TerminalError):
     """The activity returned a value that cannot be stored; retrying would not help."""
-
-
-class _Scope(ActivityScope):
-    def __init__(
-        self,
-        activity_id: str,
-        attempt: int,
-        tx: UserTransaction,
-        storage: Storage,
-        position: int,
-        streams: AttemptStreams | None = None,
-    ) -> None:
-        self.activity_id = activity_id
-        self.attempt = attempt
-        self.position = position
-        self.tx = tx
-        self.storage = storage
-        self.streams = streams
-
-    def stream(self, name: str) -> OutputStream:
-        if self.streams is None:
-            raise ApiMisuseError(
-                "output streams are written by activity attempts, not by reconcile functions"
-            )
-        return self.streams.stream(name)
-
-    @property
-    def session(self) -> AsyncSession:
-        return self.tx.session
-
-    async def add_outbox_event(self, event: OutboxEvent) -> None:
-        await self.storage.outbox().add_in(self.tx, event)
 
 
 class StepExecutor(LiveExecutor):
@@ -228,7 +191,7 @@ class StepExecutor(LiveExecutor):
         decision: ReconcileDecision = Unknown("no reconcile function")
         if step.activity.reconcile is not None:
             tx = self._s.storage.begin_user_transaction()
-            scope = _Scope(step.activity_id, state.attempts, tx, self._s.storage, step.position)
+            scope = AttemptScope(step.activity_id, state.attempts, tx, self._s.storage, step.position)
             try:
                 decision = await ask_reconcile(
                     step.activity, WorkflowContext(session, scope), step.args, step.kwargs
@@ -317,27 +280,27 @@ class StepExecutor(LiveExecutor):
             attempt += 1
             await self._s.hooks.activity_start(iid, activity_id, name, False)
             tx = self._s.storage.begin_user_transaction()
+            end = StepEnd()  # once the body has ended, its outcome is recorded before an interruption
             try:
                 result, payload = await self._attempt(
-                    session, kind, name, activity_id, attempt, tx, invoke, timeout, position
+                    session, kind, name, activity_id, attempt, tx, invoke, timeout, position, end
                 )
-            except LeaseLostSignal:
-                await tx.close()
-                raise
             except Exception as exc:
-                await tx.close()  # roll back the attempt's user writes before writing anything else
+                await end.finish(tx.close())  # roll back the attempt's user writes before writing
                 errors.append(error_to_info(exc))
                 del errors[:-_MAX_RECORDED_ERRORS]
                 retryable = policy.is_retryable(exc)
                 delay = policy.delay_before(attempt)
                 if retryable and policy.allows_another(attempt, monotonic() - started, delay):
+                    end.raise_if_interrupted()  # no final outcome yet: nothing to keep
                     await self._s.hooks.activity_retry(iid, activity_id, name, exc, attempt, delay)
                     await self._count_attempt(position, attempt, errors[-1])
                     delays.append(round(delay * 1000))
                     await self._s.clock.sleep(delay)
                     self._control.check_lease()
                     continue
-                return await self._record_failure(
+                tries = (errors, delays)
+                failure = self._record_failure(
                     session,
                     position,
                     kind,
@@ -346,21 +309,47 @@ class StepExecutor(LiveExecutor):
                     activity_id,
                     started,
                     attempt,
-                    (errors, delays),
+                    tries,
                     exc,
                     retryable,
                 )
+                return self._kept(session, await end.finish(failure), end)
+            except BaseException:  # interrupted (or the lease is lost): the attempt's writes roll back
+                await tx.close()
+                raise
             # The activity succeeded: recording its result is outside the retry loop. A storage failure
             # here is an engine error (a signal), never a failed attempt that would run it again.
             entry = self._entry(
                 iid, position, kind, name, args_hash, StepOutcome.OK, started, attempt, (errors, delays)
             )
-            try:
-                recorded = await self._record(_with_result(entry, payload), tx if tx.used else None)
-            finally:
-                await tx.close()
-            await self._completed(session, kind, name, activity_id, started, attempt, result)
-            return recorded
+            observed = (activity_id, started, attempt)
+            done = self._record_success(session, _with_result(entry, payload), tx, observed, result)
+            return self._kept(session, await end.finish(done), end)
+
+    @staticmethod
+    def _kept(session: ReplaySession, recorded: HistoryEntry, end: StepEnd) -> HistoryEntry:
+        """Return the recorded outcome; if the run was interrupted meanwhile, hand it over, then stop."""
+        if end.interrupted is not None:
+            session.keep_interrupted(recorded)  # its compensation is registered before the unwind
+            end.raise_if_interrupted()
+        return recorded
+
+    async def _record_success(
+        self,
+        session: ReplaySession,
+        entry: HistoryEntry,
+        tx: UserTransaction,
+        observed: tuple[str, float, int],
+        result: Any,
+    ) -> HistoryEntry:
+        """Record a successful attempt with its user writes; ``observed``: activity id, start, attempts."""
+        activity_id, started, attempts = observed
+        try:
+            recorded = await self._record(entry, tx if tx.used else None)
+        finally:
+            await tx.close()
+        await self._completed(session, entry.kind, entry.name, activity_id, started, attempts, result)
+        return recorded
 
     async def _completed(
         self,
@@ -387,16 +376,22 @@ class StepExecutor(LiveExecutor):
         invoke: Callable[[WorkflowContext], Any],
         timeout: float | None,
         position: int,
+        end: StepEnd,
     ) -> tuple[Any, Any]:
-        """Run one attempt; return its result and the payload it is stored as."""
+        """Run one attempt; return its result and the payload it is stored as.
+
+        Once the body has ended, storing its output chunks is not cut short by an interruption (``end``).
+        """
         streams = AttemptStreams(self._streams, self._s, position, attempt)
-        ctx = WorkflowContext(session, _Scope(activity_id, attempt, tx, self._s.storage, position, streams))
+        ctx = WorkflowContext(
+            session, AttemptScope(activity_id, attempt, tx, self._s.storage, position, streams)
+        )
         token = CURRENT_CONTEXT.set(ctx)  # send_event() in the activity sends, not journals
         try:
             result = await self._call(invoke(ctx), timeout, name)
         finally:
             CURRENT_CONTEXT.reset(token)
-            await _stored(streams.finish())  # chunks are stored before the step's result is recorded
+            await end.finish(_stored(streams.finish()))  # chunks are stored before the step's result
         try:
             payload = self._s.serializer.encode(result, "result")
         except (TypeError, ValueError) as exc:

@@ -292,6 +292,7 @@ class InstanceRunner:
             if expired and not (current is not None and current.cancelling()):
                 raise DeadlineSignal() from None
             task.cancel()
+            await asyncio.wait({task})  # an outcome being recorded is kept before the run lets go
             raise
         finally:
             guard.cancel()

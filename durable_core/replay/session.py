@@ -8,6 +8,7 @@ the session is poisoned: nothing more executes). Otherwise the operation runs li
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
@@ -241,27 +242,68 @@ class ReplaySession(WorkflowRuntime):
         """
         self._raise_if_poisoned()
         digest = args_hash(_arguments_json(args, kwargs))
-        if position != DEFERRED:
-            value, aid = await self._activity_at(position, activity, args, kwargs, activity_id, digest)
-        else:
-            position = await self.claim_position(StepKind.ACTIVITY, activity.name, digest)
-            group = current_branch_group()
-            assert group is not None
-            try:
-                try:
-                    value, aid = await self._activity_at(
-                        position, activity, args, kwargs, activity_id, digest
-                    )
-                except Exception:
-                    await group.wait_for_earlier(position)
-                    raise
-                await group.wait_for_earlier(position)
-            finally:
-                group.finish(position)
+        claimed = position
+        try:
+            if position != DEFERRED:
+                value, aid = await self._activity_at(position, activity, args, kwargs, activity_id, digest)
+            else:
+                claimed = await self.claim_position(StepKind.ACTIVITY, activity.name, digest)
+                value, aid = await self._in_branch(claimed, activity, args, kwargs, activity_id, digest)
+        except asyncio.CancelledError:  # interrupted: an outcome recorded before that still counts
+            self._keep_compensation(claimed, activity, args, kwargs, activity_id)
+            raise
         if activity.compensation is not None:
             call = CompensationCall(activity.compensation, args, dict(kwargs))
             self._compensations.append((call, value, aid))
         return value
+
+    async def _in_branch(
+        self,
+        position: int,
+        activity: Activity[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        activity_id: str | None,
+        digest: str,
+    ) -> tuple[Any, str]:
+        """Run the activity at a claimed branch position; hand its outcome back in position order."""
+        group = current_branch_group()
+        assert group is not None
+        try:
+            try:
+                value, aid = await self._activity_at(position, activity, args, kwargs, activity_id, digest)
+            except Exception:
+                await group.wait_for_earlier(position)
+                raise
+            await group.wait_for_earlier(position)
+        finally:
+            group.finish(position)
+        return value, aid
+
+    def keep_interrupted(self, entry: HistoryEntry) -> None:
+        """Keep an outcome the engine recorded although the run was interrupted while recording it.
+
+        Its activity's body had ended, so it happened: the outcome is in the history, and an activity
+        that succeeded has its compensation registered (:meth:`run_activity`) before the unwind.
+        """
+        self._recorded[entry.position] = entry
+        self.live_steps += entry.kind is StepKind.ACTIVITY  # compensations are not counted as live steps
+
+    def _keep_compensation(
+        self,
+        position: int,
+        activity: Activity[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        activity_id: str | None,
+    ) -> None:
+        """Register the compensation of an activity recorded as succeeded when its run was interrupted."""
+        recorded = self._recorded.get(position) if position != DEFERRED else None
+        if activity.compensation is None or recorded is None or recorded.outcome is not StepOutcome.OK:
+            return
+        call = CompensationCall(activity.compensation, args, dict(kwargs))
+        value = self._outcome(recorded, activity)
+        self._compensations.append((call, value, activity_id or f"{activity.name}:{position}"))
 
     async def _activity_at(
         self,
