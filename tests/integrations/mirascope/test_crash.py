@@ -88,6 +88,27 @@ def _calls(path: Path) -> list[tuple[str, str, int]]:
     return [(w[0], w[1], int(w[2])) for w in (line.split() for line in path.read_text().splitlines())]
 
 
+async def _wait_for_recorded_lookups(db_url: str, count: int) -> None:
+    """Wait (bounded) until ``count`` lookup steps of ``agent-1`` are committed."""
+    reader = EddaApp(db_url, "mirascope-crash-reader", run_workers=False)
+    await reader.initialize()
+    try:
+
+        async def recorded() -> int:
+            history = await reader.get_history("agent-1")
+            return sum(
+                1 for e in history if e.name == "mirascope.tool:lookup" and e.outcome is StepOutcome.OK
+            )
+
+        async with asyncio.timeout(60):
+            while True:
+                if await recorded() >= count:
+                    return
+                await asyncio.sleep(0.05)  # re-read the other process's commits; bounded by the timeout
+    finally:
+        await reader.shutdown()
+
+
 async def test_recovery_calls_the_provider_only_for_the_remaining_steps(db_url: str, tmp_path: Path) -> None:
     calls = tmp_path / "calls.log"
     programs: list[Program] = []
@@ -99,6 +120,9 @@ async def test_recovery_calls_the_provider_only_for_the_remaining_steps(db_url: 
             "the third call (lookup Bergen) started",
             explain=lambda: first.stderr.read_text(),
         )
+        # The two lookups run concurrently: Bergen can start before Oslo's result is committed, so kill
+        # only once Oslo's step is in the history (what the recovery must then not repeat).
+        await _wait_for_recorded_lookups(db_url, 1)
         await first.kill()
         assert [(kind, what) for kind, what, _ in _calls(calls)] == [
             ("model", "0"),
